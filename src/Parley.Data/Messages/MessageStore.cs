@@ -1,0 +1,172 @@
+using Npgsql;
+using Parley.Data.Conversations;
+using Parley.Data.Paging;
+
+namespace Parley.Data.Messages;
+
+/// <summary>A send's result: the message, and whether it was stored earlier under the same clientMessageId.</summary>
+public sealed record SendResult(MessageRecord Message, bool Replayed);
+
+public sealed class MessageStore(ParleyDatabase db, ConversationAccess access, CursorCodec cursors, TimeProvider time)
+{
+    private const string Columns = "id, conversation_id, sender_id, body, created_at, client_message_id";
+
+    // One round trip, one implicit transaction: the membership row is locked (KEY SHARE) so a
+    // concurrent removal waits for the send, the message is inserted unless the clientMessageId
+    // was used before, and the conversation's activity moves forward.
+    internal const string SendSql = """
+        WITH member AS (
+            SELECT 1 FROM participants p JOIN conversations c ON c.id = p.conversation_id
+            WHERE p.conversation_id = $2 AND p.user_id = $3 AND c.deleted_at IS NULL
+            FOR KEY SHARE OF p),
+        inserted AS (
+            INSERT INTO messages (id, conversation_id, sender_id, body, created_at, client_message_id)
+            SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM member)
+            ON CONFLICT (conversation_id, sender_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING
+            RETURNING id, created_at),
+        touched AS (
+            UPDATE conversations c SET last_activity_at = i.created_at, last_message_id = i.id
+            FROM inserted i WHERE c.id = $2 AND c.last_activity_at <= i.created_at
+            RETURNING 1)
+        SELECT EXISTS (SELECT 1 FROM member), EXISTS (SELECT 1 FROM inserted), (SELECT count(*) FROM touched)
+        """;
+
+    internal const string SelectByClientIdSql = $"""
+        SELECT {Columns} FROM messages
+        WHERE conversation_id = $1 AND sender_id = $2 AND client_message_id = $3
+        """;
+
+    internal const string HistoryFirstPageSql = $"""
+        SELECT {Columns} FROM messages
+        WHERE conversation_id = $1
+        ORDER BY created_at DESC, id DESC LIMIT $2
+        """;
+
+    internal const string HistoryOlderSql = $"""
+        SELECT {Columns} FROM messages
+        WHERE conversation_id = $1 AND (created_at, id) < ($3, $4)
+        ORDER BY created_at DESC, id DESC LIMIT $2
+        """;
+
+    internal const string HistoryNewerSql = $"""
+        SELECT {Columns} FROM messages
+        WHERE conversation_id = $1 AND (created_at, id) > ($3, $4)
+        ORDER BY created_at, id LIMIT $2
+        """;
+
+    internal const string KeyOfSql = "SELECT created_at FROM messages WHERE id = $1 AND conversation_id = $2";
+
+    internal const string MarkReadSql = """
+        UPDATE participants p SET last_read_at = m.created_at, last_read_message_id = m.id
+        FROM messages m
+        WHERE m.id = $3 AND m.conversation_id = $1 AND p.conversation_id = $1 AND p.user_id = $2
+          AND (p.last_read_at IS NULL OR (p.last_read_at, p.last_read_message_id) < (m.created_at, m.id))
+        """;
+
+    public async Task<Outcome<SendResult>> SendAsync(Guid conversationId, Guid senderId, string body, string? clientMessageId, CancellationToken ct)
+    {
+        var now = Clock.UtcNowMs(time);
+        var message = new MessageRecord(Guid.CreateVersion7(now), conversationId, senderId, body, now, clientMessageId);
+        await using var conn = await db.Primary.OpenConnectionAsync(ct);
+        await using (var cmd = new NpgsqlCommand(SendSql, conn))
+        {
+            cmd.Parameters.Add(new() { Value = message.Id });
+            cmd.Parameters.Add(new() { Value = conversationId });
+            cmd.Parameters.Add(new() { Value = senderId });
+            cmd.Parameters.Add(new() { Value = body });
+            cmd.Parameters.Add(new() { Value = now });
+            cmd.Parameters.Add(new() { Value = (object?)clientMessageId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            await reader.ReadAsync(ct);
+            var isMember = reader.GetBoolean(0);
+            var inserted = reader.GetBoolean(1);
+            if (inserted) return Outcome<SendResult>.Ok(new SendResult(message, Replayed: false));
+            if (!isMember)
+            {
+                await reader.DisposeAsync();
+                return ConversationAccess.Deny<SendResult>(await access.CheckAsync(conversationId, senderId, ct))
+                    ?? Outcome<SendResult>.Fail(OutcomeStatus.Conflict, "Membership changed during the send; try again.");
+            }
+        }
+        // A member whose insert did nothing: the clientMessageId was used before.
+        await using var select = new NpgsqlCommand(SelectByClientIdSql, conn);
+        select.Parameters.Add(new() { Value = conversationId });
+        select.Parameters.Add(new() { Value = senderId });
+        select.Parameters.Add(new() { Value = clientMessageId! });
+        await using var existing = await select.ExecuteReaderAsync(ct);
+        return await existing.ReadAsync(ct)
+            ? Outcome<SendResult>.Ok(new SendResult(ReadMessage(existing), Replayed: true))
+            : Outcome<SendResult>.Fail(OutcomeStatus.Conflict, "The message could not be stored; try again.");
+    }
+
+    /// <summary>Newest first; the cursor leads to older messages.</summary>
+    public async Task<Outcome<Page<MessageRecord>>> HistoryAsync(Guid conversationId, Guid userId, int limit, string? cursor, CancellationToken ct)
+    {
+        var position = cursor is null ? (Cursor?)null : cursors.Decode(cursor, CursorKind.HistoryOlder, conversationId);
+        if (ConversationAccess.Deny<Page<MessageRecord>>(await access.CheckAsync(conversationId, userId, ct)) is { } denied) return denied;
+        var page = await ReadPageAsync(position is null ? HistoryFirstPageSql : HistoryOlderSql, CursorKind.HistoryOlder, conversationId, limit, position, ct);
+        return Outcome<Page<MessageRecord>>.Ok(page);
+    }
+
+    /// <summary>Oldest first, starting after <paramref name="afterMessageId"/> or a catch-up cursor.</summary>
+    public async Task<Outcome<Page<MessageRecord>>> CatchUpAsync(Guid conversationId, Guid userId, int limit, Guid? afterMessageId, string? cursor, CancellationToken ct)
+    {
+        var position = cursor is null ? (Cursor?)null : cursors.Decode(cursor, CursorKind.HistoryNewer, conversationId);
+        if (ConversationAccess.Deny<Page<MessageRecord>>(await access.CheckAsync(conversationId, userId, ct)) is { } denied) return denied;
+        if (position is null && afterMessageId is { } after)
+        {
+            await using var cmd = db.Primary.CreateCommand(KeyOfSql);
+            cmd.Parameters.Add(new() { Value = after });
+            cmd.Parameters.Add(new() { Value = conversationId });
+            if (await cmd.ExecuteScalarAsync(ct) is not DateTime at)
+                return Outcome<Page<MessageRecord>>.Fail(OutcomeStatus.Invalid, $"Message {after} is not in this conversation.");
+            position = new Cursor(CursorKind.HistoryNewer, at, after);
+        }
+        position ??= new Cursor(CursorKind.HistoryNewer, DateTime.MinValue, Guid.Empty);
+        return Outcome<Page<MessageRecord>>.Ok(await ReadPageAsync(HistoryNewerSql, CursorKind.HistoryNewer, conversationId, limit, position, ct));
+    }
+
+    public async Task<Outcome<bool>> MarkReadAsync(Guid conversationId, Guid userId, Guid messageId, CancellationToken ct)
+    {
+        if (ConversationAccess.Deny<bool>(await access.CheckAsync(conversationId, userId, ct)) is { } denied) return denied;
+        await using var cmd = db.Primary.CreateCommand(MarkReadSql);
+        cmd.Parameters.Add(new() { Value = conversationId });
+        cmd.Parameters.Add(new() { Value = userId });
+        cmd.Parameters.Add(new() { Value = messageId });
+        if (await cmd.ExecuteNonQueryAsync(ct) == 1) return Outcome<bool>.Ok(true);
+        // Nothing moved: either the marker is already past this message (fine) or there is no such message.
+        await using var exists = db.Primary.CreateCommand(KeyOfSql);
+        exists.Parameters.Add(new() { Value = messageId });
+        exists.Parameters.Add(new() { Value = conversationId });
+        return await exists.ExecuteScalarAsync(ct) is DateTime
+            ? Outcome<bool>.Ok(true)
+            : Outcome<bool>.Fail(OutcomeStatus.NotFound, $"Message {messageId} is not in this conversation.");
+    }
+
+    private async Task<Page<MessageRecord>> ReadPageAsync(string sql, CursorKind kind, Guid conversationId, int limit, Cursor? position, CancellationToken ct)
+    {
+        await using var cmd = db.Primary.CreateCommand(sql);
+        cmd.Parameters.Add(new() { Value = conversationId });
+        cmd.Parameters.Add(new() { Value = limit + 1 });
+        if (position is { } p)
+        {
+            cmd.Parameters.Add(new() { Value = p.At == DateTime.MinValue ? DateTime.UnixEpoch : p.At });
+            cmd.Parameters.Add(new() { Value = p.Id });
+        }
+        var items = new List<MessageRecord>(limit + 1);
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct)) items.Add(ReadMessage(reader));
+        }
+        string? next = null;
+        if (items.Count > limit)
+        {
+            items.RemoveAt(limit);
+            next = cursors.Encode(new Cursor(kind, items[^1].CreatedAt, items[^1].Id), conversationId);
+        }
+        return new Page<MessageRecord>(items, next);
+    }
+
+    private static MessageRecord ReadMessage(NpgsqlDataReader r) => new(
+        r.GetGuid(0), r.GetGuid(1), r.GetGuid(2), r.GetString(3), r.GetDateTime(4), r.IsDBNull(5) ? null : r.GetString(5));
+}
