@@ -1,0 +1,324 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using System.Threading.Channels;
+
+namespace Parley.Redis.Internal;
+
+/// <summary>One command on its way: the serialised bytes until written, then a slot awaiting its reply.</summary>
+internal sealed class PendingCommand(RespWriter payload, bool expectsReply)
+{
+    public RespWriter Payload { get; } = payload;
+
+    public bool ExpectsReply { get; } = expectsReply;
+
+    public TaskCompletionSource<RespValue> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// Set when the caller stopped waiting (timeout or cancellation). A command not yet written is
+    /// then skipped; one already written keeps its slot in the FIFO and its reply is dropped.
+    /// </summary>
+    public volatile bool Abandoned;
+}
+
+/// <summary>
+/// One TCP connection to Redis with one writer loop and one reader loop. Commands queue in an
+/// unbounded channel; the writer batches whatever is queued into one send and appends the
+/// commands to the in-flight FIFO in the order written; the reader matches each reply to the head
+/// of the FIFO. The first failure of either loop fails every queued and in-flight command with
+/// <see cref="RedisConnectionException"/> and completes <see cref="Closed"/>; the connection is
+/// never reused after that (the owner makes a new one).
+/// In push mode (pub/sub) replies are not matched but handed to the push callback.
+/// </summary>
+internal sealed class PhysicalConnection : IAsyncDisposable
+{
+    private const int BatchSize = 64 * 1024;
+    private const int ReadBufferSize = 64 * 1024;
+
+    private readonly Socket _socket;
+    private readonly string _endpoint;
+    private readonly RespReader _reader;
+    private readonly Action<RespValue>? _onPush;
+    private readonly Channel<PendingCommand> _outbox = Channel.CreateUnbounded<PendingCommand>(
+        new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
+    private readonly ConcurrentQueue<PendingCommand> _inFlight = new();
+    private readonly Lock _failLock = new();
+    private readonly TaskCompletionSource<Exception> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _failed;
+    private Task _writerLoop = Task.CompletedTask;
+    private Task _readerLoop = Task.CompletedTask;
+
+    private PhysicalConnection(Socket socket, string endpoint, RedisOptions options, Action<RespValue>? onPush)
+    {
+        _socket = socket;
+        _endpoint = endpoint;
+        _reader = new RespReader(options.MaxBulkLength, options.MaxNestingDepth);
+        _onPush = onPush;
+    }
+
+    /// <summary>Completes with the cause once the connection has failed or was closed.</summary>
+    public Task<Exception> Closed => _closed.Task;
+
+    public bool IsFailed => Volatile.Read(ref _failed);
+
+    /// <summary>Commands written and not yet answered (for diagnostics and tests).</summary>
+    public int InFlightCount => _inFlight.Count;
+
+    public static async Task<PhysicalConnection> ConnectAsync(
+        RedisOptions options, TimeProvider time, Action<RespValue>? onPush, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            using var timeout = new CancellationTokenSource(options.ConnectTimeout, time);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
+            try
+            {
+                await socket.ConnectAsync(options.ToEndPoint(), linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw new RedisConnectionException($"Connecting to Redis at {options.Endpoint} timed out after {options.ConnectTimeout.TotalMilliseconds} ms.");
+            }
+            catch (SocketException e)
+            {
+                throw new RedisConnectionException($"Cannot connect to Redis at {options.Endpoint}: {e.SocketErrorCode}. Is redis-server running there?", e);
+            }
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        var connection = new PhysicalConnection(socket, options.Endpoint, options, onPush);
+        connection._writerLoop = Task.Run(connection.WriteLoopAsync, CancellationToken.None);
+        connection._readerLoop = Task.Run(connection.ReadLoopAsync, CancellationToken.None);
+        return connection;
+    }
+
+    /// <summary>Queues a command; false when the connection has failed (the caller still owns the command).</summary>
+    public bool TryEnqueue(PendingCommand command) => _outbox.Writer.TryWrite(command);
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = ArrayPool<byte>.Shared.Rent(BatchSize);
+        var written = new List<PendingCommand>();
+        try
+        {
+            while (await _outbox.Reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                var length = 0;
+                written.Clear();
+                while (length < BatchSize && _outbox.Reader.TryRead(out var command))
+                {
+                    if (command.Abandoned)
+                    {
+                        command.Payload.Dispose();
+                        command.Completion.TrySetCanceled();
+                        continue;
+                    }
+
+                    var bytes = command.Payload.WrittenSpan;
+                    if (batch.Length - length < bytes.Length)
+                    {
+                        var bigger = ArrayPool<byte>.Shared.Rent(length + bytes.Length);
+                        batch.AsSpan(0, length).CopyTo(bigger);
+                        ArrayPool<byte>.Shared.Return(batch);
+                        batch = bigger;
+                    }
+
+                    bytes.CopyTo(batch.AsSpan(length));
+                    length += bytes.Length;
+                    command.Payload.Dispose();
+                    written.Add(command);
+                }
+
+                if (written.Count == 0)
+                {
+                    continue;
+                }
+
+                lock (_failLock)
+                {
+                    if (_failed)
+                    {
+                        FailAll(written, _closed.Task.Result);
+                        return;
+                    }
+
+                    foreach (var command in written)
+                    {
+                        if (command.ExpectsReply)
+                        {
+                            _inFlight.Enqueue(command);
+                        }
+                    }
+                }
+
+                await SendAllAsync(batch.AsMemory(0, length)).ConfigureAwait(false);
+                foreach (var command in written)
+                {
+                    if (!command.ExpectsReply)
+                    {
+                        command.Completion.TrySetResult(RespValue.NullBulkString);
+                    }
+                }
+
+                if (batch.Length > BatchSize * 4)
+                {
+                    ArrayPool<byte>.Shared.Return(batch);
+                    batch = ArrayPool<byte>.Shared.Rent(BatchSize);
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            Fail(e);
+            FailAll(written.Where(c => !c.ExpectsReply), e);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(batch);
+        }
+    }
+
+    private async Task SendAllAsync(ReadOnlyMemory<byte> bytes)
+    {
+        while (!bytes.IsEmpty)
+        {
+            var sent = await _socket.SendAsync(bytes, SocketFlags.None).ConfigureAwait(false);
+            bytes = bytes[sent..];
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
+        int start = 0, end = 0;
+        try
+        {
+            while (true)
+            {
+                var received = await _socket.ReceiveAsync(buffer.AsMemory(end), SocketFlags.None).ConfigureAwait(false);
+                if (received == 0)
+                {
+                    throw new RedisConnectionException($"Redis at {_endpoint} closed the connection.");
+                }
+
+                end += received;
+                if (end - start >= _reader.MinimumNeeded)
+                {
+                    while (start < end && _reader.TryRead(buffer.AsSpan(start, end - start), out var value, out var consumed))
+                    {
+                        start += consumed;
+                        Dispatch(value);
+                    }
+                }
+
+                if (start == end)
+                {
+                    start = end = 0;
+                    continue;
+                }
+
+                // Ensure room for the rest of the partial reply (the NpgsqlReadBuffer.Ensure shape).
+                var pending = end - start;
+                var needed = Math.Max(_reader.MinimumNeeded, pending + 1);
+                if (needed > buffer.Length)
+                {
+                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, buffer.Length * 2));
+                    buffer.AsSpan(start, pending).CopyTo(bigger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                    start = 0;
+                    end = pending;
+                }
+                else if (end == buffer.Length || buffer.Length - start < needed)
+                {
+                    buffer.AsSpan(start, pending).CopyTo(buffer);
+                    start = 0;
+                    end = pending;
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            Fail(e);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private void Dispatch(RespValue value)
+    {
+        if (_onPush is not null)
+        {
+            _onPush(value);
+            return;
+        }
+
+        if (!_inFlight.TryDequeue(out var command))
+        {
+            throw ThrowHelper.Protocol("a reply arrived with no command waiting for it");
+        }
+
+        command.Completion.TrySetResult(value);
+    }
+
+    /// <summary>Fails the connection once: every queued and in-flight command gets the error.</summary>
+    public void Fail(Exception cause)
+    {
+        var victims = new List<PendingCommand>();
+        lock (_failLock)
+        {
+            if (_failed)
+            {
+                return;
+            }
+
+            Volatile.Write(ref _failed, true);
+            _closed.TrySetResult(cause);
+            while (_inFlight.TryDequeue(out var command))
+            {
+                victims.Add(command);
+            }
+        }
+
+        _outbox.Writer.TryComplete();
+        while (_outbox.Reader.TryRead(out var queued))
+        {
+            queued.Payload.Dispose();
+            victims.Add(queued);
+        }
+
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception)
+        {
+            // Already closed by the peer; disposing below is what matters.
+        }
+
+        _socket.Dispose();
+        FailAll(victims, cause);
+    }
+
+    private void FailAll(IEnumerable<PendingCommand> commands, Exception cause)
+    {
+        var error = cause as RedisConnectionException ?? ThrowHelper.Broken(_endpoint, cause);
+        foreach (var command in commands)
+        {
+            command.Completion.TrySetException(error);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Fail(ThrowHelper.Disposed(_endpoint));
+        await Task.WhenAll(_writerLoop, _readerLoop).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,130 @@
+using System.Net;
+
+namespace Parley.Redis;
+
+/// <summary>
+/// Settings of a <see cref="RedisClient"/> or <see cref="RedisSubscriber"/>. Every default is
+/// listed in <see cref="RedisDefaults"/>; call <see cref="Validate"/> at start.
+/// </summary>
+public sealed class RedisOptions
+{
+    /// <summary>Where Redis listens, <c>host:port</c>. Default <see cref="RedisDefaults.Endpoint"/>.</summary>
+    public string Endpoint { get; set; } = RedisDefaults.Endpoint;
+
+    /// <summary>Prefix that <see cref="RedisClient.Key"/> puts before every key. Default <see cref="RedisDefaults.KeyPrefix"/>.</summary>
+    public string KeyPrefix { get; set; } = RedisDefaults.KeyPrefix;
+
+    /// <summary>How long one connection attempt (TCP connect plus handshake) may take. Default 1 s.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = RedisDefaults.ConnectTimeout;
+
+    /// <summary>How long a command waits for its reply unless the call gives its own timeout. Default 1 s.</summary>
+    public TimeSpan CommandTimeout { get; set; } = RedisDefaults.CommandTimeout;
+
+    /// <summary>First delay before reconnecting after the connection broke. Default 50 ms.</summary>
+    public TimeSpan ReconnectMinBackoff { get; set; } = RedisDefaults.ReconnectMinBackoff;
+
+    /// <summary>Largest delay between reconnect attempts; delays double up to it, with jitter. Default 2 s.</summary>
+    public TimeSpan ReconnectMaxBackoff { get; set; } = RedisDefaults.ReconnectMaxBackoff;
+
+    /// <summary>Password for <c>AUTH</c>; null sends none. Default null.</summary>
+    public string? Password { get; set; }
+
+    /// <summary>ACL user name for <c>AUTH user password</c>; null uses the default user. Default null.</summary>
+    public string? User { get; set; }
+
+    /// <summary>Database index for <c>SELECT</c>; 0 sends none. Default 0.</summary>
+    public int Database { get; set; }
+
+    /// <summary>
+    /// When true (the default) <see cref="RedisClient.ConnectAsync"/> throws if the first attempt
+    /// fails; when false it returns a client that keeps trying in the background.
+    /// </summary>
+    public bool AbortOnConnectFail { get; set; } = RedisDefaults.AbortOnConnectFail;
+
+    /// <summary>Largest bulk string accepted from the server. Default 512 MiB, the Redis limit.</summary>
+    public int MaxBulkLength { get; set; } = RedisDefaults.MaxBulkLength;
+
+    /// <summary>Deepest nesting of arrays accepted from the server. Default 32.</summary>
+    public int MaxNestingDepth { get; set; } = RedisDefaults.MaxNestingDepth;
+
+    /// <summary>Parses <see cref="Endpoint"/>; throws <see cref="ArgumentException"/> when it is not <c>host:port</c>.</summary>
+    public (string Host, int Port) ParseEndpoint()
+    {
+        var text = Endpoint?.Trim() ?? "";
+        var colon = text.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(text.AsSpan(colon + 1), out var port) || port is < 1 or > 65535)
+        {
+            throw new ArgumentException($"RedisOptions.Endpoint '{Endpoint}' must be host:port, e.g. 127.0.0.1:6379.");
+        }
+
+        var host = text[..colon].Trim('[', ']');
+        return (host, port);
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that is out of range.</summary>
+    public RedisOptions Validate()
+    {
+        ParseEndpoint();
+        ArgumentNullException.ThrowIfNull(KeyPrefix, nameof(KeyPrefix));
+        Positive(ConnectTimeout, nameof(ConnectTimeout));
+        Positive(CommandTimeout, nameof(CommandTimeout));
+        Positive(ReconnectMinBackoff, nameof(ReconnectMinBackoff));
+        Positive(ReconnectMaxBackoff, nameof(ReconnectMaxBackoff));
+        if (ReconnectMaxBackoff < ReconnectMinBackoff)
+        {
+            throw new ArgumentException($"RedisOptions.ReconnectMaxBackoff ({ReconnectMaxBackoff}) must be at least ReconnectMinBackoff ({ReconnectMinBackoff}).");
+        }
+
+        if (Database < 0)
+        {
+            throw new ArgumentException($"RedisOptions.Database must be 0 or more, not {Database}.");
+        }
+
+        if (MaxBulkLength < 1 || MaxNestingDepth < 1)
+        {
+            throw new ArgumentException("RedisOptions.MaxBulkLength and MaxNestingDepth must be positive.");
+        }
+
+        return this;
+    }
+
+    /// <summary>A copy, so a client can keep its own settings.</summary>
+    public RedisOptions Clone() => (RedisOptions)MemberwiseClone();
+
+    private static void Positive(TimeSpan value, string name)
+    {
+        if (value <= TimeSpan.Zero && value != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentException($"RedisOptions.{name} must be positive, not {value}.");
+        }
+    }
+
+    internal EndPoint ToEndPoint()
+    {
+        var (host, port) = ParseEndpoint();
+        return IPAddress.TryParse(host, out var ip) ? new IPEndPoint(ip, port) : new DnsEndPoint(host, port);
+    }
+}
+
+/// <summary>The defaults of <see cref="RedisOptions"/>.</summary>
+public static class RedisDefaults
+{
+    /// <summary><c>127.0.0.1:6379</c>.</summary>
+    public const string Endpoint = "127.0.0.1:6379";
+    /// <summary><c>parley:</c>.</summary>
+    public const string KeyPrefix = "parley:";
+    /// <summary>1 second.</summary>
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(1);
+    /// <summary>1 second.</summary>
+    public static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(1);
+    /// <summary>50 milliseconds.</summary>
+    public static readonly TimeSpan ReconnectMinBackoff = TimeSpan.FromMilliseconds(50);
+    /// <summary>2 seconds.</summary>
+    public static readonly TimeSpan ReconnectMaxBackoff = TimeSpan.FromSeconds(2);
+    /// <summary>True.</summary>
+    public const bool AbortOnConnectFail = true;
+    /// <summary>512 MiB, as Redis's own proto-max-bulk-len.</summary>
+    public const int MaxBulkLength = 512 * 1024 * 1024;
+    /// <summary>32 levels.</summary>
+    public const int MaxNestingDepth = 32;
+}
