@@ -164,7 +164,7 @@ public sealed class ConversationStore(ParleyDatabase db, ConversationAccess acce
 
     public async Task<Page<ConversationSummaryRecord>> ListAsync(Guid userId, int limit, string? cursor, CancellationToken ct)
     {
-        var after = cursor is null ? (Cursor?)null : cursors.Decode(cursor, CursorKind.ConversationList, userId);
+        var after = cursor is null ? (Cursor?)null : cursors.Decode(cursor, userId, CursorKind.ConversationList);
         await using var cmd = db.Primary.CreateCommand(after is null ? ListFirstPageSql : ListNextPageSql);
         cmd.Parameters.Add(new() { Value = userId });
         cmd.Parameters.Add(new() { Value = limit + 1 });

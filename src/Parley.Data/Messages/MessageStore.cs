@@ -99,19 +99,16 @@ public sealed class MessageStore(ParleyDatabase db, ConversationAccess access, C
             : Outcome<SendResult>.Fail(OutcomeStatus.Conflict, "The message could not be stored; try again.");
     }
 
-    /// <summary>Newest first; the cursor leads to older messages.</summary>
-    public async Task<Outcome<Page<MessageRecord>>> HistoryAsync(Guid conversationId, Guid userId, int limit, string? cursor, CancellationToken ct)
+    /// <summary>
+    /// One page of a conversation's messages. Without <paramref name="afterMessageId"/>: newest first,
+    /// the cursor leading to older messages. With it (or with a cursor from such a page): oldest first,
+    /// starting after that message — the catch-up after a reconnect.
+    /// </summary>
+    public async Task<Outcome<Page<MessageRecord>>> PageAsync(
+        Guid conversationId, Guid userId, int limit, string? cursor, Guid? afterMessageId, CancellationToken ct)
     {
-        var position = cursor is null ? (Cursor?)null : cursors.Decode(cursor, CursorKind.HistoryOlder, conversationId);
-        if (ConversationAccess.Deny<Page<MessageRecord>>(await access.CheckAsync(conversationId, userId, ct)) is { } denied) return denied;
-        var page = await ReadPageAsync(position is null ? HistoryFirstPageSql : HistoryOlderSql, CursorKind.HistoryOlder, conversationId, limit, position, ct);
-        return Outcome<Page<MessageRecord>>.Ok(page);
-    }
-
-    /// <summary>Oldest first, starting after <paramref name="afterMessageId"/> or a catch-up cursor.</summary>
-    public async Task<Outcome<Page<MessageRecord>>> CatchUpAsync(Guid conversationId, Guid userId, int limit, Guid? afterMessageId, string? cursor, CancellationToken ct)
-    {
-        var position = cursor is null ? (Cursor?)null : cursors.Decode(cursor, CursorKind.HistoryNewer, conversationId);
+        var position = cursor is null ? (Cursor?)null
+            : cursors.Decode(cursor, conversationId, afterMessageId is null ? [CursorKind.HistoryOlder, CursorKind.HistoryNewer] : [CursorKind.HistoryNewer]);
         if (ConversationAccess.Deny<Page<MessageRecord>>(await access.CheckAsync(conversationId, userId, ct)) is { } denied) return denied;
         if (position is null && afterMessageId is { } after)
         {
@@ -122,8 +119,14 @@ public sealed class MessageStore(ParleyDatabase db, ConversationAccess access, C
                 return Outcome<Page<MessageRecord>>.Fail(OutcomeStatus.Invalid, $"Message {after} is not in this conversation.");
             position = new Cursor(CursorKind.HistoryNewer, at, after);
         }
-        position ??= new Cursor(CursorKind.HistoryNewer, DateTime.MinValue, Guid.Empty);
-        return Outcome<Page<MessageRecord>>.Ok(await ReadPageAsync(HistoryNewerSql, CursorKind.HistoryNewer, conversationId, limit, position, ct));
+        var sql = position switch
+        {
+            null => HistoryFirstPageSql,
+            { Kind: CursorKind.HistoryNewer } => HistoryNewerSql,
+            _ => HistoryOlderSql,
+        };
+        var kind = position?.Kind ?? CursorKind.HistoryOlder;
+        return Outcome<Page<MessageRecord>>.Ok(await ReadPageAsync(sql, kind, conversationId, limit, position, ct));
     }
 
     public async Task<Outcome<bool>> MarkReadAsync(Guid conversationId, Guid userId, Guid messageId, CancellationToken ct)
@@ -150,7 +153,7 @@ public sealed class MessageStore(ParleyDatabase db, ConversationAccess access, C
         cmd.Parameters.Add(new() { Value = limit + 1 });
         if (position is { } p)
         {
-            cmd.Parameters.Add(new() { Value = p.At == DateTime.MinValue ? DateTime.UnixEpoch : p.At });
+            cmd.Parameters.Add(new() { Value = p.At });
             cmd.Parameters.Add(new() { Value = p.Id });
         }
         var items = new List<MessageRecord>(limit + 1);

@@ -45,7 +45,8 @@ public sealed class CursorCodec(byte[] key)
         return Base64Url.EncodeToString(buffer);
     }
 
-    public Cursor Decode(string text, CursorKind expected, Guid scope)
+    /// <summary>Decodes a cursor of one of the <paramref name="allowed"/> kinds issued for <paramref name="scope"/>.</summary>
+    public Cursor Decode(string text, Guid scope, params ReadOnlySpan<CursorKind> allowed)
     {
         Span<byte> buffer = stackalloc byte[PayloadLength + MacLength];
         if (text.Length > 64
@@ -56,10 +57,11 @@ public sealed class CursorCodec(byte[] key)
         Sign(buffer[..PayloadLength], scope, mac);
         if (!CryptographicOperations.FixedTimeEquals(mac, buffer[PayloadLength..]) || buffer[0] != FormatVersion)
             throw new InvalidCursorException("The cursor is invalid or belongs to another list.");
-        if ((CursorKind)buffer[1] != expected)
+        var kind = (CursorKind)buffer[1];
+        if (!allowed.Contains(kind))
             throw new InvalidCursorException("The cursor belongs to another kind of list.");
         var ticks = BinaryPrimitives.ReadInt64BigEndian(buffer[2..]);
-        return new Cursor(expected, new DateTime(ticks, DateTimeKind.Utc), new Guid(buffer[10..26], bigEndian: true));
+        return new Cursor(kind, new DateTime(ticks, DateTimeKind.Utc), new Guid(buffer[10..26], bigEndian: true));
     }
 
     private void Sign(ReadOnlySpan<byte> payload, Guid scope, Span<byte> destination)

@@ -1,0 +1,43 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Parley.Server.Auth;
+
+/// <summary>Authentication settings, bound from <c>Parley:Auth</c>.</summary>
+public sealed class AuthOptions
+{
+    public const string Section = "Parley:Auth";
+
+    /// <summary>Base64 HMAC key (≥ 32 bytes) that signs access tokens and, derived, list cursors. Every node must share it.</summary>
+    [Required]
+    public string SigningKey { get; set; } = "";
+
+    public string Issuer { get; set; } = "parley";
+
+    /// <summary>Access token lifetime. Default 60 minutes.</summary>
+    [Range(1, 24 * 60)]
+    public int AccessTokenMinutes { get; set; } = 60;
+
+    /// <summary>PBKDF2 iterations of the password hash; the login cost is proportional. Default 100,000.</summary>
+    [Range(1_000, 10_000_000)]
+    public int PasswordHashIterations { get; set; } = 100_000;
+
+    /// <summary>Failed logins allowed per handle within <see cref="FailureWindowSeconds"/> before 429. Default 5.</summary>
+    [Range(1, 10_000)]
+    public int FailedLoginsPerHandle { get; set; } = 5;
+
+    /// <summary>Failed logins allowed per client address within the window before 429. Default 50.</summary>
+    [Range(1, 1_000_000)]
+    public int FailedLoginsPerAddress { get; set; } = 50;
+
+    [Range(1, 3600)]
+    public int FailureWindowSeconds { get; set; } = 60;
+
+    /// <summary>Handles allowed to use the admin endpoints.</summary>
+    public string[] Admins { get; set; } = [];
+
+    public byte[] KeyBytes()
+    {
+        var bytes = Convert.FromBase64String(SigningKey);
+        return bytes.Length >= 32 ? bytes : throw new InvalidOperationException("Parley:Auth:SigningKey must decode to at least 32 bytes.");
+    }
+}

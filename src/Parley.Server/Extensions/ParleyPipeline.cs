@@ -1,0 +1,25 @@
+using Parley.Server.Features.Auth;
+using Parley.Server.Features.Conversations;
+using Parley.Server.Features.Health;
+using Parley.Server.Features.Messages;
+using Parley.Server.Features.Participants;
+
+namespace Parley.Server.Extensions;
+
+public static class ParleyPipeline
+{
+    public static WebApplication UseParley(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        // Unknown routes, wrong methods and media types answer problem+json too.
+        app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapHealthApi();
+        app.MapAuthApi();
+        app.MapConversationsApi();
+        app.MapParticipantsApi();
+        app.MapMessagesApi();
+        return app;
+    }
+}

@@ -1,0 +1,69 @@
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Options;
+using Parley.Data;
+using Parley.Data.Conversations;
+using Parley.Data.Messages;
+using Parley.Data.Paging;
+using Parley.Data.Users;
+using Parley.Server.Auth;
+using Parley.Server.Features.Health;
+using Parley.Server.Http;
+
+namespace Parley.Server.Extensions;
+
+public static class ParleyServices
+{
+    /// <summary>Registers everything the API needs, with options validated at start.</summary>
+    public static WebApplicationBuilder AddParley(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<DataOptions>().BindConfiguration(DataOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section).ValidateDataAnnotations()
+            .Validate(o => TryKey(o), "Parley:Auth:SigningKey must be base64 of at least 32 bytes (parley up generates one).")
+            .ValidateOnStart();
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => new ParleyDatabase(sp.GetRequiredService<IOptions<DataOptions>>().Value));
+        services.AddSingleton(sp => new CursorCodec(DeriveCursorKey(sp.GetRequiredService<IOptions<AuthOptions>>().Value)));
+        services.AddSingleton<ConversationAccess>();
+        services.AddSingleton<UserStore>();
+        services.AddSingleton<ConversationStore>();
+        services.AddSingleton<MessageStore>();
+
+        services.AddSingleton<IPasswordHasher<UserRecord>, PasswordHasher<UserRecord>>();
+        services.AddOptions<PasswordHasherOptions>().Configure<IOptions<AuthOptions>>((hasher, auth) => hasher.IterationCount = auth.Value.PasswordHashIterations);
+        services.AddSingleton<TokenService>();
+        services.AddSingleton<LoginThrottle>();
+        services.AddAuthentication(TokenAuthenticationHandler.SchemeName)
+            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null);
+        services.AddAuthorization();
+
+        services.AddProblemDetails();
+        services.AddExceptionHandler<ExceptionProblems>();
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.Configure<JsonOptions>(o => o.SerializerOptions.Converters.Add(new UtcMillisecondsConverter()));
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Limits.RequestBodyBytes);
+
+        services.AddHealthChecks().AddCheck<PrimaryHealthCheck>("primary");
+        return builder;
+    }
+
+    private static bool TryKey(AuthOptions o)
+    {
+        try
+        {
+            o.KeyBytes();
+            return true;
+        }
+        catch (Exception e) when (e is FormatException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    // Cursors get their own key, derived from the signing key, so one secret serves both.
+    private static byte[] DeriveCursorKey(AuthOptions auth) =>
+        HKDF.DeriveKey(HashAlgorithmName.SHA256, auth.KeyBytes(), 32, info: "parley-cursor-v1"u8.ToArray());
+}

@@ -1,0 +1,84 @@
+using System.Security.Claims;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Identity;
+using Parley.Data;
+using Parley.Data.Users;
+using Parley.Server.Auth;
+using Parley.Server.Http;
+
+namespace Parley.Server.Features.Auth;
+
+public sealed record RegisterRequest(string? Handle, string? Password, string? DisplayName);
+
+public sealed record LoginRequest(string? Handle, string? Password);
+
+public sealed record LoginResponse(string AccessToken, string TokenType, int ExpiresIn, Guid UserId);
+
+public static partial class AuthApi
+{
+    [GeneratedRegex("^[a-z0-9_.-]{3,32}$")]
+    private static partial Regex HandlePattern();
+
+    public static IEndpointRouteBuilder MapAuthApi(this IEndpointRouteBuilder app)
+    {
+        var auth = app.MapGroup("/v1/auth").AllowAnonymous();
+        auth.MapPost("/register", Register);
+        auth.MapPost("/login", Login);
+        app.MapGet("/v1/me", Me).RequireAuthorization();
+        return app;
+    }
+
+    public static async Task<IResult> Register(RegisterRequest request, UserStore users, IPasswordHasher<UserRecord> hasher, CancellationToken ct)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (request.Handle is null || !HandlePattern().IsMatch(request.Handle))
+            errors["handle"] = ["handle must be 3–32 characters of a-z, 0-9, '_', '.' or '-'."];
+        if (request.Password is null || request.Password.Length < 8 || request.Password.Length > Limits.PasswordChars)
+            errors["password"] = [$"password must be 8–{Limits.PasswordChars} characters."];
+        if (request.DisplayName is { Length: > Limits.DisplayNameChars } || request.DisplayName is { } d && string.IsNullOrWhiteSpace(d))
+            errors["displayName"] = [$"displayName must be 1–{Limits.DisplayNameChars} characters when given."];
+        if (errors.Count > 0)
+            return TypedResults.ValidationProblem(errors, title: "Invalid input");
+
+        var hash = hasher.HashPassword(null!, request.Password!);
+        var user = await users.CreateAsync(request.Handle!, request.DisplayName ?? request.Handle!, hash, ct);
+        return user is null
+            ? Problems.Status(StatusCodes.Status409Conflict, "Conflict", $"The handle '{request.Handle}' is taken.")
+            : TypedResults.Created($"/v1/users/{user.Id}", user);
+    }
+
+    public static async Task<IResult> Login(
+        LoginRequest request, UserStore users, IPasswordHasher<UserRecord> hasher, TokenService tokens, LoginThrottle throttle,
+        HttpContext http, CancellationToken ct)
+    {
+        if (string.IsNullOrEmpty(request.Handle) || string.IsNullOrEmpty(request.Password) || request.Password.Length > Limits.PasswordChars)
+            return Problems.Validation("handle", "handle and password are required.");
+        var address = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        if (throttle.IsBlocked(request.Handle, address))
+        {
+            http.Response.Headers.RetryAfter = ((int)throttle.RetryAfter.TotalSeconds).ToString();
+            return Problems.Status(StatusCodes.Status429TooManyRequests, "Too many requests", "Too many failed logins; wait before trying again.");
+        }
+        var credential = await users.FindCredentialAsync(request.Handle, ct);
+        var verdict = credential is null
+            ? PasswordVerificationResult.Failed
+            : hasher.VerifyHashedPassword(credential.User, credential.PasswordHash, request.Password);
+        if (verdict == PasswordVerificationResult.Failed)
+        {
+            throttle.RecordFailure(request.Handle, address);
+            return Problems.Status(StatusCodes.Status401Unauthorized, "Not authenticated", "Unknown handle or wrong password.");
+        }
+        if (verdict == PasswordVerificationResult.SuccessRehashNeeded)
+            await users.UpdatePasswordHashAsync(credential!.User.Id, hasher.HashPassword(credential.User, request.Password), ct);
+        var (token, expiresIn) = tokens.Issue(credential!.User.Id, credential.User.Handle);
+        return TypedResults.Ok(new LoginResponse(token, "Bearer", expiresIn, credential.User.Id));
+    }
+
+    public static async Task<IResult> Me(ClaimsPrincipal principal, UserStore users, CancellationToken ct)
+    {
+        var user = await users.FindAsync(principal.UserId(), ct);
+        return user is null
+            ? Problems.Status(StatusCodes.Status401Unauthorized, "Not authenticated", "The token's user no longer exists.")
+            : TypedResults.Ok(user);
+    }
+}

@@ -1,0 +1,89 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Mvc;
+using Parley.Data;
+using Parley.Data.Conversations;
+using Parley.Server.Auth;
+using Parley.Server.Http;
+
+namespace Parley.Server.Features.Conversations;
+
+public sealed record CreateConversationRequest(string? Title, Guid[]? ParticipantIds);
+
+public sealed record UpdateConversationRequest(string? Title);
+
+public static class ConversationsApi
+{
+    public static IEndpointRouteBuilder MapConversationsApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/conversations").RequireAuthorization();
+        group.MapPost("/", Create);
+        group.MapGet("/", List);
+        group.MapGet("/{id:guid}", Get);
+        group.MapPatch("/{id:guid}", Update);
+        group.MapDelete("/{id:guid}", Delete);
+        return app;
+    }
+
+    public static async Task<IResult> Create(CreateConversationRequest request, ClaimsPrincipal user, ConversationStore store, CancellationToken ct)
+    {
+        if (request.Title is { Length: > Limits.TitleChars })
+            return Problems.Validation("title", $"title must be at most {Limits.TitleChars} characters.");
+        if (request.ParticipantIds is null)
+            return Problems.Validation("participantIds", "participantIds is required (it may be empty).");
+        if (request.ParticipantIds.Length > Limits.ParticipantsPerCreate)
+            return Problems.Validation("participantIds", $"At most {Limits.ParticipantsPerCreate} participants at creation.");
+        var outcome = await store.CreateAsync(user.UserId(), request.Title, request.ParticipantIds, ct);
+        if (outcome.Status == OutcomeStatus.Invalid)
+            return Problems.Validation("participantIds", outcome.Detail!);
+        return Problems.From(outcome, c => WithETag(TypedResults.Created($"/v1/conversations/{c.Id}", c), c));
+    }
+
+    public static async Task<IResult> List(int? limit, string? cursor, ClaimsPrincipal user, ConversationStore store, CancellationToken ct)
+    {
+        if (Paging.CheckLimit(limit, 20, out var size) is { } invalid) return invalid;
+        return TypedResults.Ok(await store.ListAsync(user.UserId(), size, cursor, ct));
+    }
+
+    public static async Task<IResult> Get(Guid id, ClaimsPrincipal user, ConversationStore store, HttpContext http, CancellationToken ct)
+    {
+        var outcome = await store.GetAsync(id, user.UserId(), ct);
+        return Problems.From(outcome, c => WithETag(TypedResults.Ok(c), c));
+    }
+
+    public static async Task<IResult> Update(
+        Guid id, UpdateConversationRequest request, [FromHeader(Name = "If-Match")] string? ifMatch,
+        ClaimsPrincipal user, ConversationStore store, CancellationToken ct)
+    {
+        if (string.IsNullOrEmpty(ifMatch))
+            return Problems.Status(StatusCodes.Status428PreconditionRequired, "Precondition required", "Send If-Match with the conversation's ETag.");
+        if (!TryParseETag(ifMatch, out var version))
+            return Problems.Validation("If-Match", "If-Match must be an ETag such as \"3\".");
+        if (request.Title is { Length: > Limits.TitleChars })
+            return Problems.Validation("title", $"title must be at most {Limits.TitleChars} characters.");
+        var outcome = await store.UpdateTitleAsync(id, user.UserId(), version, request.Title, ct);
+        return Problems.From(outcome, c => WithETag(TypedResults.Ok(c), c));
+    }
+
+    public static async Task<IResult> Delete(Guid id, ClaimsPrincipal user, ConversationStore store, CancellationToken ct) =>
+        Problems.From(await store.DeleteAsync(id, user.UserId(), ct), _ => TypedResults.NoContent());
+
+    private static IResult WithETag(IResult inner, ConversationRecord conversation) => new ETagResult(inner, conversation.Version);
+
+    private static bool TryParseETag(string value, out int version)
+    {
+        var text = value.Trim();
+        if (text.StartsWith("W/", StringComparison.Ordinal)) text = text[2..];
+        version = 0;
+        return text.Length >= 3 && text[0] == '"' && text[^1] == '"' && int.TryParse(text.AsSpan(1, text.Length - 2), out version);
+    }
+
+    /// <summary>Adds <c>ETag: "&lt;version&gt;"</c> to another result.</summary>
+    private sealed class ETagResult(IResult inner, int version) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.Headers.ETag = $"\"{version}\"";
+            return inner.ExecuteAsync(httpContext);
+        }
+    }
+}

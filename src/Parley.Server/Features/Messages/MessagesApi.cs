@@ -1,0 +1,63 @@
+using System.Security.Claims;
+using System.Text;
+using Parley.Data.Messages;
+using Parley.Server.Auth;
+using Parley.Server.Http;
+
+namespace Parley.Server.Features.Messages;
+
+public sealed record SendMessageRequest(string? Body, string? ClientMessageId);
+
+public sealed record MarkReadRequest(Guid? MessageId);
+
+public static class MessagesApi
+{
+    public static IEndpointRouteBuilder MapMessagesApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/conversations/{id:guid}").RequireAuthorization();
+        group.MapPost("/messages", Send);
+        group.MapGet("/messages", History);
+        group.MapPost("/read", MarkRead);
+        return app;
+    }
+
+    public static async Task<IResult> Send(Guid id, SendMessageRequest request, ClaimsPrincipal user, MessageStore store, HttpContext http, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(request.Body))
+            return Problems.Validation("body", "body must not be empty.");
+        if (Encoding.UTF8.GetByteCount(request.Body) > Limits.MessageBodyBytes)
+            return Problems.TooLarge($"body is over {Limits.MessageBodyBytes:N0} UTF-8 bytes.");
+        if (request.ClientMessageId is { } cmid && (cmid.Length is 0 or > Limits.ClientMessageIdChars))
+            return Problems.Validation("clientMessageId", $"clientMessageId must be 1–{Limits.ClientMessageIdChars} characters when given.");
+        var outcome = await store.SendAsync(id, user.UserId(), request.Body, request.ClientMessageId, ct);
+        return Problems.From(outcome, sent =>
+        {
+            if (!sent.Replayed)
+                return TypedResults.Created($"/v1/conversations/{id}/messages/{sent.Message.Id}", sent.Message);
+            http.Response.Headers["Idempotent-Replay"] = "true";
+            return TypedResults.Ok(sent.Message);
+        });
+    }
+
+    public static async Task<IResult> History(
+        Guid id, int? limit, string? cursor, string? after, ClaimsPrincipal user, MessageStore store, CancellationToken ct)
+    {
+        if (Paging.CheckLimit(limit, 50, out var size) is { } invalid) return invalid;
+        Guid? afterId = null;
+        if (after is not null)
+        {
+            if (!Guid.TryParse(after, out var parsed))
+                return Problems.Validation("after", "after must be a message id (UUID).");
+            afterId = parsed;
+        }
+        var outcome = await store.PageAsync(id, user.UserId(), size, cursor, afterId, ct);
+        return Problems.From(outcome, page => TypedResults.Ok(page));
+    }
+
+    public static async Task<IResult> MarkRead(Guid id, MarkReadRequest request, ClaimsPrincipal user, MessageStore store, CancellationToken ct)
+    {
+        if (request.MessageId is not { } messageId)
+            return Problems.Validation("messageId", "messageId is required.");
+        return Problems.From(await store.MarkReadAsync(id, user.UserId(), messageId, ct), _ => TypedResults.NoContent());
+    }
+}

@@ -1,0 +1,34 @@
+using System.Security.Claims;
+using Parley.Data.Conversations;
+using Parley.Server.Auth;
+using Parley.Server.Http;
+
+namespace Parley.Server.Features.Participants;
+
+public sealed record AddParticipantRequest(Guid? UserId);
+
+public static class ParticipantsApi
+{
+    public static IEndpointRouteBuilder MapParticipantsApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/conversations/{id:guid}/participants").RequireAuthorization();
+        group.MapGet("/", List);
+        group.MapPost("/", Add);
+        group.MapDelete("/{userId:guid}", Remove);
+        return app;
+    }
+
+    public static async Task<IResult> List(Guid id, ClaimsPrincipal user, ConversationStore store, CancellationToken ct) =>
+        Problems.From(await store.ListParticipantsAsync(id, user.UserId(), ct), items => TypedResults.Ok(new { items }));
+
+    public static async Task<IResult> Add(Guid id, AddParticipantRequest request, ClaimsPrincipal user, ConversationStore store, CancellationToken ct)
+    {
+        if (request.UserId is not { } newUser)
+            return Problems.Validation("userId", "userId is required.");
+        return Problems.From(await store.AddParticipantAsync(id, user.UserId(), newUser, ct),
+            p => TypedResults.Created($"/v1/conversations/{id}/participants/{p.UserId}", p));
+    }
+
+    public static async Task<IResult> Remove(Guid id, Guid userId, ClaimsPrincipal user, ConversationStore store, CancellationToken ct) =>
+        Problems.From(await store.RemoveParticipantAsync(id, user.UserId(), userId, ct), _ => TypedResults.NoContent());
+}

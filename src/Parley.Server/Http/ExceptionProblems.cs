@@ -1,0 +1,65 @@
+using Microsoft.AspNetCore.Diagnostics;
+using Npgsql;
+using Parley.Data.Paging;
+
+namespace Parley.Server.Http;
+
+/// <summary>
+/// Turns exceptions into problem+json: bad requests keep their 4xx, an unavailable dependency is a
+/// 503 with Retry-After, anything else a 500 without internals.
+/// </summary>
+public sealed partial class ExceptionProblems(IProblemDetailsService problems, ILogger<ExceptionProblems> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken ct)
+    {
+        var (status, title, detail) = Classify(exception);
+        if (status == StatusCodes.Status503ServiceUnavailable)
+        {
+            http.Response.Headers.RetryAfter = "1";
+            LogUnavailable(logger, http.Request.Path, exception.Message);
+        }
+        else if (status == StatusCodes.Status500InternalServerError)
+        {
+            LogUnexpected(logger, exception, http.Request.Path);
+        }
+        http.Response.StatusCode = status;
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = http,
+            Exception = exception,
+            ProblemDetails = { Status = status, Title = title, Detail = detail },
+        });
+    }
+
+    public static (int Status, string Title, string Detail) Classify(Exception e) => e switch
+    {
+        BadHttpRequestException bad => (bad.StatusCode, bad.StatusCode == 413 ? "Payload too large" : "Invalid request", Describe(bad)),
+        InvalidCursorException cursor => (400, "Invalid cursor", cursor.Message),
+        _ when IsUnavailable(e) => (503, "Service unavailable", "A dependency is unavailable; retry shortly."),
+        _ => (500, "Internal error", "The server failed to handle this request."),
+    };
+
+    /// <summary>Failures that a retry may cure: the database unreachable, the pool exhausted, a timeout, a shutdown.</summary>
+    public static bool IsUnavailable(Exception e) => e switch
+    {
+        PostgresException pg => pg.IsTransient || pg.SqlState is PostgresErrorCodes.QueryCanceled or PostgresErrorCodes.AdminShutdown
+            or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.TooManyConnections or PostgresErrorCodes.ReadOnlySqlTransaction,
+        NpgsqlException npg => npg.IsTransient || npg.InnerException is TimeoutException or System.Net.Sockets.SocketException || npg.Message.Contains("pool", StringComparison.OrdinalIgnoreCase),
+        TimeoutException => true,
+        OperationCanceledException => true,
+        _ => e.InnerException is not null && IsUnavailable(e.InnerException),
+    };
+
+    private static string Describe(BadHttpRequestException bad)
+    {
+        // The JSON reader's message names the path and position of the fault; keep that, not the stack.
+        var json = bad.InnerException as System.Text.Json.JsonException;
+        return json is null ? bad.Message : $"{bad.Message} {json.Message}";
+    }
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "Dependency unavailable on {Path}: {Reason}")]
+    private static partial void LogUnavailable(ILogger logger, string path, string reason);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Error, Message = "Unhandled exception on {Path}")]
+    private static partial void LogUnexpected(ILogger logger, Exception exception, string path);
+}

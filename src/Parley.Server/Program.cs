@@ -1,0 +1,1 @@
+await Parley.Server.ParleyApp.Build(args).RunAsync();
