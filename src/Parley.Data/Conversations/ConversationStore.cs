@@ -97,7 +97,7 @@ public sealed class ConversationStore(ParleyDatabase db, ConversationAccess acce
             return Outcome<ConversationRecord>.Fail(OutcomeStatus.Invalid, $"Unknown user ids: {string.Join(", ", unknown)}.");
 
         var now = Clock.UtcNowMs(time);
-        var id = Guid.CreateVersion7(now);
+        var id = Ids.NewId(now);
         await using (var cmd = new NpgsqlCommand(InsertSql, conn, tx))
         {
             cmd.Parameters.Add(new() { Value = id });

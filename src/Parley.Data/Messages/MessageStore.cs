@@ -66,7 +66,7 @@ public sealed class MessageStore(ParleyDatabase db, ConversationAccess access, C
     public async Task<Outcome<SendResult>> SendAsync(Guid conversationId, Guid senderId, string body, string? clientMessageId, CancellationToken ct)
     {
         var now = Clock.UtcNowMs(time);
-        var message = new MessageRecord(Guid.CreateVersion7(now), conversationId, senderId, body, now, clientMessageId);
+        var message = new MessageRecord(Ids.NewId(now), conversationId, senderId, body, now, clientMessageId);
         await using var conn = await db.Primary.OpenConnectionAsync(ct);
         await using (var cmd = new NpgsqlCommand(SendSql, conn))
         {

@@ -25,7 +25,7 @@ public sealed class UserStore(ParleyDatabase db, TimeProvider time)
     public async Task<UserRecord?> CreateAsync(string handle, string displayName, string passwordHash, CancellationToken ct)
     {
         var now = Clock.UtcNowMs(time);
-        var user = new UserRecord(Guid.CreateVersion7(now), handle, displayName, now);
+        var user = new UserRecord(Ids.NewId(now), handle, displayName, now);
         await using var cmd = db.Primary.CreateCommand(InsertSql);
         cmd.Parameters.Add(new() { Value = user.Id });
         cmd.Parameters.Add(new() { Value = handle });
