@@ -1,0 +1,52 @@
+using Npgsql;
+
+namespace Parley.Kit.Stack.Internal;
+
+/// <summary>The primary: initdb with trust auth, settings for replication and tests, then the stack's database.</summary>
+internal sealed class PostgresPrimary(string dataDirectory, StackEnvironment env, string database)
+    : PostgresServer(StackComponentKind.Primary, dataDirectory, env)
+{
+    // Appended to postgresql.conf; later lines win. The port and socket directory are passed to pg_ctl instead.
+    private const string Settings = """
+
+        # --- Parley local stack ---
+        listen_addresses = '127.0.0.1'
+        wal_level = replica
+        max_wal_senders = 5
+        wal_keep_size = 256MB
+        hot_standby = on
+        fsync = on
+        synchronous_commit = on
+        shared_buffers = 128MB
+        max_connections = 300
+        """;
+
+    private const string Hba = $"""
+
+        host replication {User} 127.0.0.1/32 trust
+        """;
+
+    protected override async Task PrepareAsync(CancellationToken ct)
+    {
+        await Env.RunAsPostgresCheckedAsync(
+            Env.Binaries.InitDb,
+            ["-D", Directory, "-U", User, "--auth=trust", "--encoding=UTF8", "--locale=C"],
+            DataDirectory,
+            StackEnvironment.CommandTimeout,
+            ct).ConfigureAwait(false);
+        await File.AppendAllTextAsync(Path.Combine(Directory, "postgresql.conf"), Settings, ct).ConfigureAwait(false);
+        await File.AppendAllTextAsync(Path.Combine(Directory, "pg_hba.conf"), Hba, ct).ConfigureAwait(false);
+    }
+
+    protected override Task<bool> ProbeAsync(CancellationToken ct) => QueryIsTrueAsync("SELECT true", ct);
+
+    protected override async Task AfterCreateAsync(CancellationToken ct)
+    {
+        Env.Report($"{Name}: creating database {database}");
+        await using var connection = new NpgsqlConnection(ConnectionString("postgres") + ";Pooling=false");
+        await connection.OpenAsync(ct).ConfigureAwait(false);
+        // The name is validated by StackOptions (letters, digits, underscores), so quoting it is enough.
+        await using var command = new NpgsqlCommand($"CREATE DATABASE \"{database}\"", connection);
+        await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+}

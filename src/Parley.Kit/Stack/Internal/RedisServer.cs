@@ -1,0 +1,57 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Parley.Kit.Stack.Internal;
+
+/// <summary>redis-server without persistence, daemonised, ready once it answers PING.</summary>
+internal sealed class RedisServer(string dataDirectory, StackEnvironment env)
+    : ComponentDriver(StackComponentKind.Redis, dataDirectory, env)
+{
+    private static readonly TimeSpan PingTimeout = TimeSpan.FromSeconds(2);
+
+    protected override string PidFile => Path.Combine(Directory, "redis.pid");
+
+    public string Endpoint => $"127.0.0.1:{Port}";
+
+    protected override Task PrepareAsync(CancellationToken ct)
+    {
+        System.IO.Directory.CreateDirectory(Directory);
+        return Task.CompletedTask;
+    }
+
+    protected override async Task LaunchAsync(CancellationToken ct)
+    {
+        DeleteStalePidFile();
+        string[] args =
+        [
+            "--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no", "--dir", Directory,
+            "--unixsocket", Path.Combine(Directory, "redis.sock"), "--unixsocketperm", "700",
+            "--daemonize", "yes", "--pidfile", PidFile, "--logfile", LogFile,
+        ];
+        var result = await ProcessRunner.RunAsync(Env.Binaries.RedisServer!, args, Directory, StackEnvironment.CommandTimeout, ct).ConfigureAwait(false);
+        if (result.ExitCode != 0)
+            throw new InvalidOperationException($"redis-server exited with {result.ExitCode}: {result.Output.Trim()}");
+    }
+
+    protected override async Task<bool> ProbeAsync(CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(PingTimeout);
+        try
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, Port), timeout.Token).ConfigureAwait(false);
+            await socket.SendAsync("PING\r\n"u8.ToArray(), timeout.Token).ConfigureAwait(false);
+            var reply = new byte[64];
+            var read = await socket.ReceiveAsync(reply, timeout.Token).ConfigureAwait(false);
+            return Encoding.ASCII.GetString(reply, 0, read).StartsWith("+PONG", StringComparison.Ordinal);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException && !ct.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+}

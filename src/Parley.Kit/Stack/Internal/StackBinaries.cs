@@ -1,0 +1,49 @@
+namespace Parley.Kit.Stack.Internal;
+
+/// <summary>Absolute paths of the programs a stack needs; null for the ones its options leave out.</summary>
+internal sealed record StackBinaries(string? PostgresBin, string? PgBouncer, string? RedisServer, string? RunUser, string SetSid)
+{
+    private const string PostgresInstall = "apt-get install -y postgresql-15";
+    private const string SystemPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+    /// <summary>
+    /// Finds what <paramref name="options"/> needs on <paramref name="searchPath"/> (default: PATH plus the sbin
+    /// directories, where Debian puts pgbouncer and runuser) and, for PostgreSQL,
+    /// also under <paramref name="postgresRoots"/> (default: /usr/lib/postgresql/&lt;version&gt;/bin, newest first).
+    /// Throws <see cref="MissingBinaryException"/> naming the package to install.
+    /// </summary>
+    public static StackBinaries Locate(StackOptions options, bool runAsPostgres, string? searchPath = null, string postgresRoots = "/usr/lib/postgresql")
+    {
+        var path = (searchPath ?? $"{Environment.GetEnvironmentVariable("PATH")}:{SystemPath}").Split(':', StringSplitOptions.RemoveEmptyEntries);
+        return new StackBinaries(
+            options.WithPrimary ? FindPostgresBin(path, postgresRoots) : null,
+            options.WithPgBouncer ? Require("pgbouncer", path, "apt-get install -y pgbouncer") : null,
+            options.WithRedis ? Require("redis-server", path, "apt-get install -y redis-server") : null,
+            runAsPostgres ? Require("runuser", path, "apt-get install -y util-linux") : null,
+            Require("setsid", path, "apt-get install -y util-linux"));
+    }
+
+    public string PgCtl => Path.Combine(PostgresBin!, "pg_ctl");
+
+    public string InitDb => Path.Combine(PostgresBin!, "initdb");
+
+    public string PgBaseBackup => Path.Combine(PostgresBin!, "pg_basebackup");
+
+    private static string FindPostgresBin(string[] path, string postgresRoots)
+    {
+        var versioned = Directory.Exists(postgresRoots)
+            ? Directory.EnumerateDirectories(postgresRoots)
+                .OrderByDescending(dir => int.TryParse(Path.GetFileName(dir), out var version) ? version : 0)
+                .Select(dir => Path.Combine(dir, "bin"))
+            : [];
+        return path.Concat(versioned).FirstOrDefault(HasPostgresServer)
+            ?? throw new MissingBinaryException("PostgreSQL server (initdb, pg_ctl, pg_basebackup, postgres)", PostgresInstall);
+
+        static bool HasPostgresServer(string dir) =>
+            new[] { "initdb", "pg_ctl", "pg_basebackup", "postgres" }.All(name => File.Exists(Path.Combine(dir, name)));
+    }
+
+    private static string Require(string name, string[] path, string install) =>
+        path.Select(dir => Path.Combine(dir, name)).FirstOrDefault(File.Exists)
+            ?? throw new MissingBinaryException(name, install);
+}

@@ -1,0 +1,225 @@
+using System.Text.Json;
+using Parley.Kit.Stack.Internal;
+
+namespace Parley.Kit.Stack;
+
+/// <summary>
+/// A throwaway PostgreSQL primary + streaming replica + PgBouncer + Redis on ephemeral 127.0.0.1 ports.
+/// A detached watchdog stops everything when the owner process dies, even by kill -9;
+/// <see cref="StopAsync"/> (or <see cref="StopFromStateAsync"/> from another process) does it on purpose.
+/// </summary>
+public sealed class LocalStack : IAsyncDisposable
+{
+    private static readonly TimeSpan ProcessExitStopTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly StackLayout _layout;
+    private readonly StackEnvironment _env;
+    private readonly int _ownerPid;
+    private readonly string _database;
+    private readonly PostgresPrimary? _primary;
+    private readonly PostgresReplica? _replica;
+    private readonly PgBouncerServer? _pgBouncer;
+    private readonly RedisServer? _redis;
+    private readonly Lock _lock = new();
+    private int? _watchdogPid;
+    private Task? _stopTask;
+
+    private LocalStack(StackOptions options, StackLayout layout, StackEnvironment env)
+    {
+        _layout = layout;
+        _env = env;
+        _ownerPid = options.OwnerPid ?? Environment.ProcessId;
+        _database = options.Database;
+        var data = layout.DataDirectory;
+        _primary = options.WithPrimary ? new PostgresPrimary(data, env, options.Database) : null;
+        _replica = options.WithReplica ? new PostgresReplica(data, env, _primary!) : null;
+        _pgBouncer = options.WithPgBouncer ? new PgBouncerServer(data, env, _primary!, options.Database) : null;
+        _redis = options.WithRedis ? new RedisServer(data, env) : null;
+        Components = Drivers.Select(driver => new StackComponent(driver, WriteState)).ToList();
+    }
+
+    /// <summary>Where stack.json lives: <see cref="StackOptions.RootDirectory"/>, or the temporary directory created for this stack.</summary>
+    public string RootDirectory => _layout.RootDirectory;
+
+    /// <summary>Trust auth as <c>parley</c> to the stack's database on the primary.</summary>
+    public string PrimaryConnectionString => _primary?.ConnectionString(_database) ?? throw NotStarted("a primary");
+
+    public string? ReplicaConnectionString => _replica?.ConnectionString(_database);
+
+    /// <summary>Through PgBouncer, with the Npgsql settings transaction pooling needs.</summary>
+    public string? PgBouncerConnectionString => _pgBouncer?.ConnectionString;
+
+    /// <summary><c>127.0.0.1:port</c>.</summary>
+    public string? RedisEndpoint => _redis?.Endpoint;
+
+    /// <summary>In start order: primary, replica, pgbouncer, redis (those the options asked for).</summary>
+    public IReadOnlyList<StackComponent> Components { get; }
+
+    public StackComponent Primary => Find(StackComponentKind.Primary) ?? throw NotStarted("a primary");
+
+    public StackComponent? Replica => Find(StackComponentKind.Replica);
+
+    public StackComponent? PgBouncer => Find(StackComponentKind.PgBouncer);
+
+    public StackComponent? Redis => Find(StackComponentKind.Redis);
+
+    private IEnumerable<ComponentDriver> Drivers => new ComponentDriver?[] { _primary, _replica, _pgBouncer, _redis }.OfType<ComponentDriver>();
+
+    /// <summary>
+    /// Starts the components the options ask for and waits until each is ready. On failure stops what it started
+    /// and throws (<see cref="StackStartException"/> with the component's log tail, <see cref="MissingBinaryException"/>, ...).
+    /// When run as root, PostgreSQL and PgBouncer run as the <c>postgres</c> user with their data under /tmp.
+    /// </summary>
+    public static async Task<LocalStack> StartAsync(StackOptions options, IProgress<string>? progress = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var runAsPostgres = Environment.IsPrivilegedProcess;
+        var binaries = StackBinaries.Locate(options, runAsPostgres);
+        var layout = StackLayout.Create(options.RootDirectory, runAsPostgres);
+        if (!layout.DeleteRootOnStop)
+            ClearStaleStack(layout);
+
+        var stack = new LocalStack(options, layout, new StackEnvironment(binaries, runAsPostgres, options.ReadyTimeout, progress));
+        try
+        {
+            await stack.StartComponentsAsync(ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            await stack.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+        return stack;
+    }
+
+    /// <summary>
+    /// Stops the components in reverse order and the watchdog, and deletes the data (and the root when it was
+    /// a temporary directory; otherwise stack.json). Idempotent; concurrent calls share one stop.
+    /// </summary>
+    public Task StopAsync(CancellationToken ct = default)
+    {
+        lock (_lock)
+            _stopTask ??= StopCoreAsync();
+        return _stopTask.WaitAsync(ct);
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+
+    /// <summary>A snapshot of the components and connection strings, as written to stack.json.</summary>
+    public StackState Describe() => new(
+        _layout.RootDirectory,
+        _layout.DataDirectory,
+        _layout.DeleteRootOnStop,
+        _env.RunAsPostgres,
+        _ownerPid,
+        _watchdogPid,
+        _primary?.ConnectionString(_database),
+        ReplicaConnectionString,
+        PgBouncerConnectionString,
+        RedisEndpoint,
+        Components.Select(component => component.Describe()).ToList());
+
+    /// <summary>The state a stack started with this root wrote, or null when none runs (stack.json is removed on stop).</summary>
+    public static StackState? ReadState(string rootDirectory)
+    {
+        var path = StackLayout.StateFileIn(Path.GetFullPath(rootDirectory));
+        return File.Exists(path) ? JsonSerializer.Deserialize<StackState>(File.ReadAllText(path), StackState.JsonOptions) : null;
+    }
+
+    /// <summary>
+    /// Stops the stack described by <c>&lt;root&gt;/stack.json</c>, e.g. from <c>parley down</c> in another process:
+    /// the watchdog, then every component (SIGKILL if a clean stop does not finish), then its directories. No-op without stack.json.
+    /// </summary>
+    public static async Task StopFromStateAsync(string rootDirectory, CancellationToken ct = default)
+    {
+        if (ReadState(rootDirectory) is not { } state)
+            return;
+        if (state.WatchdogPid is { } watchdog)
+            Watchdog.Stop(watchdog);
+        var kinds = state.Components.Select(component => component.Kind).ToHashSet();
+        var options = new StackOptions
+        {
+            WithPrimary = kinds.Contains(StackComponentKind.Primary),
+            WithReplica = kinds.Contains(StackComponentKind.Replica),
+            WithPgBouncer = kinds.Contains(StackComponentKind.PgBouncer),
+            WithRedis = kinds.Contains(StackComponentKind.Redis),
+        };
+        var layout = new StackLayout(state.RootDirectory, state.DeleteRootOnStop, state.DataDirectory);
+        var env = new StackEnvironment(StackBinaries.Locate(options, state.RunAsPostgres), state.RunAsPostgres, options.ReadyTimeout, progress: null);
+        var stack = new LocalStack(options, layout, env);
+        foreach (var driver in stack.Drivers.Reverse())
+        {
+            driver.Port = state.Components.Single(component => component.Kind == driver.Kind).Port;
+            await driver.StopAsync(ct).ConfigureAwait(false);
+        }
+        layout.Delete();
+    }
+
+    private static void ClearStaleStack(StackLayout layout)
+    {
+        if (ReadState(layout.RootDirectory) is { } previous
+            && (previous.Components.Any(component => component.Pid is { } pid && ProcessTree.IsAlive(pid))
+                || previous.WatchdogPid is { } watchdog && ProcessTree.IsAlive(watchdog)))
+        {
+            throw new InvalidOperationException(
+                $"A stack from {layout.RootDirectory} is still running (see {layout.StateFile}); stop it first with `parley down` (LocalStack.StopFromStateAsync).");
+        }
+        layout.Delete();
+    }
+
+    private async Task StartComponentsAsync(CancellationToken ct)
+    {
+        await _env.CreateDirectoryForPostgresAsync(_layout.DataDirectory, ct).ConfigureAwait(false);
+        _watchdogPid = Watchdog.Start(
+            _env.Binaries, _ownerPid, Drivers.Reverse().Select(driver => driver.ShellStopCommand), _layout.ShellCleanup());
+        _env.Report($"watchdog: pid {_watchdogPid} stops the stack when process {_ownerPid} exits");
+        if (_ownerPid == Environment.ProcessId)
+            AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
+        WriteState();
+        foreach (var component in Components)
+            await component.CreateAsync(ct).ConfigureAwait(false);
+        _env.Report($"stack ready; state in {_layout.StateFile}");
+    }
+
+    private async Task StopCoreAsync()
+    {
+        AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
+        if (_watchdogPid is { } watchdog)
+            Watchdog.Stop(watchdog);
+        var failures = new List<Exception>();
+        foreach (var component in Components.Reverse())
+        {
+            try
+            {
+                await component.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is InvalidOperationException or IOException or TimeoutException)
+            {
+                failures.Add(e);
+            }
+        }
+        _layout.Delete();
+        _env.Report("stack stopped");
+        if (failures.Count > 0)
+            throw new AggregateException("Some stack components did not stop cleanly; they were killed.", failures);
+    }
+
+    private void WriteState()
+    {
+        lock (_lock)
+        {
+            if (_stopTask is not null)
+                return;
+            var temporary = _layout.StateFile + ".tmp";
+            File.WriteAllText(temporary, JsonSerializer.Serialize(Describe(), StackState.JsonOptions));
+            File.Move(temporary, _layout.StateFile, overwrite: true);
+        }
+    }
+
+    private void OnProcessExit(object? sender, EventArgs e) => StopAsync().Wait(ProcessExitStopTimeout);
+
+    private StackComponent? Find(StackComponentKind kind) => Components.FirstOrDefault(component => component.Kind == kind);
+
+    private static InvalidOperationException NotStarted(string what) => new($"This stack was started without {what}.");
+}

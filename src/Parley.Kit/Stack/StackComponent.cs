@@ -1,0 +1,64 @@
+using Parley.Kit.Stack.Internal;
+
+namespace Parley.Kit.Stack;
+
+/// <summary>
+/// One server of a <see cref="LocalStack"/>. Stop, kill and restart it to rehearse failures;
+/// a restart keeps its port and data.
+/// </summary>
+public sealed class StackComponent
+{
+    private readonly ComponentDriver _driver;
+    private readonly Action _changed;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    internal StackComponent(ComponentDriver driver, Action changed)
+    {
+        _driver = driver;
+        _changed = changed;
+    }
+
+    public StackComponentKind Kind => _driver.Kind;
+
+    /// <summary><c>primary</c>, <c>replica</c>, <c>pgbouncer</c> or <c>redis</c>.</summary>
+    public string Name => _driver.Name;
+
+    /// <summary>The TCP port on 127.0.0.1; the same across restarts.</summary>
+    public int Port => _driver.Port;
+
+    /// <summary>The server's process id while it runs.</summary>
+    public int? Pid { get; private set; }
+
+    public StackComponentState State { get; private set; } = StackComponentState.Stopped;
+
+    /// <summary>Stops the server cleanly (PostgreSQL: fast shutdown; others: SIGTERM), killing it if it does not stop in time.</summary>
+    public Task StopAsync(CancellationToken ct = default) => ChangeAsync(_driver.StopAsync, StackComponentState.Stopped, ct);
+
+    /// <summary>Kills the server and its children with SIGKILL, as a crash would.</summary>
+    public Task KillAsync(CancellationToken ct = default) => ChangeAsync(_driver.KillAsync, StackComponentState.Stopped, ct);
+
+    /// <summary>Starts the server again on the same port and data and waits until it is ready.</summary>
+    public Task StartAsync(CancellationToken ct = default) => ChangeAsync(_driver.StartAsync, StackComponentState.Running, ct);
+
+    internal Task CreateAsync(CancellationToken ct) => ChangeAsync(_driver.CreateAsync, StackComponentState.Running, ct);
+
+    internal StackComponentInfo Describe() => new(Kind, Name, Port, Pid, State, _driver.Directory);
+
+    private async Task ChangeAsync(Func<CancellationToken, Task> action, StackComponentState target, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (target == StackComponentState.Running && State == StackComponentState.Running)
+                return;
+            await action(ct).ConfigureAwait(false);
+            State = target;
+            Pid = target == StackComponentState.Running ? _driver.ReadPid() : null;
+        }
+        finally
+        {
+            _gate.Release();
+            _changed();
+        }
+    }
+}

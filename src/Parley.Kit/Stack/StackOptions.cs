@@ -1,0 +1,49 @@
+using System.Text.RegularExpressions;
+
+namespace Parley.Kit.Stack;
+
+/// <summary>What <see cref="LocalStack.StartAsync"/> starts and where.</summary>
+public sealed partial record StackOptions
+{
+    /// <summary>
+    /// Directory for <c>stack.json</c> (and, as an ordinary user, the data directories).
+    /// Null: a fresh temporary directory, deleted on stop. <c>parley up</c> passes <c>&lt;repo&gt;/.parley</c>.
+    /// </summary>
+    public string? RootDirectory { get; init; }
+
+    /// <summary>PostgreSQL primary. Default: true.</summary>
+    public bool WithPrimary { get; init; } = true;
+
+    /// <summary>Streaming replica cloned from the primary with pg_basebackup. Needs the primary. Default: true.</summary>
+    public bool WithReplica { get; init; } = true;
+
+    /// <summary>PgBouncer in transaction pooling mode in front of the primary. Needs the primary. Default: true.</summary>
+    public bool WithPgBouncer { get; init; } = true;
+
+    /// <summary>redis-server without persistence. Default: true.</summary>
+    public bool WithRedis { get; init; } = true;
+
+    /// <summary>Database created on the primary; letters, digits and underscores. Default: <c>parley</c>.</summary>
+    public string Database { get; init; } = "parley";
+
+    /// <summary>How long each component may take to become ready. Default: 60 seconds.</summary>
+    public TimeSpan ReadyTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Process whose death tears the stack down (even on kill -9). Default: the current process.</summary>
+    public int? OwnerPid { get; init; }
+
+    internal void Validate()
+    {
+        if (!WithPrimary && (WithReplica || WithPgBouncer))
+            throw new ArgumentException("WithReplica and WithPgBouncer need WithPrimary = true.");
+        if (!DatabaseName().IsMatch(Database))
+            throw new ArgumentException($"Database '{Database}' must be 1-63 letters, digits or underscores, starting with a letter.");
+        if (ReadyTimeout <= TimeSpan.Zero)
+            throw new ArgumentException("ReadyTimeout must be positive.");
+        if (OwnerPid is <= 0)
+            throw new ArgumentException("OwnerPid must be a process id.");
+    }
+
+    [GeneratedRegex("^[A-Za-z][A-Za-z0-9_]{0,62}$")]
+    private static partial Regex DatabaseName();
+}
