@@ -98,7 +98,7 @@ internal sealed class InstrumentState
             return;
         }
 
-        ReadOnlySpan<char> key = LabelSetBuilder.Current.Build(tags);
+        ReadOnlySpan<char> key = LabelSetBuilder.Current.Build(tags, _mode == Mode.Distribution);
         if (!_lookup.TryGetValue(key, out MetricSeries? series))
         {
             series = AddSeries(key);

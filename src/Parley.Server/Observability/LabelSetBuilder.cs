@@ -22,7 +22,9 @@ internal sealed class LabelSetBuilder
     public static LabelSetBuilder Current => t_current ??= new LabelSetBuilder();
 
     /// <summary>Renders <paramref name="tags"/>; the result stays valid until the next call on this thread.</summary>
-    public ReadOnlySpan<char> Build(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    /// <param name="tags">The measurement's tags.</param>
+    /// <param name="histogram">True for a histogram, whose tag <c>le</c> becomes <c>le_</c> (Prometheus reserves <c>le</c> for bucket bounds).</param>
+    public ReadOnlySpan<char> Build(ReadOnlySpan<KeyValuePair<string, object?>> tags, bool histogram = false)
     {
         _length = 0;
         if (tags.IsEmpty)
@@ -45,6 +47,11 @@ internal sealed class LabelSetBuilder
             }
 
             string name = PrometheusNaming.LabelName(tags[i].Key);
+            if (histogram && name == "le")
+            {
+                name = "le_";
+            }
+
             _names[i] = name;
 
             // Insertion sort of indices by label name: tag lists are short.

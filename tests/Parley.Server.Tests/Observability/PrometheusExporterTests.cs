@@ -207,6 +207,31 @@ public sealed class PrometheusExporterTests
     }
 
     [Fact]
+    public void Recording_an_existing_series_does_not_allocate()
+    {
+        using var scope = new IsolatedMeter();
+        Counter<long> sent = scope.Meter.CreateCounter<long>("parley.test.sent");
+        Histogram<double> latency = scope.Meter.CreateHistogram<double>("parley.test.latency", "s");
+        var method = new KeyValuePair<string, object?>("http.request.method", "GET");
+        var route = new KeyValuePair<string, object?>("http.route", "/v1/conversations/{id}/messages");
+        var status = new KeyValuePair<string, object?>("http.response.status_code", 200);
+        sent.Add(1, method, route, status);
+        latency.Record(0.01, method, route, status);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10_000; i++)
+        {
+            sent.Add(1, method, route, status);
+            latency.Record(0.01, method, route, status);
+        }
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.True(allocated < 1_000, $"recording 20,000 measurements allocated {allocated} bytes; the hot path should allocate nothing");
+        Assert.Contains("parley_test_sent_total{http_request_method=\"GET\",http_response_status_code=\"200\",http_route=\"/v1/conversations/{id}/messages\"} 10001\n", scope.Exporter.Scrape(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Instruments_of_one_name_share_one_family()
     {
         using var scope = new IsolatedMeter(o => o.MeterNames.Add(SecondMeterName));

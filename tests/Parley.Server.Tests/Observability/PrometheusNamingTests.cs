@@ -81,6 +81,15 @@ public sealed class PrometheusNamingTests
         Assert.Equal("a_b=\"1\",flag=\"true\",ratio=\"0.5\",z=\"last\"", rendered);
     }
 
+    [Fact]
+    public void A_histogram_tag_named_le_is_renamed()
+    {
+        KeyValuePair<string, object?>[] tags = [new("le", "x"), new("a", "y")];
+
+        Assert.Equal("a=\"y\",le_=\"x\"", LabelSetBuilder.Current.Build(tags, histogram: true).ToString());
+        Assert.Equal("a=\"y\",le=\"x\"", LabelSetBuilder.Current.Build(tags).ToString());
+    }
+
     [Theory]
     [InlineData("Parley*", "Parley", true)]
     [InlineData("Parley*", "Parley.Messages", true)]
