@@ -3,6 +3,7 @@ using Parley.Server.Features.Conversations;
 using Parley.Server.Features.Health;
 using Parley.Server.Features.Messages;
 using Parley.Server.Features.Participants;
+using Parley.Server.Observability;
 
 namespace Parley.Server.Extensions;
 
@@ -16,6 +17,7 @@ public static class ParleyPipeline
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapHealthApi();
+        app.MapPrometheusMetrics();
         app.MapAuthApi();
         app.MapConversationsApi();
         app.MapParticipantsApi();

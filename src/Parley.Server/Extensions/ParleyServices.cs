@@ -10,6 +10,7 @@ using Parley.Data.Users;
 using Parley.Server.Auth;
 using Parley.Server.Features.Health;
 using Parley.Server.Http;
+using Parley.Server.Observability;
 
 namespace Parley.Server.Extensions;
 
@@ -47,6 +48,7 @@ public static class ParleyServices
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Limits.RequestBodyBytes);
 
         services.AddHealthChecks().AddCheck<PrimaryHealthCheck>("primary");
+        services.AddPrometheusExporter();
         return builder;
     }
 
