@@ -2,26 +2,25 @@ using System.Threading.Channels;
 
 namespace Parley.Redis.Tests;
 
-/// <summary>Kills the server under the client: in a class of its own so its fixture's server is its own.</summary>
+/// <summary>Kills the server under the client: its fixture's server is its own, as for every class.</summary>
 [Trait("Category", "Integration")]
-public sealed class RedisReconnectTests(RedisServerFixture server) : IClassFixture<RedisServerFixture>
+public sealed class RedisReconnectTests(RedisServerFixture server) : RedisServerTest(server)
 {
     [Fact]
     public async Task Server_killed_mid_pipeline_fails_in_flight_commands_and_the_client_reconnects_by_itself()
     {
-        await using var client = await RedisClient.ConnectAsync(server.Options("reconnect"));
         var states = Channel.CreateUnbounded<bool>();
-        client.ConnectionStateChanged += (_, e) => states.Writer.TryWrite(e.IsConnected);
-        var key = client.Key("k");
-        await client.SetAsync(key, "before");
+        Client.ConnectionStateChanged += (_, e) => states.Writer.TryWrite(e.IsConnected);
+        var key = Client.Key("k");
+        await Client.SetAsync(key, "before");
 
         // A blocked command pins the pipeline; thousands more queue behind it on the server.
-        var blocked = client.ExecuteAsync("BLPOP", [client.Key("never"), 30], TimeSpan.FromSeconds(60));
-        var behind = Enumerable.Range(0, 5_000).Select(_ => client.IncrAsync(client.Key("n"))).ToArray();
+        var blocked = Client.ExecuteAsync("BLPOP", [Client.Key("never"), 30], TimeSpan.FromSeconds(60));
+        var behind = Enumerable.Range(0, 5_000).Select(_ => Client.IncrAsync(Client.Key("n"))).ToArray();
         await Task.Delay(200);
         Assert.False(blocked.IsCompleted);
 
-        await server.KillAsync();
+        await Server.KillAsync();
 
         await Assert.ThrowsAsync<RedisConnectionException>(() => blocked);
         foreach (var task in behind)
@@ -31,38 +30,35 @@ public sealed class RedisReconnectTests(RedisServerFixture server) : IClassFixtu
 
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         Assert.False(await states.Reader.ReadAsync(timeout.Token));
-        Assert.False(client.IsConnected);
+        Assert.False(Client.IsConnected);
 
         // While down, new commands fail fast instead of queueing.
         var started = DateTime.UtcNow;
-        await Assert.ThrowsAsync<RedisConnectionException>(() => client.GetStringAsync(key));
+        await Assert.ThrowsAsync<RedisConnectionException>(() => Client.GetStringAsync(key));
         Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(1), "commands must fail fast while disconnected");
 
-        await server.StartAsync();
+        await Server.StartAsync();
         Assert.True(await states.Reader.ReadAsync(timeout.Token));
-        Assert.True(client.IsConnected);
+        Assert.True(Client.IsConnected);
 
         // The server restarted without persistence: the old key is gone, new commands work.
-        Assert.True(await client.SetAsync(key, "after"));
-        Assert.Equal("after", await client.GetStringAsync(key));
-        Assert.Equal(1, await client.IncrAsync(client.Key("fresh")));
+        Assert.True(await Client.SetAsync(key, "after"));
+        Assert.Equal("after", await Client.GetStringAsync(key));
+        Assert.Equal(1, await Client.IncrAsync(Client.Key("fresh")));
     }
 
     [Fact]
     public async Task Subscriber_resubscribes_after_the_server_restarts()
     {
-        var options = server.Options("resub");
-        await using var subscriber = await RedisSubscriber.ConnectAsync(options);
         var received = Channel.CreateUnbounded<string>();
-        var channel = options.KeyPrefix + "chan";
-        await subscriber.SubscribeAsync(channel, m => { received.Writer.TryWrite(m.Text); });
+        var channel = Client.Key("chan");
+        await using var subscriber = await SubscribeAsync(channel, received);
 
-        await server.KillAsync();
-        await RedisSubscriberTests.WaitUntil(() => Task.FromResult(!subscriber.IsConnected), "the subscriber to notice the crash");
-        await server.StartAsync();
+        await Server.KillAsync();
+        await WaitUntil(() => Task.FromResult(!subscriber.IsConnected), "the subscriber to notice the crash");
+        await Server.StartAsync();
 
-        await using var client = await RedisClient.ConnectAsync(options);
-        await RedisSubscriberTests.WaitUntil(async () => await client.PublishAsync(channel, "hello") == 1, "the subscriber to resubscribe");
+        await WaitUntil(async () => Client.IsConnected && await Client.PublishAsync(channel, "hello") == 1, "the subscriber to resubscribe");
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         Assert.Equal("hello", await received.Reader.ReadAsync(timeout.Token));
     }
