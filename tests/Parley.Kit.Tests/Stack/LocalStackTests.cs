@@ -64,4 +64,13 @@ public sealed class LocalStackTests(FullStackFixture fixture) : IClassFixture<Fu
         Assert.Equal(Stack.PgBouncerConnectionString, state.PgBouncerConnectionString);
         Assert.Contains("\"kind\": \"pgBouncer\"", File.ReadAllText(Path.Combine(Stack.RootDirectory, "stack.json")), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Second_stack_in_a_running_stacks_root_is_refused()
+    {
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(
+            () => LocalStack.StartAsync(new StackOptions { RootDirectory = Stack.RootDirectory }));
+
+        Assert.Contains("parley down", error.Message, StringComparison.Ordinal);
+    }
 }

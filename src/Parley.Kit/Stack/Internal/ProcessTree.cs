@@ -26,23 +26,29 @@ internal static partial class ProcessTree
 
     public static void Terminate(int pid) => _ = Kill(pid, SigTerm);
 
-    /// <summary>SIGKILLs the process and every descendant, then waits (bounded) until none is alive.</summary>
-    public static async Task KillTreeAsync(int pid, TimeSpan timeout, CancellationToken ct)
+    /// <summary>
+    /// SIGKILLs the process and every descendant, then waits (bounded) until their parent has reaped them too:
+    /// PostgreSQL refuses to start while the pid in its lock file still exists, even as a zombie.
+    /// </summary>
+    public static Task KillTreeAsync(int pid, TimeSpan timeout, CancellationToken ct)
     {
         var victims = Descendants(pid).Prepend(pid).ToList();
         foreach (var victim in victims)
             _ = Kill(victim, SigKill);
-        await WaitUntilDeadAsync(victims, timeout, ct).ConfigureAwait(false);
+        return WaitAsync(victims, victim => Directory.Exists($"/proc/{victim}"), timeout, ct);
     }
 
     /// <summary>Kills a process group (e.g. a setsid session leader and its children).</summary>
     public static void KillGroup(int pgid) => _ = Kill(-pgid, SigKill);
 
     /// <summary>Waits until none of the processes is alive; false if some still are after the timeout.</summary>
-    public static async Task<bool> WaitUntilDeadAsync(IReadOnlyCollection<int> pids, TimeSpan timeout, CancellationToken ct)
+    public static Task<bool> WaitUntilDeadAsync(IReadOnlyCollection<int> pids, TimeSpan timeout, CancellationToken ct) =>
+        WaitAsync(pids, IsAlive, timeout, ct);
+
+    private static async Task<bool> WaitAsync(IReadOnlyCollection<int> pids, Func<int, bool> present, TimeSpan timeout, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow + timeout;
-        while (pids.Any(IsAlive))
+        while (pids.Any(present))
         {
             if (DateTime.UtcNow >= deadline)
                 return false;

@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using Parley.Kit.Stack;
+
+namespace Parley.Kit.Tests.Stack;
+
+/// <summary>Each test starts its own stack, breaks or stops it, and checks nothing is left behind.</summary>
+[Trait("Category", "Integration")]
+public sealed class StackLifecycleTests
+{
+    [Fact]
+    public async Task Killed_replica_and_redis_come_back_on_the_same_port_with_their_data()
+    {
+        await using var stack = await LocalStack.StartAsync(new StackOptions { WithPgBouncer = false });
+        var replica = stack.Replica!;
+        var redis = stack.Redis!;
+        var (replicaPort, redisPort) = (replica.Port, redis.Port);
+
+        await replica.KillAsync();
+        await redis.KillAsync();
+
+        Assert.Equal(StackComponentState.Stopped, replica.State);
+        Assert.Null(replica.Pid);
+        Assert.False(await StackProbes.IsListeningAsync(replicaPort));
+        Assert.False(await StackProbes.IsListeningAsync(redisPort));
+        Assert.Equal(StackComponentState.Stopped, LocalStack.ReadState(stack.RootDirectory)!.Components.Single(c => c.Name == "replica").State);
+
+        var table = $"after_restart_{Guid.NewGuid():N}";
+        await StackProbes.ScalarAsync(stack.PrimaryConnectionString, $"CREATE TABLE {table} (id int); INSERT INTO {table} VALUES (7)");
+        await replica.StartAsync();
+        await redis.StartAsync();
+
+        Assert.Equal((replicaPort, redisPort), (replica.Port, redis.Port));
+        Assert.Equal(StackComponentState.Running, replica.State);
+        Assert.NotNull(replica.Pid);
+        Assert.Equal("+PONG", await StackProbes.PingRedisAsync(stack.RedisEndpoint!));
+        await StackProbes.EventuallyAsync(
+            async () => await StackProbes.ScalarAsync(stack.ReplicaConnectionString!, $"SELECT to_regclass('{table}') IS NOT NULL") is true,
+            $"{table}, written while the replica was down, reaches it");
+    }
+
+    [Fact]
+    public async Task StopAsync_leaves_no_process_port_or_directory_behind()
+    {
+        var stack = await LocalStack.StartAsync(new StackOptions());
+        var state = stack.Describe();
+        Assert.Equal("sh", File.ReadAllText($"/proc/{state.WatchdogPid}/comm").Trim());
+
+        await stack.StopAsync();
+        await stack.StopAsync();
+
+        await StackProbes.AssertGoneAsync(state);
+        Assert.All(stack.Components, c => Assert.Equal(StackComponentState.Stopped, c.State));
+        Assert.False(Directory.Exists(stack.RootDirectory), "the temporary root was not deleted");
+    }
+
+    [Fact]
+    public async Task StopFromStateAsync_stops_a_stack_it_only_knows_from_stack_json()
+    {
+        var root = Directory.CreateTempSubdirectory("parley-kit-test-").FullName;
+        try
+        {
+            await using var stack = await LocalStack.StartAsync(new StackOptions { RootDirectory = root });
+            var state = LocalStack.ReadState(root);
+            Assert.NotNull(state);
+
+            await LocalStack.StopFromStateAsync(root);
+
+            await StackProbes.AssertGoneAsync(state);
+            Assert.Null(LocalStack.ReadState(root));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Death_of_the_owner_process_tears_the_stack_down()
+    {
+        var root = Directory.CreateTempSubdirectory("parley-kit-test-").FullName;
+        using var owner = Process.Start("sleep", "1000");
+        try
+        {
+            await using var stack = await LocalStack.StartAsync(new StackOptions { RootDirectory = root, OwnerPid = owner.Id });
+            var state = stack.Describe();
+
+            owner.Kill();
+
+            await StackProbes.AssertGoneAsync(state);
+            Assert.Null(LocalStack.ReadState(root));
+        }
+        finally
+        {
+            owner.Kill();
+            Directory.Delete(root, recursive: true);
+        }
+    }
+}
