@@ -36,6 +36,23 @@ public sealed class RedisClientTests(RedisServerFixture server) : RedisServerTes
     }
 
     [Fact]
+    public async Task Values_larger_than_the_read_buffer_round_trip_while_other_commands_pipeline()
+    {
+        var big = new byte[5 * 1024 * 1024];
+        Random.Shared.NextBytes(big);
+        var key = Client.Key("big");
+        await Client.SetAsync(key, big);
+        var reads = Enumerable.Range(0, 4).Select(_ => Client.GetAsync(key)).ToArray();
+        var pings = Enumerable.Range(0, 100).Select(_ => Client.PingAsync()).ToArray();
+        foreach (var read in await Task.WhenAll(reads))
+        {
+            Assert.Equal(big, read);
+        }
+
+        await Task.WhenAll(pings);
+    }
+
+    [Fact]
     public async Task Incr_counts_and_execute_accepts_every_argument_type()
     {
         var key = Client.Key("counter");

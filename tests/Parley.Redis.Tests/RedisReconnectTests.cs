@@ -62,4 +62,26 @@ public sealed class RedisReconnectTests(RedisServerFixture server) : RedisServer
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         Assert.Equal("hello", await received.Reader.ReadAsync(timeout.Token));
     }
+
+    [Fact]
+    public async Task A_client_started_while_redis_is_down_connects_once_it_is_up()
+    {
+        await Server.KillAsync();
+        try
+        {
+            var options = Options.Clone();
+            options.AbortOnConnectFail = false;
+            await using var late = await RedisClient.ConnectAsync(options);
+            Assert.False(late.IsConnected);
+            await Assert.ThrowsAsync<RedisConnectionException>(() => late.PingAsync());
+
+            await Server.StartAsync();
+            await WaitUntil(() => Task.FromResult(late.IsConnected), "the background connect to succeed");
+            await late.PingAsync();
+        }
+        finally
+        {
+            await Server.StartAsync();
+        }
+    }
 }
