@@ -1,0 +1,4 @@
+using System.Runtime.CompilerServices;
+
+// The EXPLAIN tests run the stores' own SQL.
+[assembly: InternalsVisibleTo("Parley.Data.Tests")]
