@@ -10,7 +10,7 @@ namespace Parley.Kit.Stack;
 /// </summary>
 public sealed class LocalStack : IAsyncDisposable
 {
-    private static readonly TimeSpan ProcessExitStopTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan ExitStopTimeout = TimeSpan.FromSeconds(30);
 
     private readonly StackLayout _layout;
     private readonly StackEnvironment _env;
@@ -175,7 +175,10 @@ public sealed class LocalStack : IAsyncDisposable
             _env.Binaries, _ownerPid, Drivers.Reverse().Select(driver => driver.ShellStopCommand), _layout.ShellCleanup());
         _env.Report($"watchdog: pid {_watchdogPid} stops the stack when process {_ownerPid} exits");
         if (_ownerPid == Environment.ProcessId)
+        {
             AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
+            Console.CancelKeyPress += OnCancelKeyPress;
+        }
         WriteState();
         foreach (var component in Components)
             await component.CreateAsync(ct).ConfigureAwait(false);
@@ -185,6 +188,7 @@ public sealed class LocalStack : IAsyncDisposable
     private async Task StopCoreAsync()
     {
         AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
+        Console.CancelKeyPress -= OnCancelKeyPress;
         if (_watchdogPid is { } watchdog)
             Watchdog.Stop(watchdog);
         var failures = new List<Exception>();
@@ -217,7 +221,27 @@ public sealed class LocalStack : IAsyncDisposable
         }
     }
 
-    private void OnProcessExit(object? sender, EventArgs e) => StopAsync().Wait(ProcessExitStopTimeout);
+    // Environment.Exit and a normal return raise ProcessExit; SIGTERM and SIGKILL do not, and are left to the watchdog.
+    private void OnProcessExit(object? sender, EventArgs e) => StopBeforeExit();
+
+    // Ctrl+C ends the process unless a handler registered before ours cancels it; stop cleanly before that happens.
+    private void OnCancelKeyPress(object? sender, ConsoleCancelEventArgs e)
+    {
+        if (!e.Cancel)
+            StopBeforeExit();
+    }
+
+    private void StopBeforeExit()
+    {
+        try
+        {
+            StopAsync().Wait(ExitStopTimeout);
+        }
+        catch (AggregateException)
+        {
+            // The process is exiting; components that did not stop cleanly were killed, which is all we can do.
+        }
+    }
 
     private StackComponent? Find(StackComponentKind kind) => Components.FirstOrDefault(component => component.Kind == kind);
 

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 using Parley.Kit.Stack;
 
 namespace Parley.Kit.Tests.Stack;
@@ -36,6 +38,23 @@ public sealed class StackLifecycleTests
         await StackProbes.EventuallyAsync(
             async () => await StackProbes.ScalarAsync(stack.ReplicaConnectionString!, $"SELECT to_regclass('{table}') IS NOT NULL") is true,
             $"{table}, written while the replica was down, reaches it");
+    }
+
+    [Fact]
+    public async Task Restart_on_a_taken_port_fails_with_the_component_log_tail()
+    {
+        await using var stack = await LocalStack.StartAsync(new StackOptions { WithPrimary = false, WithReplica = false, WithPgBouncer = false });
+        var redis = stack.Redis!;
+        await redis.KillAsync();
+        using var squatter = new TcpListener(IPAddress.Loopback, redis.Port);
+        squatter.Start();
+
+        var error = await Assert.ThrowsAsync<StackStartException>(() => redis.StartAsync());
+
+        Assert.Equal("redis", error.Component);
+        Assert.Contains($"127.0.0.1:{redis.Port} is taken by another process", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Address already in use", error.Message, StringComparison.Ordinal);
+        Assert.Equal(StackComponentState.Stopped, redis.State);
     }
 
     [Fact]
