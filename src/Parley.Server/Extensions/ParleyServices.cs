@@ -7,6 +7,7 @@ using Parley.Data.Conversations;
 using Parley.Data.Messages;
 using Parley.Data.Paging;
 using Parley.Data.Users;
+using Parley.Redis;
 using Parley.Server.Auth;
 using Parley.Server.Features.Health;
 using Parley.Server.Http;
@@ -28,6 +29,11 @@ public static class ParleyServices
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new ParleyDatabase(sp.GetRequiredService<IOptions<DataOptions>>().Value));
         services.AddSingleton(sp => new CursorCodec(DeriveCursorKey(sp.GetRequiredService<IOptions<AuthOptions>>().Value)));
+        // One multiplexed Redis connection per node; it reconnects by itself, so a Redis that is
+        // down at start does not stop the server.
+        services.AddOptions<RedisOptions>().BindConfiguration("Parley:Redis").PostConfigure(o => o.AbortOnConnectFail = false);
+        services.AddSingleton(sp => RedisClient.ConnectAsync(
+            sp.GetRequiredService<IOptions<RedisOptions>>().Value, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Parley.Redis")).GetAwaiter().GetResult());
         services.AddSingleton<ConversationAccess>();
         services.AddSingleton<UserStore>();
         services.AddSingleton<ConversationStore>();

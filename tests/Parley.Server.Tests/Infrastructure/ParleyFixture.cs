@@ -33,6 +33,8 @@ public sealed class ParleyFixture : IAsyncLifetime
             await Migrator.MigrateAsync(source);
 
         Settings["Parley:Data:PrimaryConnectionString"] = Stack.PrimaryConnectionString;
+        Settings["Parley:Data:ReplicaConnectionString"] = Stack.ReplicaConnectionString;
+        Settings["Parley:Redis:Endpoint"] = Stack.RedisEndpoint;
         Settings["Parley:Auth:SigningKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
         // Tests register hundreds of users; the production default (100,000) is for real passwords.
         Settings["Parley:Auth:PasswordHashIterations"] = "1000";
