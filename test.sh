@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs Parley's CI test tiers (Smoke, Integration, the Chaos smoke set) against a real local
+# stack and ends with one line: "tests: N passed, N failed, N skipped".
+# Other tiers: ./test.sh --tier Chaos | Load | Soak | Nightly | all
+set -uo pipefail
+cd "$(dirname "$0")"
+
+filter="Category=Smoke|Category=Integration|(Category=Chaos&Tier=Smoke)"
+if [ "${1:-}" = "--tier" ]; then
+  case "${2:-}" in
+    all) filter="" ;;
+    *) filter="Category=${2:?tier name}" ;;
+  esac
+fi
+
+bash scripts/install-deps.sh prometheus || exit 1
+dotnet build Parley.slnx -c Release -v quiet -nologo || { echo "tests: 0 passed, 1 failed"; exit 1; }
+
+log=$(mktemp)
+args=(test Parley.slnx -c Release --no-build -v quiet -nologo)
+[ -n "$filter" ] && args+=(--filter "$filter")
+dotnet "${args[@]}" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+
+# Each test assembly prints "Passed!  - Failed: F, Passed: P, Skipped: S, Total: T ..." (or "Failed!").
+read -r passed failed skipped < <(grep -E '^(Passed|Failed)!' "$log" | sed -E 's/.*Failed: *([0-9]+), Passed: *([0-9]+), Skipped: *([0-9]+).*/\2 \1 \3/' \
+  | awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}')
+rm -f "$log"
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi # a crash or build error counts as a failure
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
