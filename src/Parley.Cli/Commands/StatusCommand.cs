@@ -1,0 +1,51 @@
+using System.CommandLine;
+using Parley.Cli.Local;
+
+namespace Parley.Cli.Commands;
+
+/// <summary><c>parley status</c>: each local process with port, pid and state, and whether the server answers ready.</summary>
+public static class StatusCommand
+{
+    public static Command Create(GlobalOptions global)
+    {
+        var command = new Command("status", "Show what `parley up` started and whether it runs. Exit 0: all running, 3: some down, 1: nothing running.");
+        command.SetHandler(global, RunAsync);
+        return command;
+    }
+
+    private static async Task<int> RunAsync(ParseResult result, CliContext cli, CancellationToken ct)
+    {
+        var instance = LocalInstance.Read(cli.Home);
+        var ready = instance.Url is { } url && await HealthProbe.IsReadyAsync(url, ct);
+        var exitCode = !instance.AnyRunning ? ExitCodes.Failure
+            : instance.AllRunning && instance.Url is not null && ready ? ExitCodes.Ok
+            : ExitCodes.Degraded;
+
+        if (cli.Json)
+        {
+            cli.WriteJson(new
+            {
+                root = cli.Home.Root,
+                state = exitCode switch { ExitCodes.Ok => "running", ExitCodes.Degraded => "degraded", _ => "stopped" },
+                url = instance.Url,
+                urls = instance.Server?.Urls ?? [],
+                ready,
+                components = instance.Components.Select(c => new { c.Name, c.Port, c.Pid, state = c.Running ? "running" : "down" }),
+            });
+            return exitCode;
+        }
+
+        if (instance.Components.Count == 0)
+        {
+            await cli.Out.WriteLineAsync($"Nothing running from {cli.Home.Root} (start it with `parley up`).");
+            return exitCode;
+        }
+        TextTable.Write(cli.Out, ["COMPONENT", "PORT", "PID", "STATE"],
+            instance.Components.Select(c => new[] { c.Name, $"{c.Port}", $"{c.Pid}", c.Running ? "running" : "down" }));
+        await cli.Out.WriteLineAsync();
+        await cli.Out.WriteLineAsync(instance.Url is { } serverUrl
+            ? $"Server: {serverUrl}  /health/ready: {(ready ? "200 ready" : "not ready")}"
+            : "Server: not serving");
+        return exitCode;
+    }
+}

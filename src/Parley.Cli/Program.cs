@@ -1,0 +1,1 @@
+return await Parley.Cli.ParleyCli.RunAsync(args);
