@@ -1,9 +1,10 @@
 using Npgsql;
 using Parley.Data.Paging;
+using Parley.Data.Routing;
 
 namespace Parley.Data.Conversations;
 
-public sealed class ConversationStore(ParleyDatabase db, ConversationAccess access, CursorCodec cursors, TimeProvider time)
+public sealed class ConversationStore(ParleyDatabase db, ConversationAccess access, CursorCodec cursors, ReadRouter router, TimeProvider time)
 {
     internal const string UnknownUsersSql = "SELECT u FROM unnest($1::uuid[]) AS u WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = u)";
 
@@ -33,29 +34,46 @@ public sealed class ConversationStore(ParleyDatabase db, ConversationAccess acce
             INSERT INTO participants (conversation_id, user_id, role, joined_at)
             SELECT $1, id, 'member', $3 FROM users WHERE id = $2
             ON CONFLICT DO NOTHING
-            RETURNING role, joined_at)
+            RETURNING role, joined_at),
+        event AS (
+            INSERT INTO outbox (conversation_id, type, payload)
+            SELECT $1, 'participant.added', jsonb_build_object('userId', $2::uuid) FROM added)
         SELECT u.handle, a.role, a.joined_at FROM users u LEFT JOIN added a ON true WHERE u.id = $2
         """;
 
+    // Each change writes its outbox event in the same statement; the row count is the event's.
     internal const string UpdateTitleSql = """
-        UPDATE conversations SET title = $3, version = version + 1, updated_at = $4
-        WHERE id = $1 AND version = $2 AND deleted_at IS NULL
+        WITH updated AS (
+            UPDATE conversations SET title = $3, version = version + 1, updated_at = $4
+            WHERE id = $1 AND version = $2 AND deleted_at IS NULL
+            RETURNING id, version)
+        INSERT INTO outbox (conversation_id, type, payload)
+        SELECT id, 'conversation.updated', jsonb_build_object('version', version) FROM updated
         """;
 
     internal const string SoftDeleteSql = """
-        UPDATE conversations SET deleted_at = $2, version = version + 1, updated_at = $2
-        WHERE id = $1 AND deleted_at IS NULL
+        WITH deleted AS (
+            UPDATE conversations SET deleted_at = $2, version = version + 1, updated_at = $2
+            WHERE id = $1 AND deleted_at IS NULL
+            RETURNING id)
+        INSERT INTO outbox (conversation_id, type, payload)
+        SELECT id, 'conversation.deleted', '{}'::jsonb FROM deleted
+        """;
+
+    internal const string RemoveParticipantSql = """
+        WITH removed AS (
+            DELETE FROM participants WHERE conversation_id = $1 AND user_id = $2
+            RETURNING conversation_id, user_id)
+        INSERT INTO outbox (conversation_id, type, payload)
+        SELECT conversation_id, 'participant.removed', jsonb_build_object('userId', user_id) FROM removed
         """;
 
     // The list: the user's memberships (idx_participants_user), each conversation by primary key,
     // its last message by primary key, and the unread count from idx_messages_conversation_created.
-    private const string ListSelect = """
+    private const string ListSelect = $"""
         SELECT c.id, c.title, c.last_activity_at,
                m.id, m.sender_id, m.body, m.created_at, m.client_message_id,
-               (SELECT count(*) FROM messages u
-                 WHERE u.conversation_id = c.id
-                   AND (u.created_at, u.id) > (coalesce(p.last_read_at, '-infinity'), coalesce(p.last_read_message_id, '00000000-0000-0000-0000-000000000000'))
-                   AND u.sender_id <> p.user_id) AS unread
+               {UnreadCountExpression} AS unread
         FROM participants p
         JOIN conversations c ON c.id = p.conversation_id
         LEFT JOIN messages m ON m.id = c.last_message_id
@@ -71,6 +89,18 @@ public sealed class ConversationStore(ParleyDatabase db, ConversationAccess acce
 
           AND (c.last_activity_at, c.id) < ($3, $4)
         ORDER BY c.last_activity_at DESC, c.id DESC LIMIT $2
+        """;
+
+    private const string UnreadCountExpression = """
+        (SELECT count(*) FROM messages u
+          WHERE u.conversation_id = p.conversation_id
+            AND (u.created_at, u.id) > (coalesce(p.last_read_at, '-infinity'), coalesce(p.last_read_message_id, '00000000-0000-0000-0000-000000000000'))
+            AND u.sender_id <> p.user_id)
+        """;
+
+    internal const string UnreadCountsSql = $"""
+        SELECT p.conversation_id, {UnreadCountExpression}
+        FROM participants p WHERE p.user_id = $1 AND p.conversation_id = ANY($2)
         """;
 
     internal const string UnreadCountSql = """
@@ -116,6 +146,7 @@ public sealed class ConversationStore(ParleyDatabase db, ConversationAccess acce
         }
         var conversation = await ReadAsync(conn, tx, id, ct);
         await tx.CommitAsync(ct);
+        router.RecordWrite(ownerId);
         return Outcome<ConversationRecord>.Ok(conversation!);
     }
 
@@ -162,29 +193,19 @@ public sealed class ConversationStore(ParleyDatabase db, ConversationAccess acce
             : Outcome<bool>.Fail(OutcomeStatus.NotFound, "No such conversation.");
     }
 
+    /// <summary>
+    /// The user's conversations, most recent activity first. The page may come from the replica
+    /// (flag <c>conversation.list.replica.enabled</c>); unread counts always come from the primary.
+    /// </summary>
     public async Task<Page<ConversationSummaryRecord>> ListAsync(Guid userId, int limit, string? cursor, CancellationToken ct)
     {
         var after = cursor is null ? (Cursor?)null : cursors.Decode(cursor, userId, CursorKind.ConversationList);
-        await using var cmd = db.Primary.CreateCommand(after is null ? ListFirstPageSql : ListNextPageSql);
-        cmd.Parameters.Add(new() { Value = userId });
-        cmd.Parameters.Add(new() { Value = limit + 1 });
-        if (after is { } position)
+        var (items, fromPrimary) = await router.ReadAsync(ReadOperation.ConversationList, userId,
+            async (source, token) => (await ReadListAsync(source, userId, limit, after, token), source == db.Primary), ct);
+        if (!fromPrimary && items.Count > 0)
         {
-            cmd.Parameters.Add(new() { Value = position.At });
-            cmd.Parameters.Add(new() { Value = position.Id });
-        }
-        var items = new List<ConversationSummaryRecord>(limit + 1);
-        await using (var reader = await cmd.ExecuteReaderAsync(ct))
-        {
-            while (await reader.ReadAsync(ct))
-            {
-                var id = reader.GetGuid(0);
-                var last = reader.IsDBNull(3) ? null : new MessageRecord(
-                    reader.GetGuid(3), id, reader.GetGuid(4), reader.GetString(5), reader.GetDateTime(6),
-                    reader.IsDBNull(7) ? null : reader.GetString(7));
-                items.Add(new ConversationSummaryRecord(
-                    id, reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetDateTime(2), last, reader.GetInt64(8)));
-            }
+            var unread = await UnreadCountsAsync(userId, items.Select(i => i.Id).ToArray(), ct);
+            items = items.Select(i => i with { UnreadCount = unread.GetValueOrDefault(i.Id) }).ToList();
         }
         string? next = null;
         if (items.Count > limit)
@@ -194,6 +215,41 @@ public sealed class ConversationStore(ParleyDatabase db, ConversationAccess acce
             next = cursors.Encode(new Cursor(CursorKind.ConversationList, tail.UpdatedAt, tail.Id), userId);
         }
         return new Page<ConversationSummaryRecord>(items, next);
+    }
+
+    private static async Task<List<ConversationSummaryRecord>> ReadListAsync(NpgsqlDataSource source, Guid userId, int limit, Cursor? after, CancellationToken ct)
+    {
+        await using var cmd = source.CreateCommand(after is null ? ListFirstPageSql : ListNextPageSql);
+        cmd.Parameters.Add(new() { Value = userId });
+        cmd.Parameters.Add(new() { Value = limit + 1 });
+        if (after is { } position)
+        {
+            cmd.Parameters.Add(new() { Value = position.At });
+            cmd.Parameters.Add(new() { Value = position.Id });
+        }
+        var items = new List<ConversationSummaryRecord>(limit + 1);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            var id = reader.GetGuid(0);
+            var last = reader.IsDBNull(3) ? null : new MessageRecord(
+                reader.GetGuid(3), id, reader.GetGuid(4), reader.GetString(5), reader.GetDateTime(6),
+                reader.IsDBNull(7) ? null : reader.GetString(7));
+            items.Add(new ConversationSummaryRecord(
+                id, reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetDateTime(2), last, reader.GetInt64(8)));
+        }
+        return items;
+    }
+
+    private async Task<Dictionary<Guid, long>> UnreadCountsAsync(Guid userId, Guid[] conversationIds, CancellationToken ct)
+    {
+        await using var cmd = db.Primary.CreateCommand(UnreadCountsSql);
+        cmd.Parameters.Add(new() { Value = userId });
+        cmd.Parameters.Add(new() { Value = conversationIds });
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var counts = new Dictionary<Guid, long>();
+        while (await reader.ReadAsync(ct)) counts[reader.GetGuid(0)] = reader.GetInt64(1);
+        return counts;
     }
 
     public async Task<Outcome<IReadOnlyList<ParticipantRecord>>> ListParticipantsAsync(Guid id, Guid userId, CancellationToken ct)
@@ -227,12 +283,23 @@ public sealed class ConversationStore(ParleyDatabase db, ConversationAccess acce
             return Outcome<bool>.Fail(OutcomeStatus.Forbidden, "Members may remove only themselves.");
         if (level == AccessLevel.Owner && removedUserId == userId)
             return Outcome<bool>.Fail(OutcomeStatus.Conflict, "The owner cannot leave; delete the conversation instead.");
-        await using var cmd = db.Primary.CreateCommand("DELETE FROM participants WHERE conversation_id = $1 AND user_id = $2");
+        await using var cmd = db.Primary.CreateCommand(RemoveParticipantSql);
         cmd.Parameters.Add(new() { Value = id });
         cmd.Parameters.Add(new() { Value = removedUserId });
         return await cmd.ExecuteNonQueryAsync(ct) == 1
             ? Outcome<bool>.Ok(true)
             : Outcome<bool>.Fail(OutcomeStatus.NotFound, "The user is not a participant.");
+    }
+
+    /// <summary>The conversation's current participants, from the primary.</summary>
+    public async Task<Guid[]> ParticipantIdsAsync(Guid id, CancellationToken ct)
+    {
+        await using var cmd = db.Primary.CreateCommand("SELECT user_id FROM participants WHERE conversation_id = $1");
+        cmd.Parameters.Add(new() { Value = id });
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var ids = new List<Guid>();
+        while (await reader.ReadAsync(ct)) ids.Add(reader.GetGuid(0));
+        return [.. ids];
     }
 
     public async Task<long> UnreadCountAsync(Guid id, Guid userId, CancellationToken ct)

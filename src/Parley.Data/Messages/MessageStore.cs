@@ -1,19 +1,21 @@
 using Npgsql;
 using Parley.Data.Conversations;
 using Parley.Data.Paging;
+using Parley.Data.Routing;
 
 namespace Parley.Data.Messages;
 
 /// <summary>A send's result: the message, and whether it was stored earlier under the same clientMessageId.</summary>
 public sealed record SendResult(MessageRecord Message, bool Replayed);
 
-public sealed class MessageStore(ParleyDatabase db, ConversationAccess access, CursorCodec cursors, TimeProvider time)
+public sealed class MessageStore(ParleyDatabase db, ConversationAccess access, CursorCodec cursors, ReadRouter router, TimeProvider time)
 {
     private const string Columns = "id, conversation_id, sender_id, body, created_at, client_message_id";
 
     // One round trip, one implicit transaction: the membership row is locked (KEY SHARE) so a
     // concurrent removal waits for the send, the message is inserted unless the clientMessageId
-    // was used before, and the conversation's activity moves forward.
+    // was used before, the conversation's activity moves forward, and the message.created outbox
+    // row is written in the same transaction (the dispatcher publishes it after the commit).
     internal const string SendSql = """
         WITH member AS (
             SELECT 1 FROM participants p JOIN conversations c ON c.id = p.conversation_id
@@ -27,7 +29,14 @@ public sealed class MessageStore(ParleyDatabase db, ConversationAccess access, C
         touched AS (
             UPDATE conversations c SET last_activity_at = i.created_at, last_message_id = i.id
             FROM inserted i WHERE c.id = $2 AND c.last_activity_at <= i.created_at
-            RETURNING 1)
+            RETURNING 1),
+        event AS (
+            INSERT INTO outbox (conversation_id, type, payload)
+            SELECT $2, 'message.created', jsonb_build_object('message', jsonb_build_object(
+                'id', i.id, 'conversationId', $2::uuid, 'senderId', $3::uuid, 'body', $4::text,
+                'createdAt', to_char(i.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                'clientMessageId', $6::text))
+            FROM inserted i)
         SELECT EXISTS (SELECT 1 FROM member), EXISTS (SELECT 1 FROM inserted), (SELECT count(*) FROM touched)
         """;
 
@@ -80,7 +89,11 @@ public sealed class MessageStore(ParleyDatabase db, ConversationAccess access, C
             await reader.ReadAsync(ct);
             var isMember = reader.GetBoolean(0);
             var inserted = reader.GetBoolean(1);
-            if (inserted) return Outcome<SendResult>.Ok(new SendResult(message, Replayed: false));
+            if (inserted)
+            {
+                router.RecordWrite(senderId);
+                return Outcome<SendResult>.Ok(new SendResult(message, Replayed: false));
+            }
             if (!isMember)
             {
                 await reader.DisposeAsync();
@@ -126,7 +139,9 @@ public sealed class MessageStore(ParleyDatabase db, ConversationAccess access, C
             _ => HistoryOlderSql,
         };
         var kind = position?.Kind ?? CursorKind.HistoryOlder;
-        return Outcome<Page<MessageRecord>>.Ok(await ReadPageAsync(sql, kind, conversationId, limit, position, ct));
+        var page = await router.ReadAsync(ReadOperation.MessageHistory, userId,
+            (source, token) => ReadPageAsync(source, sql, kind, conversationId, limit, position, token), ct);
+        return Outcome<Page<MessageRecord>>.Ok(page);
     }
 
     public async Task<Outcome<bool>> MarkReadAsync(Guid conversationId, Guid userId, Guid messageId, CancellationToken ct)
@@ -146,9 +161,10 @@ public sealed class MessageStore(ParleyDatabase db, ConversationAccess access, C
             : Outcome<bool>.Fail(OutcomeStatus.NotFound, $"Message {messageId} is not in this conversation.");
     }
 
-    private async Task<Page<MessageRecord>> ReadPageAsync(string sql, CursorKind kind, Guid conversationId, int limit, Cursor? position, CancellationToken ct)
+    private async Task<Page<MessageRecord>> ReadPageAsync(
+        NpgsqlDataSource source, string sql, CursorKind kind, Guid conversationId, int limit, Cursor? position, CancellationToken ct)
     {
-        await using var cmd = db.Primary.CreateCommand(sql);
+        await using var cmd = source.CreateCommand(sql);
         cmd.Parameters.Add(new() { Value = conversationId });
         cmd.Parameters.Add(new() { Value = limit + 1 });
         if (position is { } p)

@@ -1,3 +1,4 @@
+using Parley.Server.Features.Admin;
 using Parley.Server.Features.Auth;
 using Parley.Server.Features.Conversations;
 using Parley.Server.Features.Health;
@@ -22,6 +23,8 @@ public static class ParleyPipeline
         app.MapConversationsApi();
         app.MapParticipantsApi();
         app.MapMessagesApi();
+        app.MapRealtimeApi();
+        app.MapFlagsApi();
         return app;
     }
 }

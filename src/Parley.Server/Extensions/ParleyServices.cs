@@ -4,6 +4,10 @@ using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Options;
 using Parley.Data;
 using Parley.Data.Conversations;
+using Parley.Data.Flags;
+using Parley.Data.Routing;
+using Parley.Server.Background;
+using Parley.Server.Caching;
 using Parley.Data.Messages;
 using Parley.Data.Paging;
 using Parley.Data.Users;
@@ -34,6 +38,15 @@ public static class ParleyServices
         services.AddOptions<RedisOptions>().BindConfiguration("Parley:Redis").PostConfigure(o => o.AbortOnConnectFail = false);
         services.AddSingleton(sp => RedisClient.ConnectAsync(
             sp.GetRequiredService<IOptions<RedisOptions>>().Value, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Parley.Redis")).GetAwaiter().GetResult());
+        services.AddSingleton(sp => sp.GetRequiredService<IConfiguration>().GetSection("Parley:Data:Replica").Get<ReplicaOptions>() ?? new ReplicaOptions());
+        services.AddSingleton<ReplicaBreaker>();
+        services.AddSingleton<FeatureFlags>();
+        services.AddSingleton<ReadRouter>();
+        services.AddHostedService<FlagSyncService>();
+        services.AddHostedService<ReplicaProbeService>();
+        services.AddOptions<CacheOptions>().BindConfiguration("Parley:Cache");
+        services.AddSingleton<ReadCache>();
+        services.AddSingleton<CachedReads>();
         services.AddSingleton<ConversationAccess>();
         services.AddSingleton<UserStore>();
         services.AddSingleton<ConversationStore>();
@@ -53,8 +66,12 @@ public static class ParleyServices
         services.Configure<JsonOptions>(o => o.SerializerOptions.Converters.Add(new UtcMillisecondsConverter()));
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Limits.RequestBodyBytes);
 
-        services.AddHealthChecks().AddCheck<PrimaryHealthCheck>("primary");
+        services.AddHealthChecks().AddCheck<PrimaryHealthCheck>("primary")
+            .AddCheck<ReplicaHealthCheck>("replica")
+            .AddCheck<RedisHealthCheck>("redis");
         services.AddPrometheusExporter();
+        builder.AddParleyRealtime();
+        builder.AddParleyMonitoring();
         return builder;
     }
 

@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -19,7 +20,11 @@ public sealed class ParleyFixture : IAsyncLifetime
 {
     private WebApplication? _app;
 
+    public const string AdminHandle = "fixture_admin";
+
     public LocalStack Stack { get; private set; } = null!;
+
+    public IServiceProvider Services => _app!.Services;
 
     public Uri BaseAddress { get; private set; } = null!;
 
@@ -35,10 +40,16 @@ public sealed class ParleyFixture : IAsyncLifetime
         Settings["Parley:Data:PrimaryConnectionString"] = Stack.PrimaryConnectionString;
         Settings["Parley:Data:ReplicaConnectionString"] = Stack.ReplicaConnectionString;
         Settings["Parley:Redis:Endpoint"] = Stack.RedisEndpoint;
+        Settings["Parley:Monitoring:PgBouncerAdminConnectionString"] = new NpgsqlConnectionStringBuilder(Stack.PgBouncerConnectionString) { Database = "pgbouncer" }.ConnectionString;
         Settings["Parley:Auth:SigningKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
         // Tests register hundreds of users; the production default (100,000) is for real passwords.
         Settings["Parley:Auth:PasswordHashIterations"] = "1000";
         Settings["Parley:Auth:FailedLoginsPerHandle"] = "5";
+        Settings["Parley:Auth:Admins:0"] = AdminHandle;
+        // A tight lag bound and a fast probe so breaker tests need not wait long.
+        Settings["Parley:Data:Replica:MaxLagSeconds"] = "1";
+        Settings["Parley:Data:Replica:ProbeIntervalSeconds"] = "0.25";
+        Settings["Parley:Data:Replica:BreakSeconds"] = "1";
         _app = ParleyApp.Build(["--urls", "http://127.0.0.1:0"], builder =>
         {
             builder.Configuration.AddInMemoryCollection(Settings);
@@ -48,6 +59,18 @@ public sealed class ParleyFixture : IAsyncLifetime
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         BaseAddress = new Uri(address);
     }
+
+    /// <summary>The configured administrator, registered on first use.</summary>
+    public async Task<TestUser> AdminAsync(ApiClient api)
+    {
+        var register = await api.Http.PostAsJsonAsync("/v1/auth/register", new { handle = AdminHandle, password = "admin password" });
+        Assert.True(register.StatusCode is System.Net.HttpStatusCode.Created or System.Net.HttpStatusCode.Conflict);
+        var login = await ApiClient.Json(await api.Http.PostAsJsonAsync("/v1/auth/login", new { handle = AdminHandle, password = "admin password" }));
+        return new TestUser(Guid.Parse(login["userId"]!.GetValue<string>()), AdminHandle, login["accessToken"]!.GetValue<string>());
+    }
+
+    /// <summary>The in-process server's services (e.g. its RedisClient).</summary>
+    public IServiceProvider Services => _app!.Services;
 
     public ApiClient Client() => new(new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) });
 

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Mvc;
 using Parley.Data;
 using Parley.Data.Conversations;
 using Parley.Server.Auth;
+using Parley.Server.Caching;
 using Parley.Server.Http;
 
 namespace Parley.Server.Features.Conversations;
@@ -24,7 +25,7 @@ public static class ConversationsApi
         return app;
     }
 
-    public static async Task<IResult> Create(CreateConversationRequest request, ClaimsPrincipal user, ConversationStore store, CancellationToken ct)
+    public static async Task<IResult> Create(CreateConversationRequest request, ClaimsPrincipal user, ConversationStore store, CachedReads cache, CancellationToken ct)
     {
         if (request.Title is { Length: > Limits.TitleChars })
             return Problems.Validation("title", $"title must be at most {Limits.TitleChars} characters.");
@@ -35,13 +36,15 @@ public static class ConversationsApi
         var outcome = await store.CreateAsync(user.UserId(), request.Title, request.ParticipantIds, ct);
         if (outcome.Status == OutcomeStatus.Invalid)
             return Problems.Validation("participantIds", outcome.Detail!);
+        if (outcome.Value is { } created)
+            await cache.UserChangedAsync(ct, [.. created.Participants.Select(p => p.UserId)]);
         return Problems.From(outcome, c => WithETag(TypedResults.Created($"/v1/conversations/{c.Id}", c), c));
     }
 
-    public static async Task<IResult> List(int? limit, string? cursor, ClaimsPrincipal user, ConversationStore store, CancellationToken ct)
+    public static async Task<IResult> List(int? limit, string? cursor, ClaimsPrincipal user, CachedReads reads, CancellationToken ct)
     {
         if (Paging.CheckLimit(limit, 20, out var size) is { } invalid) return invalid;
-        return TypedResults.Ok(await store.ListAsync(user.UserId(), size, cursor, ct));
+        return TypedResults.Ok(await reads.ConversationsAsync(user.UserId(), size, cursor, ct));
     }
 
     public static async Task<IResult> Get(Guid id, ClaimsPrincipal user, ConversationStore store, HttpContext http, CancellationToken ct)
@@ -52,7 +55,7 @@ public static class ConversationsApi
 
     public static async Task<IResult> Update(
         Guid id, UpdateConversationRequest request, [FromHeader(Name = "If-Match")] string? ifMatch,
-        ClaimsPrincipal user, ConversationStore store, CancellationToken ct)
+        ClaimsPrincipal user, ConversationStore store, CachedReads cache, CancellationToken ct)
     {
         if (string.IsNullOrEmpty(ifMatch))
             return Problems.Status(StatusCodes.Status428PreconditionRequired, "Precondition required", "Send If-Match with the conversation's ETag.");
@@ -61,11 +64,16 @@ public static class ConversationsApi
         if (request.Title is { Length: > Limits.TitleChars })
             return Problems.Validation("title", $"title must be at most {Limits.TitleChars} characters.");
         var outcome = await store.UpdateTitleAsync(id, user.UserId(), version, request.Title, ct);
+        if (outcome.Status == OutcomeStatus.Ok) await cache.ConversationChangedAsync(id, ct);
         return Problems.From(outcome, c => WithETag(TypedResults.Ok(c), c));
     }
 
-    public static async Task<IResult> Delete(Guid id, ClaimsPrincipal user, ConversationStore store, CancellationToken ct) =>
-        Problems.From(await store.DeleteAsync(id, user.UserId(), ct), _ => TypedResults.NoContent());
+    public static async Task<IResult> Delete(Guid id, ClaimsPrincipal user, ConversationStore store, CachedReads cache, CancellationToken ct)
+    {
+        var outcome = await store.DeleteAsync(id, user.UserId(), ct);
+        if (outcome.Status == OutcomeStatus.Ok) await cache.ConversationChangedAsync(id, ct);
+        return Problems.From(outcome, _ => TypedResults.NoContent());
+    }
 
     private static IResult WithETag(IResult inner, ConversationRecord conversation) => new ETagResult(inner, conversation.Version);
 

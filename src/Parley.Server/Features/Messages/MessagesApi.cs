@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Text;
 using Parley.Data.Messages;
 using Parley.Server.Auth;
+using Parley.Server.Caching;
 using Parley.Server.Http;
 
 namespace Parley.Server.Features.Messages;
@@ -21,7 +22,7 @@ public static class MessagesApi
         return app;
     }
 
-    public static async Task<IResult> Send(Guid id, SendMessageRequest request, ClaimsPrincipal user, MessageStore store, HttpContext http, CancellationToken ct)
+    public static async Task<IResult> Send(Guid id, SendMessageRequest request, ClaimsPrincipal user, MessageStore store, CachedReads cache, HttpContext http, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(request.Body))
             return Problems.Validation("body", "body must not be empty.");
@@ -30,6 +31,8 @@ public static class MessagesApi
         if (request.ClientMessageId is { } cmid && (cmid.Length is 0 or > Limits.ClientMessageIdChars))
             return Problems.Validation("clientMessageId", $"clientMessageId must be 1–{Limits.ClientMessageIdChars} characters when given.");
         var outcome = await store.SendAsync(id, user.UserId(), request.Body, request.ClientMessageId, ct);
+        if (outcome is { Status: Parley.Data.OutcomeStatus.Ok, Value.Replayed: false })
+            await cache.ConversationChangedAsync(id, ct);
         return Problems.From(outcome, sent =>
         {
             if (!sent.Replayed)
@@ -40,7 +43,7 @@ public static class MessagesApi
     }
 
     public static async Task<IResult> History(
-        Guid id, int? limit, string? cursor, string? after, ClaimsPrincipal user, MessageStore store, CancellationToken ct)
+        Guid id, int? limit, string? cursor, string? after, ClaimsPrincipal user, CachedReads reads, CancellationToken ct)
     {
         if (Paging.CheckLimit(limit, 50, out var size) is { } invalid) return invalid;
         Guid? afterId = null;
@@ -50,14 +53,16 @@ public static class MessagesApi
                 return Problems.Validation("after", "after must be a message id (UUID).");
             afterId = parsed;
         }
-        var outcome = await store.PageAsync(id, user.UserId(), size, cursor, afterId, ct);
+        var outcome = await reads.HistoryAsync(id, user.UserId(), size, cursor, afterId, ct);
         return Problems.From(outcome, page => TypedResults.Ok(page));
     }
 
-    public static async Task<IResult> MarkRead(Guid id, MarkReadRequest request, ClaimsPrincipal user, MessageStore store, CancellationToken ct)
+    public static async Task<IResult> MarkRead(Guid id, MarkReadRequest request, ClaimsPrincipal user, MessageStore store, CachedReads cache, CancellationToken ct)
     {
         if (request.MessageId is not { } messageId)
             return Problems.Validation("messageId", "messageId is required.");
-        return Problems.From(await store.MarkReadAsync(id, user.UserId(), messageId, ct), _ => TypedResults.NoContent());
+        var outcome = await store.MarkReadAsync(id, user.UserId(), messageId, ct);
+        if (outcome.Status == Parley.Data.OutcomeStatus.Ok) await cache.UserChangedAsync(ct, user.UserId());
+        return Problems.From(outcome, _ => TypedResults.NoContent());
     }
 }

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Parley.Data.Conversations;
 using Parley.Server.Auth;
+using Parley.Server.Caching;
 using Parley.Server.Http;
 
 namespace Parley.Server.Features.Participants;
@@ -21,14 +22,19 @@ public static class ParticipantsApi
     public static async Task<IResult> List(Guid id, ClaimsPrincipal user, ConversationStore store, CancellationToken ct) =>
         Problems.From(await store.ListParticipantsAsync(id, user.UserId(), ct), items => TypedResults.Ok(new { items }));
 
-    public static async Task<IResult> Add(Guid id, AddParticipantRequest request, ClaimsPrincipal user, ConversationStore store, CancellationToken ct)
+    public static async Task<IResult> Add(Guid id, AddParticipantRequest request, ClaimsPrincipal user, ConversationStore store, CachedReads cache, CancellationToken ct)
     {
         if (request.UserId is not { } newUser)
             return Problems.Validation("userId", "userId is required.");
-        return Problems.From(await store.AddParticipantAsync(id, user.UserId(), newUser, ct),
-            p => TypedResults.Created($"/v1/conversations/{id}/participants/{p.UserId}", p));
+        var outcome = await store.AddParticipantAsync(id, user.UserId(), newUser, ct);
+        if (outcome.Status == Parley.Data.OutcomeStatus.Ok) await cache.ConversationChangedAsync(id, ct);
+        return Problems.From(outcome, p => TypedResults.Created($"/v1/conversations/{id}/participants/{p.UserId}", p));
     }
 
-    public static async Task<IResult> Remove(Guid id, Guid userId, ClaimsPrincipal user, ConversationStore store, CancellationToken ct) =>
-        Problems.From(await store.RemoveParticipantAsync(id, user.UserId(), userId, ct), _ => TypedResults.NoContent());
+    public static async Task<IResult> Remove(Guid id, Guid userId, ClaimsPrincipal user, ConversationStore store, CachedReads cache, CancellationToken ct)
+    {
+        var outcome = await store.RemoveParticipantAsync(id, user.UserId(), userId, ct);
+        if (outcome.Status == Parley.Data.OutcomeStatus.Ok) await cache.ConversationChangedAsync(id, ct, userId);
+        return Problems.From(outcome, _ => TypedResults.NoContent());
+    }
 }

@@ -1,0 +1,142 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Polly;
+using Polly.CircuitBreaker;
+
+namespace Parley.Data.Routing;
+
+/// <summary>Settings of the replica's health probe and breaker, bound from <c>Parley:Data:Replica</c>.</summary>
+public sealed class ReplicaOptions
+{
+    /// <summary>Replication lag above which the replica is not read. Default 5 s.</summary>
+    public double MaxLagSeconds { get; set; } = 5;
+
+    /// <summary>How often the lag is measured. Default 1 s.</summary>
+    public double ProbeIntervalSeconds { get; set; } = 1;
+
+    /// <summary>How long the breaker stays open after errors before a probe may close it. Default 5 s.</summary>
+    public double BreakSeconds { get; set; } = 5;
+
+    /// <summary>Per-read timeout on the replica; slower reads count as failures and go to the primary. Default 2 s.</summary>
+    public double ReadTimeoutSeconds { get; set; } = 2;
+}
+
+/// <summary>
+/// The replica's circuit breaker (Polly). It opens on errors and timeouts of replica reads and
+/// probes, and is held open (isolated) while the measured lag exceeds the bound; while it is not
+/// closed, reads go to the primary. The probe is the half-open test: a healthy, fresh replica closes it.
+/// </summary>
+public sealed partial class ReplicaBreaker
+{
+    private static readonly Counter<long> Transitions = DataMetrics.Meter.CreateCounter<long>(
+        "parley.replica.breaker.transitions", "{transition}", "Replica breaker state changes by new state.");
+
+    private readonly ResiliencePipeline _pipeline;
+    private readonly CircuitBreakerStateProvider _state = new();
+    private readonly CircuitBreakerManualControl _control = new();
+    private readonly ILogger _logger;
+    private readonly ReplicaOptions _options;
+    private volatile bool _isolatedForLag;
+    private double _lastLagSeconds = double.NaN;
+
+    public ReplicaBreaker(ReplicaOptions options, ILogger<ReplicaBreaker> logger, TimeProvider time)
+    {
+        _options = options;
+        _logger = logger;
+        LagBound = TimeSpan.FromSeconds(options.MaxLagSeconds);
+        _pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                FailureRatio = 0.5,
+                MinimumThroughput = 3,
+                SamplingDuration = TimeSpan.FromSeconds(10),
+                BreakDuration = TimeSpan.FromSeconds(options.BreakSeconds),
+                StateProvider = _state,
+                ManualControl = _control,
+                ShouldHandle = new PredicateBuilder().Handle<NpgsqlException>().Handle<TimeoutException>()
+                    .Handle<OperationCanceledException>(),
+                OnOpened = _ => Transition("open"),
+                OnClosed = _ => Transition("closed"),
+                OnHalfOpened = _ => Transition("half_open"),
+            })
+            .AddTimeout(TimeSpan.FromSeconds(options.ReadTimeoutSeconds))
+            .Build();
+        DataMetrics.Meter.CreateObservableGauge("parley.replica.breaker.state", () => (int)State,
+            description: "Replica breaker: 0 closed, 1 open, 2 half-open, 3 isolated (lag over bound).");
+        DataMetrics.Meter.CreateObservableGauge("db.replica.lag", () => Volatile.Read(ref _lastLagSeconds), "s",
+            "Replica replay lag measured by the probe (NaN when unknown).");
+    }
+
+    public TimeSpan LagBound { get; }
+
+    public CircuitState State => _state.CircuitState;
+
+    public bool AllowsReads => _state.CircuitState == CircuitState.Closed;
+
+    public double LastLagSeconds => Volatile.Read(ref _lastLagSeconds);
+
+    public async Task<T> ExecuteAsync<T>(NpgsqlDataSource replica, Func<NpgsqlDataSource, CancellationToken, Task<T>> query, CancellationToken ct) =>
+        await _pipeline.ExecuteAsync(static async (state, token) => await state.query(state.replica, token), (replica, query), ct);
+
+    /// <summary>
+    /// Measures the replica's lag (through the breaker, so an unreachable replica counts as a
+    /// failure) and isolates or releases the breaker by the bound.
+    /// </summary>
+    public async Task ProbeAsync(NpgsqlDataSource replica, CancellationToken ct)
+    {
+        double lag;
+        try
+        {
+            if (_state.CircuitState == CircuitState.Isolated)
+                lag = await MeasureLagAsync(replica, ct); // isolated: measure directly, Polly would refuse
+            else
+                lag = await _pipeline.ExecuteAsync(static async (r, token) => await MeasureLagAsync(r, token), replica, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            Volatile.Write(ref _lastLagSeconds, double.NaN);
+            LogProbeFailed(_logger, e.Message);
+            return;
+        }
+        Volatile.Write(ref _lastLagSeconds, lag);
+        if (lag > _options.MaxLagSeconds && !_isolatedForLag)
+        {
+            _isolatedForLag = true;
+            LogLagOverBound(_logger, lag, _options.MaxLagSeconds);
+            await _control.IsolateAsync(ct);
+            await Transition("isolated");
+        }
+        else if (lag <= _options.MaxLagSeconds && _isolatedForLag)
+        {
+            _isolatedForLag = false;
+            await _control.CloseAsync(ct);
+        }
+    }
+
+    private static async Task<double> MeasureLagAsync(NpgsqlDataSource replica, CancellationToken ct)
+    {
+        // Nothing left to replay means no lag, however old the last replayed transaction is.
+        await using var cmd = replica.CreateCommand("""
+            SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+                        ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END::float8
+            """);
+        return (double)(await cmd.ExecuteScalarAsync(ct))!;
+    }
+
+    private ValueTask Transition(string to)
+    {
+        Transitions.Add(1, new KeyValuePair<string, object?>("state", to));
+        LogTransition(_logger, to);
+        return ValueTask.CompletedTask;
+    }
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Replica breaker is now {State}")]
+    private static partial void LogTransition(ILogger logger, string state);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Replica lag {Lag:F1} s is over the bound of {Bound} s; reads go to the primary")]
+    private static partial void LogLagOverBound(ILogger logger, double lag, double bound);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Debug, Message = "Replica probe failed: {Reason}")]
+    private static partial void LogProbeFailed(ILogger logger, string reason);
+}

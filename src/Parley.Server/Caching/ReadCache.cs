@@ -1,0 +1,176 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Options;
+using Parley.Redis;
+using Parley.Server.Observability;
+using Polly;
+using Polly.CircuitBreaker;
+
+namespace Parley.Server.Caching;
+
+/// <summary>Cache settings, bound from <c>Parley:Cache</c>.</summary>
+public sealed class CacheOptions
+{
+    /// <summary>Lifetime of a cached entry; invalidation normally ends it sooner. Default 60 s.</summary>
+    public int TtlSeconds { get; set; } = 60;
+
+    /// <summary>Per-operation Redis timeout; slower counts as a failure. Default 100 ms.</summary>
+    public int TimeoutMilliseconds { get; set; } = 100;
+
+    /// <summary>How long the cache is skipped after its breaker opens. Default 2 s.</summary>
+    public int BreakSeconds { get; set; } = 2;
+}
+
+/// <summary>
+/// A read-through cache in Redis with generation-versioned keys: every scope (a conversation, a
+/// user) has a generation counter, each entry's key includes it, and invalidating a scope is one
+/// INCR, so all of a scope's entries go at once without KEYS or SCAN, and a reader that raced a
+/// writer can only fill a key nobody reads any more. A global epoch is bumped whenever an
+/// invalidation could not be delivered, so nothing stale survives a Redis outage.
+/// Redis that is down or slow is skipped behind a breaker: callers get a miss at once.
+/// </summary>
+public sealed class ReadCache
+{
+    private static readonly Counter<long> Requests = ParleyMetrics.Meter.CreateCounter<long>(
+        "parley.cache.requests", "{request}", "Cache lookups by result: hit, miss or skipped (cache unavailable).");
+    private static readonly Counter<long> Invalidations = ParleyMetrics.Meter.CreateCounter<long>(
+        "parley.cache.invalidations", "{scope}", "Scopes invalidated, by outcome.");
+
+    // KEYS[1] epoch key, KEYS[2] scope generation key; ARGV[1] entry name. Keys of the entry are
+    // derived here, so this cache is for a single Redis, not Redis Cluster.
+    private static readonly LuaScript Read = new("""
+        local e = redis.call('GET', KEYS[1]) or '0'
+        local g = redis.call('GET', KEYS[2]) or '0'
+        local stamp = e .. '.' .. g
+        return {stamp, redis.call('GET', KEYS[2] .. ':' .. stamp .. ':' .. ARGV[1])}
+        """);
+
+    private static readonly LuaScript Bump = new("""
+        for i, key in ipairs(KEYS) do redis.call('INCR', key) redis.call('EXPIRE', key, ARGV[1]) end
+        return #KEYS
+        """);
+
+    private readonly RedisClient _redis;
+    private readonly CacheOptions _options;
+    private readonly ResiliencePipeline _pipeline;
+    private readonly CircuitBreakerStateProvider _state = new();
+    private readonly string _epochKey;
+    private volatile bool _epochStale;
+
+    public ReadCache(RedisClient redis, IOptions<CacheOptions> options)
+    {
+        _redis = redis;
+        _options = options.Value;
+        _epochKey = redis.Key("cache:epoch");
+        _pipeline = new ResiliencePipelineBuilder()
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                FailureRatio = 0.5,
+                MinimumThroughput = 4,
+                SamplingDuration = TimeSpan.FromSeconds(5),
+                BreakDuration = TimeSpan.FromSeconds(_options.BreakSeconds),
+                StateProvider = _state,
+                ShouldHandle = new PredicateBuilder().Handle<RedisException>().Handle<TimeoutException>(),
+            })
+            .Build();
+        ParleyMetrics.Meter.CreateObservableGauge("parley.cache.breaker.state", () => (int)_state.CircuitState,
+            description: "Cache breaker: 0 closed, 1 open, 2 half-open.");
+    }
+
+    public bool Available => _redis.IsConnected && _state.CircuitState == CircuitState.Closed;
+
+    /// <summary>The entry if cached; otherwise a stamp to store a fresh value under, or null when the cache is unavailable.</summary>
+    public async Task<CacheLookup> GetAsync(string scope, string name, CancellationToken ct)
+    {
+        if (!_redis.IsConnected || _state.CircuitState == CircuitState.Open)
+        {
+            Requests.Add(1, new KeyValuePair<string, object?>("result", "skipped"));
+            return CacheLookup.Unavailable;
+        }
+        try
+        {
+            if (_epochStale)
+            {
+                await Run((r, t) => r.ExecuteAsync("INCR", [_epochKey], Timeout, t), ct);
+                _epochStale = false;
+            }
+            var reply = await Run((r, t) => r.EvalAsync(Read, [_epochKey, ScopeKey(scope)], [name], t), ct);
+            var stamp = reply.Items[0].AsString()!;
+            var value = reply.Items[1];
+            Requests.Add(1, new KeyValuePair<string, object?>("result", value.IsNull ? "miss" : "hit"));
+            return new CacheLookup(value.IsNull ? null : value.AsBytes(), stamp);
+        }
+        catch (Exception e) when (IsCacheFailure(e))
+        {
+            Requests.Add(1, new KeyValuePair<string, object?>("result", "skipped"));
+            return CacheLookup.Unavailable;
+        }
+    }
+
+    /// <summary>Stores a value read from the database under the stamp its lookup returned.</summary>
+    public async Task SetAsync(string scope, string name, string stamp, byte[] value, CancellationToken ct)
+    {
+        try
+        {
+            var key = $"{ScopeKey(scope)}:{stamp}:{name}";
+            await Run((r, t) => r.SetAsync(key, value, TimeSpan.FromSeconds(_options.TtlSeconds), cancellationToken: t), ct);
+        }
+        catch (Exception e) when (IsCacheFailure(e))
+        {
+            // a value not cached is only a later miss
+        }
+    }
+
+    /// <summary>Ends every cached entry of these scopes. Called before a write answers.</summary>
+    public async Task InvalidateAsync(IReadOnlyList<string> scopes, CancellationToken ct)
+    {
+        if (scopes.Count == 0) return;
+        try
+        {
+            var keys = scopes.Select(ScopeKey).ToArray();
+            // The generation outlives its entries so a bump is never lost to an expiry.
+            await Run((r, t) => r.EvalAsync(Bump, keys, [(_options.TtlSeconds * 2).ToString(System.Globalization.CultureInfo.InvariantCulture)], t), ct);
+            Invalidations.Add(scopes.Count, new KeyValuePair<string, object?>("outcome", "done"));
+        }
+        catch (Exception e) when (IsCacheFailure(e))
+        {
+            // Could not invalidate: retire every entry as soon as Redis answers again.
+            _epochStale = true;
+            Invalidations.Add(scopes.Count, new KeyValuePair<string, object?>("outcome", "deferred_to_epoch"));
+        }
+    }
+
+    public static string Conversation(Guid id) => $"c:{id:N}";
+
+    public static string User(Guid id) => $"u:{id:N}";
+
+    private TimeSpan Timeout => TimeSpan.FromMilliseconds(_options.TimeoutMilliseconds);
+
+    private string ScopeKey(string scope) => _redis.Key($"cache:{scope}");
+
+    private async Task<T> Run<T>(Func<RedisClient, CancellationToken, Task<T>> operation, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(Timeout);
+        return await _pipeline.ExecuteAsync(async token =>
+        {
+            try
+            {
+                return await operation(_redis, token);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                throw new TimeoutException("The cache did not answer in time.");
+            }
+        }, timeout.Token);
+    }
+
+    private static bool IsCacheFailure(Exception e) =>
+        e is RedisException or TimeoutException or BrokenCircuitException or IsolatedCircuitException
+        || e is OperationCanceledException;
+}
+
+/// <summary>A lookup's result. <see cref="Stamp"/> is null when the cache could not be asked.</summary>
+public readonly record struct CacheLookup(byte[]? Value, string? Stamp)
+{
+    public static CacheLookup Unavailable => new(null, null);
+}

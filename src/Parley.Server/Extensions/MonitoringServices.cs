@@ -1,0 +1,49 @@
+using Parley.Server.Monitoring;
+
+namespace Parley.Server.Extensions;
+
+/// <summary>Registration of the database monitors (seed 001's four services) and their options.</summary>
+public static class MonitoringServices
+{
+    /// <summary>
+    /// Binds <see cref="MonitoringOptions"/> from <c>Parley:Monitoring</c> (validated at start) and
+    /// registers <see cref="QueryTimer"/>, <see cref="VacuumHealthMonitor"/>,
+    /// <see cref="NpgsqlPoolSaturation"/> and, when an admin connection string is configured,
+    /// <see cref="PgBouncerMonitor"/>. Per-table autovacuum settings are a migration (0003).
+    /// </summary>
+    public static WebApplicationBuilder AddParleyMonitoring(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<MonitoringOptions>().BindConfiguration(MonitoringOptions.Section).ValidateDataAnnotations()
+            .Validate(o => o.VacuumTables.All(t => !string.IsNullOrWhiteSpace(t)), "Parley:Monitoring:VacuumTables must not contain empty names.")
+            .ValidateOnStart();
+        services.AddMetrics();
+        services.AddSingleton<MonitoringMeter>();
+
+        services.AddSingleton<QueryTimer>();
+        services.AddHostedService(sp => sp.GetRequiredService<QueryTimer>());
+        services.AddSingleton<VacuumHealthMonitor>();
+        services.AddHostedService(sp => sp.GetRequiredService<VacuumHealthMonitor>());
+        services.AddSingleton<NpgsqlPoolSaturation>();
+        services.AddHostedService<StartMonitorInstruments>();
+
+        if (!string.IsNullOrWhiteSpace(builder.Configuration[$"{MonitoringOptions.Section}:{nameof(MonitoringOptions.PgBouncerAdminConnectionString)}"]))
+        {
+            services.AddSingleton<PgBouncerMonitor>();
+            services.AddHostedService(sp => sp.GetRequiredService<PgBouncerMonitor>());
+        }
+        return builder;
+    }
+
+    /// <summary>Creates the gauge-only singletons at start, so that their instruments exist before the first scrape.</summary>
+    private sealed class StartMonitorInstruments(NpgsqlPoolSaturation pool) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            GC.KeepAlive(pool);
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

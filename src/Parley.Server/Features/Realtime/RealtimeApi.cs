@@ -1,0 +1,91 @@
+using System.Security.Claims;
+using Microsoft.Extensions.Options;
+using Parley.Data.Outbox;
+using Parley.Server.Auth;
+using Parley.Server.Delivery;
+using Parley.Server.Http;
+
+namespace Parley.Server.Features.Realtime;
+
+/// <summary><c>GET /v1/ws</c>: authenticate, accept, register for live events, replay from <c>since</c>, go live.</summary>
+public static class RealtimeApi
+{
+    private const int ReplayBatch = 500;
+
+    public static IEndpointRouteBuilder MapRealtimeEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/v1/ws", Connect).RequireAuthorization();
+        return app;
+    }
+
+    public static async Task<IResult> Connect(
+        HttpContext http, ClaimsPrincipal user, string? since, ConnectionHub hub, EventStream stream, RecipientStore recipients,
+        IOptions<DeliveryOptions> options, IHostApplicationLifetime lifetime, TimeProvider time)
+    {
+        if (!http.WebSockets.IsWebSocketRequest)
+            return Problems.Status(StatusCodes.Status400BadRequest, "WebSocket upgrade required", "Connect to /v1/ws with a WebSocket client.");
+        StreamId? from = null;
+        if (since is not null)
+        {
+            if (!StreamId.TryParse(since, out var parsed))
+                return Problems.Validation("since", "since must be an eventId received earlier (<ms>-<seq>).");
+            from = parsed;
+        }
+        var o = options.Value;
+        using var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+        {
+            KeepAliveInterval = o.KeepAliveInterval,
+            KeepAliveTimeout = o.KeepAliveTimeout,
+        });
+        var connection = new RealtimeConnection(user.UserId(), socket, o.SendQueueCapacity, time);
+        // Registered before the replay, so nothing published meanwhile is missed; the overlap is
+        // removed by eventId (TryGoLive).
+        hub.Register(connection);
+        DeliveryMetrics.ConnectionOpened();
+        var code = CloseCodes.InternalError;
+        try
+        {
+            code = await connection.RunAsync((c, ct) => ReplayAsync(c, from, stream, recipients, ct), lifetime.ApplicationStopping);
+        }
+        finally
+        {
+            hub.Unregister(connection);
+            DeliveryMetrics.ConnectionClosed();
+            DeliveryMetrics.SocketsClosed.Add(1, new KeyValuePair<string, object?>("reason", CloseCodes.Reason(code)));
+        }
+        return Results.Empty;
+    }
+
+    private static async Task ReplayAsync(RealtimeConnection connection, StreamId? since, EventStream stream, RecipientStore recipients, CancellationToken ct)
+    {
+        if (since is not { } position)
+        {
+            connection.TryGoLive(StreamId.Zero);
+            return;
+        }
+        var conversations = await recipients.ConversationsOfAsync(connection.UserId, ct);
+        var state = await stream.GetStateAsync(ct);
+        if (Recovery.Decide(position, state) == RecoveryDecision.ResyncRequired)
+        {
+            await connection.SendDirectAsync(OutgoingFrame.ResyncRequired.Frame, ct);
+            connection.TryGoLive(StreamId.Zero);
+            return;
+        }
+        var last = position;
+        do
+        {
+            while (true)
+            {
+                var entries = await stream.ReadAfterAsync(last, ReplayBatch, ct);
+                foreach (var entry in entries)
+                {
+                    if (StreamId.TryParse(entry.Id, out var id)) last = id;
+                    if (DeliveryEvent.FromEntry(entry) is { } e && conversations.Contains(e.ConversationId))
+                        await connection.SendDirectAsync(e.Frame, ct);
+                }
+                if (entries.Count < ReplayBatch) break;
+            }
+        }
+        while (!connection.TryGoLive(last));
+    }
+}
