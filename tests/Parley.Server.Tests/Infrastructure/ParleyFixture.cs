@@ -69,9 +69,6 @@ public sealed class ParleyFixture : IAsyncLifetime
         return new TestUser(Guid.Parse(login["userId"]!.GetValue<string>()), AdminHandle, login["accessToken"]!.GetValue<string>());
     }
 
-    /// <summary>The in-process server's services (e.g. its RedisClient).</summary>
-    public IServiceProvider Services => _app!.Services;
-
     public ApiClient Client() => new(new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) });
 
     public NpgsqlDataSource OpenPrimary() => NpgsqlDataSource.Create(Stack.PrimaryConnectionString);
