@@ -13,7 +13,7 @@ namespace Parley.Server.Delivery;
 /// <item><see cref="PublishAsync"/> appends a batch atomically and in the given order (one Lua script),
 /// so ids increase in outbox order within a shard; ids are the client-facing <c>eventId</c>;</item>
 /// <item>retention is by length (<c>MAXLEN ~</c> <see cref="DeliveryOptions.StreamMaxLength"/>); what was
-/// trimmed is known from <c>max-deleted-entry-id</c>;</item>
+/// trimmed shows as the oldest entry still held (<c>first-entry</c>);</item>
 /// <item>Redis runs without persistence: a restart loses the stream. The first id written after that
 /// is recorded as the stream's epoch, so resumes from before it are answered with resync
 /// (<see cref="Recovery"/>), never with a silent gap.</item>
@@ -77,10 +77,12 @@ public sealed class EventStream(RedisClient redis, IOptions<DeliveryOptions> opt
         catch (RedisServerException e) when (e.Message.Contains("no such key", StringComparison.OrdinalIgnoreCase))
         {
             await epochTask;
-            return new StreamState(null, StreamId.Zero, StreamId.Zero);
+            return new StreamState(null, null, StreamId.Zero, StreamId.Zero);
         }
         var epoch = await epochTask;
         StreamId last = StreamId.Zero, deleted = StreamId.Zero;
+        StreamId? first = null;
+        long length = 0;
         var flat = info.Items;
         for (var i = 0; i + 1 < flat.Count; i += 2)
         {
@@ -88,10 +90,14 @@ public sealed class EventStream(RedisClient redis, IOptions<DeliveryOptions> opt
             {
                 case "last-generated-id": last = StreamId.Parse(flat[i + 1].AsString()!); break;
                 case "max-deleted-entry-id": deleted = StreamId.Parse(flat[i + 1].AsString()!); break;
+                case "length": length = flat[i + 1].AsInt64(); break;
+                case "first-entry" when !flat[i + 1].IsNull && flat[i + 1].Items.Count > 0:
+                    first = StreamId.Parse(flat[i + 1].Items[0].AsString()!);
+                    break;
                 default: break;
             }
         }
-        return new StreamState(StreamId.TryParse(epoch, out var e2) ? e2 : null, last, deleted);
+        return new StreamState(StreamId.TryParse(epoch, out var e2) ? e2 : null, length == 0 ? null : first, last, deleted);
     }
 
     /// <summary>Up to <paramref name="count"/> entries after <paramref name="after"/> (exclusive), oldest first.</summary>

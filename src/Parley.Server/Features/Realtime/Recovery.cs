@@ -5,9 +5,10 @@ namespace Parley.Server.Features.Realtime;
 /// <summary>What the server knows about the event stream when a client resumes.</summary>
 /// <param name="Epoch">The first id written since the stream was (re)created, or null when nothing was
 /// written yet. Redis runs without persistence, so a restart starts a new epoch and older ids mean nothing.</param>
+/// <param name="First">The oldest entry still held, or null when the stream is empty.</param>
 /// <param name="LastGenerated">The highest id ever added (<c>last-generated-id</c>).</param>
-/// <param name="MaxDeleted">The highest id trimmed away by retention (<c>max-deleted-entry-id</c>).</param>
-public readonly record struct StreamState(StreamId? Epoch, StreamId LastGenerated, StreamId MaxDeleted);
+/// <param name="MaxDeleted">The highest id removed with XDEL (<c>max-deleted-entry-id</c>; trimming does not move it).</param>
+public readonly record struct StreamState(StreamId? Epoch, StreamId? First, StreamId LastGenerated, StreamId MaxDeleted);
 
 /// <summary>The outcome of <see cref="Recovery.Decide"/>.</summary>
 public enum RecoveryDecision
@@ -25,7 +26,9 @@ public enum RecoveryDecision
 /// <list type="bullet">
 /// <item><c>since</c> is not ahead of the stream (an id from a lost epoch, or made up);</item>
 /// <item><c>since</c> belongs to the current epoch (at or after its first id);</item>
-/// <item>retention has not trimmed anything newer than <c>since</c> (<c>since ≥ max-deleted-entry-id</c>).</item>
+/// <item>retention has not trimmed anything after <c>since</c>: <c>since</c> is at or after the oldest
+/// entry still held (conservative: when <c>since</c> is older, the trimmed entries may have followed it);</item>
+/// <item>nothing after <c>since</c> was deleted (<c>since ≥ max-deleted-entry-id</c>).</item>
 /// </list>
 /// </summary>
 public static class Recovery
@@ -35,8 +38,9 @@ public static class Recovery
         if (since > stream.LastGenerated) return RecoveryDecision.ResyncRequired;
         if (stream.Epoch is not { } epoch)
             return since == StreamId.Zero && stream.LastGenerated == StreamId.Zero ? RecoveryDecision.Replay : RecoveryDecision.ResyncRequired;
-        if (since < epoch) return RecoveryDecision.ResyncRequired;
-        if (since < stream.MaxDeleted) return RecoveryDecision.ResyncRequired;
-        return RecoveryDecision.Replay;
+        if (since < epoch || since < stream.MaxDeleted) return RecoveryDecision.ResyncRequired;
+        // An empty stream holds nothing after since only when since is the last id ever written.
+        if (stream.First is not { } first) return since == stream.LastGenerated ? RecoveryDecision.Replay : RecoveryDecision.ResyncRequired;
+        return since >= first ? RecoveryDecision.Replay : RecoveryDecision.ResyncRequired;
     }
 }
