@@ -8,8 +8,8 @@ public static class MonitoringServices
     /// <summary>
     /// Binds <see cref="MonitoringOptions"/> from <c>Parley:Monitoring</c> (validated at start) and
     /// registers <see cref="QueryTimer"/>, <see cref="VacuumHealthMonitor"/>,
-    /// <see cref="NpgsqlPoolSaturation"/> and, when an admin connection string is configured,
-    /// <see cref="PgBouncerMonitor"/>. Per-table autovacuum settings are a migration (0003).
+    /// <see cref="NpgsqlPoolSaturation"/> and <see cref="PgBouncerMonitor"/> (which polls only
+    /// when an admin connection string is configured). Per-table autovacuum settings are a migration (0003).
     /// </summary>
     public static WebApplicationBuilder AddParleyMonitoring(this WebApplicationBuilder builder)
     {
@@ -27,11 +27,9 @@ public static class MonitoringServices
         services.AddSingleton<NpgsqlPoolSaturation>();
         services.AddHostedService<StartMonitorInstruments>();
 
-        if (!string.IsNullOrWhiteSpace(builder.Configuration[$"{MonitoringOptions.Section}:{nameof(MonitoringOptions.PgBouncerAdminConnectionString)}"]))
-        {
-            services.AddSingleton<PgBouncerMonitor>();
-            services.AddHostedService(sp => sp.GetRequiredService<PgBouncerMonitor>());
-        }
+        // Always registered: configuration may still grow after this call; it idles without an admin connection string.
+        services.AddSingleton<PgBouncerMonitor>();
+        services.AddHostedService(sp => sp.GetRequiredService<PgBouncerMonitor>());
         return builder;
     }
 

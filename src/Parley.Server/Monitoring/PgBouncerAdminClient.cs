@@ -70,12 +70,7 @@ public sealed class PgBouncerAdminClient : IAsyncDisposable
     /// <summary>Runs one console command (<c>SHOW POOLS</c>) and returns its rows, column name → text.</summary>
     public async Task<IReadOnlyList<IReadOnlyDictionary<string, string?>>> QueryAsync(string command, CancellationToken ct)
     {
-        byte[] text = Encoding.UTF8.GetBytes(command);
-        byte[] message = new byte[1 + 4 + text.Length + 1];
-        message[0] = (byte)'Q';
-        BinaryPrimitives.WriteInt32BigEndian(message.AsSpan(1), 4 + text.Length + 1);
-        text.CopyTo(message, 5);
-        await _stream.WriteAsync(message, ct);
+        await _stream.WriteAsync(Message('Q', command), ct);
 
         var rows = new List<IReadOnlyDictionary<string, string?>>();
         string[] columns = [];
@@ -160,12 +155,18 @@ public sealed class PgBouncerAdminClient : IAsyncDisposable
         };
         if (response is null)
             return;
-        byte[] text = Encoding.UTF8.GetBytes(response);
-        byte[] message = new byte[1 + 4 + text.Length + 1];
-        message[0] = (byte)'p';
-        BinaryPrimitives.WriteInt32BigEndian(message.AsSpan(1), 4 + text.Length + 1);
-        text.CopyTo(message, 5);
-        await _stream.WriteAsync(message, ct);
+        await _stream.WriteAsync(Message('p', response), ct);
+    }
+
+    // A frontend message whose body is one NUL-terminated string: Query ('Q'), PasswordMessage ('p').
+    private static byte[] Message(char type, string text)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(text);
+        byte[] message = new byte[1 + 4 + bytes.Length + 1];
+        message[0] = (byte)type;
+        BinaryPrimitives.WriteInt32BigEndian(message.AsSpan(1), 4 + bytes.Length + 1);
+        bytes.CopyTo(message, 5);
+        return message;
     }
 
     private static string Md5Hex(byte[] input) => Convert.ToHexStringLower(MD5.HashData(input));

@@ -22,7 +22,7 @@ public sealed record PgBouncerSnapshot(IReadOnlyList<PgBouncerPool> Pools, IRead
 /// Polls PgBouncer's admin console (SHOW POOLS, SHOW DATABASES, SHOW STATS; default every 15 s)
 /// through <see cref="PgBouncerAdminClient"/> and exports <c>pgbouncer_pool_saturation{pool}</c>,
 /// <c>pgbouncer_waiting_clients{pool}</c>, <c>pgbouncer_queue_wait_seconds{pool}</c> (the oldest
-/// waiting client's wait) and <c>pgbouncer_avg_query_seconds{database}</c>. Registered only when
+/// waiting client's wait) and <c>pgbouncer_avg_query_seconds{database}</c>. Polls only when
 /// <see cref="MonitoringOptions.PgBouncerAdminConnectionString"/> is set. Pools are
 /// <c>database/user</c>; the console's own <c>pgbouncer</c> database is left out.
 /// </summary>
@@ -104,6 +104,8 @@ public sealed partial class PgBouncerMonitor : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (string.IsNullOrWhiteSpace(_options.PgBouncerAdminConnectionString))
+            return;
         using var timer = new PeriodicTimer(_options.PgBouncerPollInterval);
         do
         {

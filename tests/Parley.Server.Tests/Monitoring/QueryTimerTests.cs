@@ -32,7 +32,7 @@ public sealed class QueryTimerTests(ParleyFixture fixture)
             await ignored.ExecuteScalarAsync();
         }
 
-        string text = await Eventually.GetAsync(() =>
+        string text = await Polling.UntilAsync(() =>
         {
             string scraped = metrics.Exporter.Scrape();
             return Task.FromResult(scraped.Contains($"db_query_duration_seconds_count{{query=\"{name}\",source=\"primary\"}} 3\n", StringComparison.Ordinal) ? scraped : null);

@@ -18,10 +18,10 @@ internal sealed class TestLogger<T> : ILogger<T>
     public IReadOnlyList<string> Messages(int eventId) => [.. Entries.Where(e => e.Id.Id == eventId).Select(e => e.Message)];
 }
 
-internal static class Eventually
+internal static class Polling
 {
     /// <summary>Retries <paramref name="probe"/> until it returns a value (bounded), for state that lands asynchronously.</summary>
-    public static async Task<T> GetAsync<T>(Func<Task<T?>> probe, string what, int attempts = 100, int delayMs = 100) where T : class
+    public static async Task<T> UntilAsync<T>(Func<Task<T?>> probe, string what, int attempts = 100, int delayMs = 100) where T : class
     {
         for (int i = 0; i < attempts; i++)
         {

@@ -30,7 +30,7 @@ public sealed class VacuumHealthMonitorTests(ParleyFixture fixture)
             var monitor = new VacuumHealthMonitor(database, Options.Create(options), metrics.Meter, logger);
 
             // Statistics reach pg_stat_user_tables when the writing backend flushes them.
-            TableVacuumHealth health = await Eventually.GetAsync(async () =>
+            TableVacuumHealth health = await Polling.UntilAsync(async () =>
                 (await monitor.PollAsync(CancellationToken.None)).SingleOrDefault(t => t.Table == table && t.DeadTuples >= 1_500), $"1,500 dead tuples in {table}");
 
             Assert.Contains(monitor.Latest, t => t.Table == "messages");
@@ -46,7 +46,7 @@ public sealed class VacuumHealthMonitorTests(ParleyFixture fixture)
             Assert.Contains($"db_live_tuples{{table=\"{table}\"}} 500", text, StringComparison.Ordinal);
 
             await ExecuteAsync($"VACUUM {table}");
-            health = await Eventually.GetAsync(async () =>
+            health = await Polling.UntilAsync(async () =>
                 (await monitor.PollAsync(CancellationToken.None)).SingleOrDefault(t => t.Table == table && t.EverVacuumed && t.DeadTuples == 0), $"a vacuum of {table}");
 
             Assert.Equal(0, health.BloatRatio);
