@@ -3,6 +3,7 @@ using Parley.Kit.Stack.Internal;
 
 namespace Parley.Kit.Tests.Stack;
 
+[Trait("Category", "Smoke")]
 public sealed class StackOptionsTests
 {
     [Fact]
