@@ -38,33 +38,19 @@ public sealed class ParsingTests
         Assert.Contains("Exit codes:", result.Out);
     }
 
-    [Fact]
-    public async Task Status_with_nothing_running_exits_1()
+    [Theory]
+    [InlineData(ExitCodes.Failure, "\"state\": \"stopped\"", "status", "--json")]
+    [InlineData(ExitCodes.Failure, "Nothing running", "status")]
+    [InlineData(ExitCodes.Ok, "Nothing running", "down")]
+    public async Task With_nothing_running_status_and_down_say_so(int exitCode, string expected, params string[] args)
     {
-        var root = Directory.CreateTempSubdirectory("parley-cli-status-").FullName;
+        var root = Directory.CreateTempSubdirectory("parley-cli-empty-").FullName;
         try
         {
-            var result = await CliRun.InProcessAsync("status", "--json", "--root", root);
+            var result = await CliRun.InProcessAsync([.. args, "--root", root]);
 
-            Assert.Equal(ExitCodes.Failure, result.ExitCode);
-            Assert.Contains("\"state\": \"stopped\"", result.Out);
-        }
-        finally
-        {
-            Directory.Delete(root, recursive: true);
-        }
-    }
-
-    [Fact]
-    public async Task Down_with_nothing_running_says_so_and_succeeds()
-    {
-        var root = Directory.CreateTempSubdirectory("parley-cli-down-").FullName;
-        try
-        {
-            var result = await CliRun.InProcessAsync("down", "--root", root);
-
-            Assert.Equal(ExitCodes.Ok, result.ExitCode);
-            Assert.Contains("Nothing running", result.Out);
+            Assert.True(result.ExitCode == exitCode, result.ToString());
+            Assert.Contains(expected, result.Out);
         }
         finally
         {
