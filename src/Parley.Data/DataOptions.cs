@@ -26,6 +26,9 @@ public sealed class DataOptions
     [Range(1, 300)]
     public int StatementTimeoutSeconds { get; set; } = 5;
 
+    /// <summary>Replica lag bound, probe and breaker settings (<c>Parley:Data:Replica</c>).</summary>
+    public Routing.ReplicaOptions Replica { get; set; } = new();
+
     /// <summary>Set when the primary connection goes through PgBouncer in transaction mode.</summary>
     public bool PgBouncerTransactionMode { get; set; }
 }

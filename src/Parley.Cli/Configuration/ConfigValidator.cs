@@ -35,6 +35,8 @@ public static class ConfigValidator
         [DataOptions.Section] = typeof(DataOptions),
         [AuthOptions.Section] = typeof(AuthOptions),
         [RedisSettings.Section] = typeof(RedisSettings),
+        [Parley.Server.Caching.CacheOptions.Section] = typeof(Parley.Server.Caching.CacheOptions),
+        [Parley.Server.Monitoring.MonitoringOptions.Section] = typeof(Parley.Server.Monitoring.MonitoringOptions),
     };
 
     private const string PrimaryKey = DataOptions.Section + ":" + nameof(DataOptions.PrimaryConnectionString);

@@ -10,6 +10,8 @@ namespace Parley.Server.Caching;
 /// <summary>Cache settings, bound from <c>Parley:Cache</c>.</summary>
 public sealed class CacheOptions
 {
+    public const string Section = "Parley:Cache";
+
     /// <summary>Lifetime of a cached entry; invalidation normally ends it sooner. Default 60 s.</summary>
     public int TtlSeconds { get; set; } = 60;
 

@@ -38,13 +38,13 @@ public static class ParleyServices
         services.AddOptions<RedisOptions>().BindConfiguration("Parley:Redis").PostConfigure(o => o.AbortOnConnectFail = false);
         services.AddSingleton(sp => RedisClient.ConnectAsync(
             sp.GetRequiredService<IOptions<RedisOptions>>().Value, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Parley.Redis")).GetAwaiter().GetResult());
-        services.AddSingleton(sp => sp.GetRequiredService<IConfiguration>().GetSection("Parley:Data:Replica").Get<ReplicaOptions>() ?? new ReplicaOptions());
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<DataOptions>>().Value.Replica);
         services.AddSingleton<ReplicaBreaker>();
         services.AddSingleton<FeatureFlags>();
         services.AddSingleton<ReadRouter>();
         services.AddHostedService<FlagSyncService>();
         services.AddHostedService<ReplicaProbeService>();
-        services.AddOptions<CacheOptions>().BindConfiguration("Parley:Cache");
+        services.AddOptions<CacheOptions>().BindConfiguration(CacheOptions.Section);
         services.AddSingleton<ReadCache>();
         services.AddSingleton<CachedReads>();
         services.AddSingleton<ConversationAccess>();
