@@ -136,7 +136,9 @@ public sealed class OutboxStore(ParleyDatabase db)
                 await using var cmd = new NpgsqlCommand(RescheduleSql, conn, tx);
                 cmd.Parameters.Add(new() { Value = again.Select(r => r.Id).ToArray() });
                 cmd.Parameters.Add(new() { Value = reason });
-                cmd.Parameters.Add(new() { Value = retry.Backoff(again.Min(r => r.Attempts) + 1) });
+                // The batch waits as long as its oldest row demands: rows that joined later must not
+                // shorten the backoff (and so burn the head's attempts) while Redis stays down.
+                cmd.Parameters.Add(new() { Value = retry.Backoff(again.Max(r => r.Attempts) + 1) });
                 await cmd.ExecuteNonQueryAsync(ct);
             }
             await tx.CommitAsync(ct);

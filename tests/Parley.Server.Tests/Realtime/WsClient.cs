@@ -18,6 +18,9 @@ public sealed class WsClient : IAsyncDisposable
     /// <summary>Every frame received so far, in order.</summary>
     public List<JsonObject> Received { get; } = [];
 
+    /// <summary><see cref="System.Diagnostics.Stopwatch"/> timestamps of <see cref="Received"/>, index for index.</summary>
+    public List<long> ReceivedAt { get; } = [];
+
     /// <summary>Connects and waits until the server is live for this socket (a ping answered).</summary>
     public static async Task<WsClient> ConnectAsync(Uri baseAddress, string token, string? since = null, bool waitLive = true)
     {
@@ -93,7 +96,11 @@ public sealed class WsClient : IAsyncDisposable
                 while (!result.EndOfMessage);
                 if (result.MessageType == WebSocketMessageType.Close) return;
                 var frame = JsonNode.Parse(ms.ToArray())!.AsObject();
-                lock (Received) Received.Add(frame);
+                lock (Received)
+                {
+                    Received.Add(frame);
+                    ReceivedAt.Add(System.Diagnostics.Stopwatch.GetTimestamp());
+                }
                 _frames.Writer.TryWrite(frame);
             }
         }

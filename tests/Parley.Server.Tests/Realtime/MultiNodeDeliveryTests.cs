@@ -1,0 +1,142 @@
+using System.Net;
+using Parley.Server.Tests.Infrastructure;
+
+namespace Parley.Server.Tests.Realtime;
+
+/// <summary>Real server processes on one stack: cross-node delivery, a Redis outage, a node killed with SIGKILL.</summary>
+[Trait("Category", "Integration")]
+public sealed class MultiNodeDeliveryTests(MultiNodeFixture fixture) : IClassFixture<MultiNodeFixture>
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task A_message_sent_through_node_A_reaches_a_socket_on_node_B()
+    {
+        await using var a = await fixture.StartNodeAsync("mn-a1");
+        await using var b = await fixture.StartNodeAsync("mn-b1");
+        using var apiA = MultiNodeFixture.Client(a);
+        var owner = await apiA.NewUserAsync("mno");
+        var member = await apiA.NewUserAsync("mnm");
+        var conversation = await apiA.CreateConversationAsync(owner, member);
+        await using var onB = await WsClient.ConnectAsync(b.BaseAddress, member.Token);
+        await using var onA = await WsClient.ConnectAsync(a.BaseAddress, member.Token);
+
+        var sent = Guid.Parse((await apiA.SendMessageAsync(owner, conversation, "across nodes"))["id"]!.GetValue<string>());
+
+        await onB.WaitForMessagesAsync(1, Wait);
+        await onA.WaitForMessagesAsync(1, Wait);
+        Assert.Equal([sent], onB.MessageIds());
+        Assert.Equal(onA.Events()[0]["eventId"]!.GetValue<string>(), onB.Events()[0]["eventId"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Redis_stopped_for_10_seconds_during_sends_loses_no_message()
+    {
+        await using var a = await fixture.StartNodeAsync("mn-a2");
+        await using var b = await fixture.StartNodeAsync("mn-b2");
+        using var apiA = MultiNodeFixture.Client(a);
+        using var apiB = MultiNodeFixture.Client(b);
+        var owner = await apiA.NewUserAsync("rdo");
+        var member = await apiA.NewUserAsync("rdm");
+        var conversation = await apiA.CreateConversationAsync(owner, member);
+        await using var socket = await WsClient.ConnectAsync(b.BaseAddress, member.Token);
+
+        var sender = new SteadySender([apiA, apiB], owner, conversation);
+        var outage = Task.CompletedTask;
+        await sender.RunAsync(count: 400, perSecond: 20, onProgress: n =>
+        {
+            if (n == 60) outage = Task.Run(async () =>
+            {
+                await fixture.Stack.Redis!.StopAsync();
+                await Task.Delay(TimeSpan.FromSeconds(10));
+                await fixture.Stack.Redis!.StartAsync();
+            });
+            return Task.CompletedTask;
+        });
+        await outage;
+
+        var created = sender.Created;
+        Assert.True(created.Count >= 300, $"Only {created.Count} of 400 sends got 201 ({sender.Failures} failed); sends must not depend on Redis.");
+        try
+        {
+            await socket.WaitUntilAsync(() => created.All(new HashSet<Guid>(socket.MessageIds()).Contains), Wait,
+                $"all {created.Count} messages that got 201 (missing: {created.Except(socket.MessageIds()).Count()})");
+        }
+        catch (Xunit.Sdk.XunitException e)
+        {
+            var missing = created.Except(socket.MessageIds()).ToHashSet();
+            var info = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("redis-cli", $"-p {fixture.Stack.Redis!.Port} xinfo groups parley:events") { RedirectStandardOutput = true })!;
+            var groups = await info.StandardOutput.ReadToEndAsync();
+            Assert.Fail($"{e.Message}\ngroups: {groups.Replace('\n', ' ')}\nfirst missing: {missing.Min()} last missing {missing.Max()}\nundispatched outbox rows: {await fixture.CountAsync("SELECT count(*) FROM outbox WHERE dispatched_at IS NULL")}\n--- node A ---\n{a.Log()}\n--- node B ---\n{b.Log()}");
+        }
+        Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM dead_letters"));
+    }
+
+    [Fact]
+    public Task Kill_9_of_a_node_during_steady_sends_loses_no_message_500() => KillNodeDuringSendsAsync(500, 100, "k5");
+
+    [Fact]
+    [Trait("Category", "Chaos")]
+    public Task Kill_9_of_a_node_during_steady_sends_loses_no_message_10000() => KillNodeDuringSendsAsync(10_000, 200, "k10k");
+
+    private async Task KillNodeDuringSendsAsync(int count, int perSecond, string tag)
+    {
+        await using var a = await fixture.StartNodeAsync($"mn-a-{tag}");
+        var b = await fixture.StartNodeAsync($"mn-b-{tag}");
+        using var apiA = MultiNodeFixture.Client(a);
+        var owner = await apiA.NewUserAsync("kno");
+        var members = new List<TestUser>();
+        for (var i = 0; i < 3; i++) members.Add(await apiA.NewUserAsync("knm"));
+        var conversation = await apiA.CreateConversationAsync(owner, [.. members]);
+
+        // Each member's client: connected to B, reconnecting with since after B dies.
+        var seen = members.Select(_ => new HashSet<Guid>()).ToArray();
+        var sockets = new WsClient[members.Count];
+        for (var i = 0; i < members.Count; i++) sockets[i] = await WsClient.ConnectAsync(b.BaseAddress, members[i].Token);
+
+        var sender = new SteadySender([apiA], owner, conversation);
+        var chaos = Task.CompletedTask;
+        await sender.RunAsync(count, perSecond, n =>
+        {
+            if (n == count / 3) chaos = Task.Run(async () =>
+            {
+                await b.KillAsync();
+                await b.DisposeAsync();
+                await Task.Delay(TimeSpan.FromSeconds(1));
+                b = await fixture.StartNodeAsync($"mn-b-{tag}");
+                for (var i = 0; i < members.Count; i++)
+                {
+                    var old = sockets[i];
+                    var since = old.Events().LastOrDefault()?["eventId"]?.GetValue<string>();
+                    lock (seen[i]) seen[i].UnionWith(old.MessageIds());
+                    await old.DisposeAsync();
+                    sockets[i] = await WsClient.ConnectAsync(b.BaseAddress, members[i].Token, since);
+                }
+            });
+            return Task.CompletedTask;
+        });
+        await chaos;
+        try
+        {
+            var created = sender.Created;
+            Assert.True(created.Count >= count * 0.99, $"Only {created.Count} of {count} sends got 201 through the surviving node ({sender.Failures} failed).");
+            for (var i = 0; i < members.Count; i++)
+            {
+                var socket = sockets[i];
+                var before = seen[i];
+                await socket.WaitUntilAsync(() =>
+                    {
+                        var got = new HashSet<Guid>(socket.MessageIds());
+                        return created.All(id => before.Contains(id) || got.Contains(id));
+                    }, TimeSpan.FromSeconds(120),
+                    $"member {i}: every one of {created.Count} messages that got 201");
+                Assert.DoesNotContain(socket.Received, f => WsClient.Type(f) == "resync.required");
+            }
+        }
+        finally
+        {
+            foreach (var socket in sockets) await socket.DisposeAsync();
+            await b.DisposeAsync();
+        }
+    }
+}

@@ -1,0 +1,109 @@
+using System.Net.Http.Json;
+using Npgsql;
+using Parley.Data.Migrations;
+using Parley.Kit.Stack;
+using Parley.Server.Tests.Infrastructure;
+
+namespace Parley.Server.Tests.Realtime;
+
+/// <summary>A stack of its own (Redis may be stopped by its tests) and helpers to run real server nodes on it.</summary>
+public sealed class MultiNodeFixture : IAsyncLifetime
+{
+    private readonly string _signingKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
+    public LocalStack Stack { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Stack = await LocalStack.StartAsync(new StackOptions());
+        await using var source = NpgsqlDataSource.Create(Stack.PrimaryConnectionString);
+        await Migrator.MigrateAsync(source);
+    }
+
+    public Dictionary<string, string?> Settings(string nodeId) => new()
+    {
+        ["Parley:Data:PrimaryConnectionString"] = Stack.PrimaryConnectionString,
+        ["Parley:Redis:Endpoint"] = Stack.RedisEndpoint,
+        ["Parley:Auth:SigningKey"] = _signingKey,
+        ["Parley:Auth:PasswordHashIterations"] = "1000",
+        ["Parley:Node:Id"] = nodeId,
+    };
+
+    public Task<ServerNode> StartNodeAsync(string nodeId) => ServerNode.StartAsync(Settings(nodeId));
+
+    public static ApiClient Client(ServerNode node) =>
+        new(new HttpClient { BaseAddress = node.BaseAddress, Timeout = TimeSpan.FromSeconds(30) });
+
+    public async Task<long> CountAsync(string sql)
+    {
+        await using var source = NpgsqlDataSource.Create(Stack.PrimaryConnectionString);
+        await using var cmd = source.CreateCommand(sql);
+        return (long)(await cmd.ExecuteScalarAsync())!;
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Stack is not null) await Stack.DisposeAsync();
+    }
+}
+
+/// <summary>Sends messages at a steady rate through a set of nodes, keeping the ids of those answered 201.</summary>
+public sealed class SteadySender(IReadOnlyList<ApiClient> clients, TestUser sender, Guid conversation)
+{
+    private readonly List<Guid> _created = [];
+    private int _failures;
+
+    public IReadOnlyList<Guid> Created
+    {
+        get
+        {
+            lock (_created) return [.. _created];
+        }
+    }
+
+    public int Failures => Volatile.Read(ref _failures);
+
+    /// <summary>Sends <paramref name="count"/> messages at <paramref name="perSecond"/>, round-robin over the clients, 8 in flight at most.</summary>
+    public async Task RunAsync(int count, int perSecond, Func<int, Task>? onProgress = null)
+    {
+        var interval = TimeSpan.FromSeconds(1.0 / perSecond);
+        var start = DateTime.UtcNow;
+        using var gate = new SemaphoreSlim(8);
+        var tasks = new List<Task>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var due = start + (interval * i);
+            var delay = due - DateTime.UtcNow;
+            if (delay > TimeSpan.Zero) await Task.Delay(delay);
+            await gate.WaitAsync();
+            var n = i;
+            tasks.Add(Task.Run(async () =>
+            {
+                try
+                {
+                    var client = clients[n % clients.Count];
+                    using var response = await client.PostAsync(sender, $"/v1/conversations/{conversation}/messages", new { body = $"steady {n}", clientMessageId = $"s{n}" });
+                    if (response.StatusCode == System.Net.HttpStatusCode.Created)
+                    {
+                        var id = Guid.Parse((await ApiClient.Json(response))["id"]!.GetValue<string>());
+                        lock (_created) _created.Add(id);
+                    }
+                    else
+                    {
+                        Interlocked.Increment(ref _failures);
+                    }
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                    Interlocked.Increment(ref _failures);
+                }
+                finally
+                {
+                    gate.Release();
+                }
+            }));
+            if (onProgress is not null) await onProgress(n);
+        }
+        await Task.WhenAll(tasks);
+    }
+}
