@@ -1,0 +1,247 @@
+using System.Net;
+using System.Net.Sockets;
+using Parley.Kit.Chaos.Proxy;
+using static Parley.Chaos.Tests.Proxy.SocketPair;
+
+namespace Parley.Chaos.Tests.Proxy;
+
+[Trait("Category", "Smoke")]
+public sealed class FaultProxyTests
+{
+    private static readonly TimeSpan Within = TimeSpan.FromSeconds(10);
+
+    private static byte[] RandomBytes(int count)
+    {
+        var data = new byte[count];
+        Random.Shared.NextBytes(data);
+        return data;
+    }
+
+    [Fact]
+    public async Task Bytes_pass_unchanged_both_ways_without_faults()
+    {
+        await using var pair = await StartAsync();
+        var up = RandomBytes(1 << 20);
+        var down = RandomBytes(300_000);
+        var sendUp = SendAllAsync(pair.Client, up);
+        var sendDown = SendAllAsync(pair.Server, down);
+        var atServer = await ReceiveAsync(pair.Server, up.Length, Within);
+        var atClient = await ReceiveAsync(pair.Client, down.Length, Within);
+        await Task.WhenAll(sendUp, sendDown);
+        Assert.Equal(up, atServer.Data);
+        Assert.Equal(down, atClient.Data);
+        Assert.Equal(up.Length, pair.Proxy.BytesUpstream);
+        Assert.Equal(down.Length, pair.Proxy.BytesDownstream);
+    }
+
+    [Fact]
+    public async Task Latency_delays_only_its_direction()
+    {
+        await using var pair = await StartAsync(p => p.Set(FaultDirection.Downstream, new LinkFaults { Latency = TimeSpan.FromMilliseconds(300), Jitter = TimeSpan.FromMilliseconds(50) }));
+        var upTime = await TimeAsync(async () =>
+        {
+            await SendAllAsync(pair.Client, [1, 2, 3]);
+            Assert.Equal(3, (await ReceiveAsync(pair.Server, 3, Within)).Data.Length);
+        });
+        var downTime = await TimeAsync(async () =>
+        {
+            await SendAllAsync(pair.Server, [4, 5, 6]);
+            Assert.Equal(3, (await ReceiveAsync(pair.Client, 3, Within)).Data.Length);
+        });
+        Assert.True(upTime < TimeSpan.FromMilliseconds(200), $"upstream took {upTime.TotalMilliseconds} ms with latency only downstream");
+        Assert.True(downTime >= TimeSpan.FromMilliseconds(240), $"downstream took {downTime.TotalMilliseconds} ms; expected ≥ 250 ms (300 ± 50)");
+    }
+
+    [Fact]
+    public async Task Latency_is_pipelined_not_added_per_chunk()
+    {
+        await using var pair = await StartAsync(p => p.Set(FaultDirection.Upstream, new LinkFaults { Latency = TimeSpan.FromMilliseconds(200) }));
+        var elapsed = await TimeAsync(async () =>
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                await SendAllAsync(pair.Client, [(byte)i]);
+                await Task.Delay(5);
+            }
+            Assert.Equal(20, (await ReceiveAsync(pair.Server, 20, Within)).Data.Length);
+        });
+        Assert.True(elapsed < TimeSpan.FromMilliseconds(1500), $"20 chunks took {elapsed.TotalMilliseconds} ms: latency should overlap, not add up");
+    }
+
+    [Fact]
+    public async Task Bandwidth_caps_throughput()
+    {
+        await using var pair = await StartAsync(p => p.Set(FaultDirection.Upstream, new LinkFaults { BandwidthBytesPerSecond = 100_000 }));
+        var data = RandomBytes(100_000);
+        var elapsed = await TimeAsync(async () =>
+        {
+            var send = SendAllAsync(pair.Client, data);
+            Assert.Equal(data, (await ReceiveAsync(pair.Server, data.Length, Within)).Data);
+            await send;
+        });
+        Assert.True(elapsed >= TimeSpan.FromMilliseconds(800), $"100 kB at 100 kB/s took {elapsed.TotalMilliseconds} ms; expected about 1 s");
+    }
+
+    [Fact]
+    public async Task Slicer_splits_data_into_small_pieces_intact()
+    {
+        await using var pair = await StartAsync(p => p.Set(FaultDirection.Downstream, new LinkFaults { Slicer = new Slicer(8, 4, TimeSpan.FromMilliseconds(2)) }));
+        var data = RandomBytes(800);
+        await SendAllAsync(pair.Server, data);
+        var received = await ReceiveAsync(pair.Client, data.Length, Within);
+        Assert.Equal(data, received.Data);
+        Assert.True(received.Reads >= 30, $"800 bytes in slices of 4–12 arrived in {received.Reads} reads");
+    }
+
+    [Fact]
+    public async Task Limit_data_closes_after_the_limit()
+    {
+        await using var pair = await StartAsync(p => p.Set(FaultDirection.Upstream, new LinkFaults { LimitBytes = 1000 }));
+        var data = RandomBytes(5000);
+        _ = SendAllAsync(pair.Client, data).ContinueWith(_ => { }, TaskScheduler.Default);
+        var received = await ReceiveAsync(pair.Server, data.Length, Within);
+        Assert.True(received.Ended, "the connection was closed");
+        Assert.Equal(data[..1000], received.Data);
+    }
+
+    [Fact]
+    public async Task Blackhole_swallows_data_until_removed_and_keeps_the_connection_open()
+    {
+        await using var pair = await StartAsync(p => p.Set(FaultDirection.Both, LinkFaults.Blackhole));
+        await SendAllAsync(pair.Client, [1, 2, 3]);
+        var during = await ReceiveAsync(pair.Server, 3, TimeSpan.FromMilliseconds(500));
+        Assert.Empty(during.Data);
+        Assert.False(during.Ended);
+        pair.Proxy.Clear();
+        await SendAllAsync(pair.Client, [7, 8]);
+        Assert.Equal(new byte[] { 7, 8 }, (await ReceiveAsync(pair.Server, 2, Within)).Data);
+    }
+
+    [Fact]
+    public async Task Timeout_closes_the_connection_after_its_time()
+    {
+        await using var pair = await StartAsync();
+        pair.Proxy.Set(FaultDirection.Upstream, new LinkFaults { Timeout = TimeSpan.FromMilliseconds(300) });
+        var elapsed = await TimeAsync(async () => Assert.True((await ReceiveAsync(pair.Client, 1, Within)).Ended));
+        Assert.InRange(elapsed, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(3));
+    }
+
+    [Fact]
+    public async Task Reset_peer_resets_the_client()
+    {
+        await using var pair = await StartAsync();
+        pair.Proxy.Set(FaultDirection.Downstream, new LinkFaults { ResetPeer = TimeSpan.FromMilliseconds(100) });
+        var error = await Assert.ThrowsAsync<SocketException>(async () =>
+        {
+            var buffer = new byte[16];
+            using var timeout = new CancellationTokenSource(Within);
+            while (await pair.Client.ReceiveAsync(buffer, SocketFlags.None, timeout.Token) > 0)
+            {
+            }
+            throw new InvalidOperationException("closed with FIN, not RST");
+        });
+        Assert.Equal(SocketError.ConnectionReset, error.SocketErrorCode);
+    }
+
+    [Fact]
+    public async Task Slow_close_holds_the_close_back()
+    {
+        await using var pair = await StartAsync(p => p.Set(FaultDirection.Upstream, new LinkFaults { SlowClose = TimeSpan.FromMilliseconds(400) }));
+        var elapsed = await TimeAsync(async () =>
+        {
+            pair.Client.Shutdown(SocketShutdown.Send);
+            Assert.True((await ReceiveAsync(pair.Server, 1, Within)).Ended);
+        });
+        Assert.True(elapsed >= TimeSpan.FromMilliseconds(350), $"the server saw the close after {elapsed.TotalMilliseconds} ms");
+    }
+
+    [Fact]
+    public async Task Down_refuses_connections_and_up_serves_again_on_the_same_port()
+    {
+        await using var pair = await StartAsync();
+        var port = pair.Proxy.Port;
+        pair.Proxy.SetDown(true);
+        Assert.True((await ReceiveAsync(pair.Client, 1, Within)).Ended, "open connections are closed");
+        using (var refused = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            var error = await Assert.ThrowsAsync<SocketException>(() => refused.ConnectAsync(IPAddress.Loopback, port));
+            Assert.Equal(SocketError.ConnectionRefused, error.SocketErrorCode);
+        }
+        pair.Proxy.SetDown(false);
+        Assert.Equal(port, pair.Proxy.Port);
+        await pair.ReconnectAsync();
+        await SendAllAsync(pair.Client, [9]);
+        Assert.Equal(new byte[] { 9 }, (await ReceiveAsync(pair.Server, 1, Within)).Data);
+    }
+
+    [Fact]
+    public async Task Faults_switched_from_many_threads_under_traffic_leave_no_connection_behind()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        await using var proxy = FaultProxy.Start("churn", (IPEndPoint)listener.LocalEndpoint);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+        var echo = Task.Run(async () =>
+        {
+            var handlers = new List<Task>();
+            while (!stop.IsCancellationRequested)
+            {
+                Socket accepted;
+                try { accepted = await listener.AcceptSocketAsync(stop.Token); }
+                catch (OperationCanceledException) { break; }
+                handlers.Add(Task.Run(async () =>
+                {
+                    using var socket = accepted;
+                    var buffer = new byte[4096];
+                    try
+                    {
+                        int n;
+                        while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None, stop.Token)) > 0)
+                            await socket.SendAsync(buffer.AsMemory(0, n), SocketFlags.None, stop.Token);
+                    }
+                    catch (Exception e) when (e is SocketException or OperationCanceledException) { }
+                }));
+            }
+            await Task.WhenAll(handlers);
+        });
+        LinkFaults[] faults =
+        [
+            LinkFaults.None,
+            new() { Latency = TimeSpan.FromMilliseconds(5), Jitter = TimeSpan.FromMilliseconds(5) },
+            new() { Slicer = new Slicer(3, 2, TimeSpan.Zero) },
+            new() { BandwidthBytesPerSecond = 50_000 },
+            LinkFaults.Blackhole,
+            new() { LimitBytes = 200 },
+            new() { ResetPeer = TimeSpan.FromMilliseconds(50) },
+        ];
+        var switcher = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                proxy.Set(Random.Shared.Next(2) == 0 ? FaultDirection.Upstream : FaultDirection.Both, faults[Random.Shared.Next(faults.Length)]);
+                if (Random.Shared.Next(20) == 0) { proxy.SetDown(true); proxy.SetDown(false); }
+                await Task.Delay(10);
+            }
+        });
+        var clients = Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                try
+                {
+                    await client.ConnectAsync(IPAddress.Loopback, proxy.Port, stop.Token);
+                    await SendAllAsync(client, RandomBytes(100));
+                    await ReceiveAsync(client, 100, TimeSpan.FromMilliseconds(200));
+                }
+                catch (Exception e) when (e is SocketException or OperationCanceledException) { }
+            }
+        })).ToList();
+        await Task.WhenAll([switcher, echo, .. clients]).WaitAsync(TimeSpan.FromSeconds(20));
+        proxy.Clear();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (proxy.OpenConnections > 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        Assert.Equal(0, proxy.OpenConnections);
+        Assert.True(proxy.AcceptedConnections > 20, $"only {proxy.AcceptedConnections} connections were made");
+    }
+}
