@@ -14,7 +14,7 @@ namespace Parley.Server.Caching;
 /// </summary>
 public sealed class CachedReads(
     ReadCache cache, FeatureFlags flags, ConversationAccess access, MessageStore messages, ConversationStore conversations,
-    IOptions<JsonOptions> json)
+    MembershipSync membership, IOptions<JsonOptions> json)
 {
     private readonly JsonSerializerOptions _json = json.Value.SerializerOptions;
 
@@ -57,6 +57,13 @@ public sealed class CachedReads(
         var participants = await conversations.ParticipantIdsAsync(conversationId, ct);
         var scopes = participants.Concat(alsoUsers).Distinct().Select(ReadCache.User).Append(ReadCache.Conversation(conversationId)).ToArray();
         await cache.InvalidateAsync(scopes, ct);
+    }
+
+    /// <summary>Who belongs to the conversation changed (or it was deleted): participant sets on every node, then as above.</summary>
+    public async Task MembershipChangedAsync(Guid conversationId, CancellationToken ct, params Guid[] alsoUsers)
+    {
+        await membership.PublishAsync(conversationId, ct);
+        await ConversationChangedAsync(conversationId, ct, alsoUsers);
     }
 
     /// <summary>Only this user's list changed (its read marker, or it joined a new conversation).</summary>

@@ -47,6 +47,9 @@ public static class ParleyServices
         services.AddOptions<CacheOptions>().BindConfiguration(CacheOptions.Section);
         services.AddSingleton<ReadCache>();
         services.AddSingleton<CachedReads>();
+        services.AddSingleton<MembershipCache>();
+        services.AddSingleton<MembershipSync>();
+        services.AddHostedService(sp => sp.GetRequiredService<MembershipSync>());
         services.AddSingleton<ConversationAccess>();
         services.AddSingleton<UserStore>();
         services.AddSingleton<ConversationStore>();

@@ -50,14 +50,20 @@ public sealed class ParleyFixture : IAsyncLifetime
         Settings["Parley:Data:Replica:MaxLagSeconds"] = "1";
         Settings["Parley:Data:Replica:ProbeIntervalSeconds"] = "0.25";
         Settings["Parley:Data:Replica:BreakSeconds"] = "1";
-        _app = ParleyApp.Build(["--urls", "http://127.0.0.1:0"], builder =>
+        (_app, BaseAddress) = await StartNodeAsync();
+    }
+
+    /// <summary>Starts another in-process server node on the same stack and settings; the caller disposes it.</summary>
+    public async Task<(WebApplication App, Uri BaseAddress)> StartNodeAsync()
+    {
+        var app = ParleyApp.Build(["--urls", "http://127.0.0.1:0"], builder =>
         {
             builder.Configuration.AddInMemoryCollection(Settings);
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
         });
-        await _app.StartAsync();
-        var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        BaseAddress = new Uri(address);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return (app, new Uri(address));
     }
 
     /// <summary>The configured administrator, registered on first use.</summary>

@@ -71,7 +71,7 @@ public static class ConversationsApi
     public static async Task<IResult> Delete(Guid id, ClaimsPrincipal user, ConversationStore store, CachedReads cache, CancellationToken ct)
     {
         var outcome = await store.DeleteAsync(id, user.UserId(), ct);
-        if (outcome.Status == OutcomeStatus.Ok) await cache.ConversationChangedAsync(id, ct);
+        if (outcome.Status == OutcomeStatus.Ok) await cache.MembershipChangedAsync(id, ct);
         return Problems.From(outcome, _ => TypedResults.NoContent());
     }
 

@@ -27,14 +27,14 @@ public static class ParticipantsApi
         if (request.UserId is not { } newUser)
             return Problems.Validation("userId", "userId is required.");
         var outcome = await store.AddParticipantAsync(id, user.UserId(), newUser, ct);
-        if (outcome.Status == Parley.Data.OutcomeStatus.Ok) await cache.ConversationChangedAsync(id, ct);
+        if (outcome.Status == Parley.Data.OutcomeStatus.Ok) await cache.MembershipChangedAsync(id, ct);
         return Problems.From(outcome, p => TypedResults.Created($"/v1/conversations/{id}/participants/{p.UserId}", p));
     }
 
     public static async Task<IResult> Remove(Guid id, Guid userId, ClaimsPrincipal user, ConversationStore store, CachedReads cache, CancellationToken ct)
     {
         var outcome = await store.RemoveParticipantAsync(id, user.UserId(), userId, ct);
-        if (outcome.Status == Parley.Data.OutcomeStatus.Ok) await cache.ConversationChangedAsync(id, ct, userId);
+        if (outcome.Status == Parley.Data.OutcomeStatus.Ok) await cache.MembershipChangedAsync(id, ct, userId);
         return Problems.From(outcome, _ => TypedResults.NoContent());
     }
 }
