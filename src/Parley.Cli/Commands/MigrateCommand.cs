@@ -1,8 +1,6 @@
 using System.CommandLine;
 using Npgsql;
-using Parley.Cli.Configuration;
 using Parley.Cli.Local;
-using Parley.Data;
 using Parley.Data.Migrations;
 
 namespace Parley.Cli.Commands;
@@ -10,15 +8,9 @@ namespace Parley.Cli.Commands;
 /// <summary><c>parley migrate</c>: applies the embedded schema migrations.</summary>
 public static class MigrateCommand
 {
-    private const string ConnectionKey = DataOptions.Section + ":" + nameof(DataOptions.PrimaryConnectionString);
-
     public static Command Create(GlobalOptions global)
     {
-        var connection = new Option<string?>("--connection", "-c")
-        {
-            Description = "PostgreSQL connection string (not through PgBouncer). Default: Parley:Data:PrimaryConnectionString "
-                + "from appsettings.json or Parley__Data__PrimaryConnectionString, else the running local stack's primary.",
-        };
+        var connection = DatabaseTarget.Option();
         var command = new Command("migrate", "Apply the schema migrations and print the final version.") { connection };
         command.SetHandler(global, (result, cli, ct) => RunAsync(cli, result.GetValue(connection), ct));
         return command;
@@ -26,22 +18,7 @@ public static class MigrateCommand
 
     private static async Task<int> RunAsync(CliContext cli, string? connection, CancellationToken ct)
     {
-        var configured = ParleyConfiguration.Load(file: null)[ConnectionKey];
-        var connectionString = connection
-            ?? (string.IsNullOrWhiteSpace(configured) ? null : configured)
-            ?? LocalInstance.Read(cli.Home).Stack?.PrimaryConnectionString
-            ?? throw new CliException(ExitCodes.Usage,
-                "no database to migrate: pass --connection, set Parley__Data__PrimaryConnectionString, or start the local stack with `parley up`.");
-
-        NpgsqlDataSource dataSource;
-        try
-        {
-            dataSource = NpgsqlDataSource.Create(connectionString);
-        }
-        catch (ArgumentException e)
-        {
-            throw new CliException(ExitCodes.Usage, $"bad connection string: {e.Message}");
-        }
+        var dataSource = DatabaseTarget.Open(cli, connection);
         await using (dataSource)
         {
             MigrationResult migrated;

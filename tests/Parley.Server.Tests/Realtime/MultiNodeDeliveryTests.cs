@@ -1,15 +1,20 @@
 using System.Net;
+using Npgsql;
+using Parley.Data.Outbox;
 using Parley.Server.Tests.Infrastructure;
 
 namespace Parley.Server.Tests.Realtime;
 
-/// <summary>Real server processes on one stack: cross-node delivery, a Redis outage, a node killed with SIGKILL.</summary>
-[Trait("Category", "Integration")]
+/// <summary>
+/// Real server processes on one stack: cross-node delivery, a Redis outage, a node killed with SIGKILL.
+/// Traits are per test: the 10,000-message kill is Chaos tier only.
+/// </summary>
 public sealed class MultiNodeDeliveryTests(MultiNodeFixture fixture) : IClassFixture<MultiNodeFixture>
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
 
     [Fact]
+    [Trait("Category", "Integration")]
     public async Task A_message_sent_through_node_A_reaches_a_socket_on_node_B()
     {
         await using var a = await fixture.StartNodeAsync("mn-a1");
@@ -30,6 +35,50 @@ public sealed class MultiNodeDeliveryTests(MultiNodeFixture fixture) : IClassFix
     }
 
     [Fact]
+    [Trait("Category", "Integration")]
+    public async Task An_outage_past_the_retry_limit_dead_letters_and_dlq_retry_delivers_every_message()
+    {
+        // A node that gives up after three quick attempts, so the outage outlasts its retry limit.
+        await using var node = await fixture.StartNodeAsync("mn-dlq", new Dictionary<string, string?>
+        {
+            ["Parley:Delivery:MaxAttempts"] = "3",
+            ["Parley:Delivery:RetryBaseDelay"] = "00:00:00.050",
+        });
+        using var api = MultiNodeFixture.Client(node);
+        var owner = await api.NewUserAsync("dlo");
+        var member = await api.NewUserAsync("dlm");
+        var conversation = await api.CreateConversationAsync(owner, member);
+        await Eventually.True(async () => await fixture.CountAsync("SELECT count(*) FROM outbox WHERE dispatched_at IS NULL") == 0, "the setup events to be dispatched");
+        var deadBefore = await fixture.CountAsync("SELECT count(*) FROM dead_letters");
+
+        var sent = new List<Guid>();
+        await fixture.Stack.Redis!.StopAsync();
+        try
+        {
+            for (var i = 0; i < 5; i++)
+                sent.Add(Guid.Parse((await api.SendMessageAsync(owner, conversation, $"during outage {i}"))["id"]!.GetValue<string>()));
+            await Eventually.True(async () => await fixture.CountAsync("SELECT count(*) FROM dead_letters WHERE type = 'message.created'") - deadBefore >= 5,
+                "the five events to reach the dead-letter table", TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            await fixture.Stack.Redis!.StartAsync();
+        }
+
+        await using var socket = await WsClient.ConnectAsync(node.BaseAddress, member.Token);
+        await using (var source = NpgsqlDataSource.Create(fixture.Stack.PrimaryConnectionString))
+        {
+            // What `parley dlq retry --all` runs.
+            var retried = await new DeadLetterStore(source).RetryAsync(null);
+            Assert.True(retried >= 5, $"retried {retried}");
+        }
+        await socket.WaitUntilAsync(() => sent.All(new HashSet<Guid>(socket.MessageIds()).Contains), Wait,
+            $"the {sent.Count} dead-lettered messages after the retry (missing: {sent.Except(socket.MessageIds()).Count()})");
+        Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM dead_letters"));
+    }
+
+    [Fact]
+    [Trait("Category", "Integration")]
     public async Task Redis_stopped_for_10_seconds_during_sends_loses_no_message()
     {
         await using var a = await fixture.StartNodeAsync("mn-a2");
@@ -73,6 +122,7 @@ public sealed class MultiNodeDeliveryTests(MultiNodeFixture fixture) : IClassFix
     }
 
     [Fact]
+    [Trait("Category", "Integration")]
     public Task Kill_9_of_a_node_during_steady_sends_loses_no_message_500() => KillNodeDuringSendsAsync(500, 100, "k5");
 
     [Fact]

@@ -29,7 +29,12 @@ public sealed class MultiNodeFixture : IAsyncLifetime
         ["Parley:Node:Id"] = nodeId,
     };
 
-    public Task<ServerNode> StartNodeAsync(string nodeId) => ServerNode.StartAsync(Settings(nodeId));
+    public Task<ServerNode> StartNodeAsync(string nodeId, IReadOnlyDictionary<string, string?>? overrides = null)
+    {
+        var settings = Settings(nodeId);
+        foreach (var (key, value) in overrides ?? new Dictionary<string, string?>()) settings[key] = value;
+        return ServerNode.StartAsync(settings);
+    }
 
     public static ApiClient Client(ServerNode node) =>
         new(new HttpClient { BaseAddress = node.BaseAddress, Timeout = TimeSpan.FromSeconds(30) });

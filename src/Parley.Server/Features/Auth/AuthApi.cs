@@ -19,6 +19,11 @@ public static partial class AuthApi
     [GeneratedRegex("^[a-z0-9_.-]{3,32}$")]
     private static partial Regex HandlePattern();
 
+    private static string? _dummyHash;
+
+    private static string DummyHash(IPasswordHasher<UserRecord> hasher) =>
+        _dummyHash ??= hasher.HashPassword(null!, Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)));
+
     public static IEndpointRouteBuilder MapAuthApi(this IEndpointRouteBuilder app)
     {
         var auth = app.MapGroup("/v1/auth").AllowAnonymous();
@@ -60,9 +65,9 @@ public static partial class AuthApi
             return Problems.Status(StatusCodes.Status429TooManyRequests, "Too many requests", "Too many failed logins; wait before trying again.");
         }
         var credential = await users.FindCredentialAsync(request.Handle, ct);
-        var verdict = credential is null
-            ? PasswordVerificationResult.Failed
-            : hasher.VerifyHashedPassword(credential.User, credential.PasswordHash, request.Password);
+        // An unknown handle costs the same hash as a wrong password, so timing does not tell which handles exist.
+        var verdict = hasher.VerifyHashedPassword(credential?.User!, credential?.PasswordHash ?? DummyHash(hasher), request.Password);
+        if (credential is null) verdict = PasswordVerificationResult.Failed;
         if (verdict == PasswordVerificationResult.Failed)
         {
             throttle.RecordFailure(request.Handle, address);

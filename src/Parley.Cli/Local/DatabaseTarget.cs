@@ -1,0 +1,39 @@
+using System.CommandLine;
+using Npgsql;
+using Parley.Cli.Configuration;
+using Parley.Data;
+
+namespace Parley.Cli.Local;
+
+/// <summary>
+/// Which PostgreSQL a database command talks to: <c>--connection</c>, else the configured primary
+/// (appsettings.json or Parley__Data__PrimaryConnectionString), else the running local stack's primary.
+/// </summary>
+public static class DatabaseTarget
+{
+    private const string ConnectionKey = DataOptions.Section + ":" + nameof(DataOptions.PrimaryConnectionString);
+
+    public static Option<string?> Option() => new("--connection", "-c")
+    {
+        Description = "PostgreSQL connection string (not through PgBouncer). Default: Parley:Data:PrimaryConnectionString "
+            + "from appsettings.json or Parley__Data__PrimaryConnectionString, else the running local stack's primary.",
+    };
+
+    public static NpgsqlDataSource Open(CliContext cli, string? connection)
+    {
+        var configured = ParleyConfiguration.Load(file: null)[ConnectionKey];
+        var connectionString = connection
+            ?? (string.IsNullOrWhiteSpace(configured) ? null : configured)
+            ?? LocalInstance.Read(cli.Home).Stack?.PrimaryConnectionString
+            ?? throw new CliException(ExitCodes.Usage,
+                "no database: pass --connection, set Parley__Data__PrimaryConnectionString, or start the local stack with `parley up`.");
+        try
+        {
+            return NpgsqlDataSource.Create(connectionString);
+        }
+        catch (ArgumentException e)
+        {
+            throw new CliException(ExitCodes.Usage, $"bad connection string: {e.Message}");
+        }
+    }
+}
