@@ -21,6 +21,12 @@ public static class ExitCodes
     /// <summary><c>up</c>: a local stack already runs from this root.</summary>
     public const int AlreadyRunning = 5;
 
+    /// <summary><c>load</c>: an SLO gate was breached.</summary>
+    public const int GateBreached = 6;
+
+    /// <summary><c>load</c>: a gate had no data to judge by (never a pass).</summary>
+    public const int GateInconclusive = 7;
+
     /// <summary>Stopped by Ctrl-C or SIGTERM before it was done.</summary>
     public const int Interrupted = 130;
 
@@ -32,6 +38,8 @@ public static class ExitCodes
           3    status: some components are down
           4    a system binary is missing (the message says what to apt-get install)
           5    up: a stack already runs from this root (run `parley down`)
+          6    load: an SLO gate was breached
+          7    load: a gate had no data (inconclusive, never a pass)
           130  interrupted
         """;
 }

@@ -1,0 +1,80 @@
+using System.Collections.Concurrent;
+
+namespace Parley.Kit.Load.Engine;
+
+/// <summary>
+/// Collects every measured request: latency per operation and overall, outcome counts by operation and status,
+/// and per-second intervals for the timeline and the gate window. Thread-safe; the engine hands it only measured requests.
+/// </summary>
+public sealed class LoadRecorder
+{
+    private readonly ConcurrentDictionary<string, OperationStats> _operations = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _errorKinds = new(StringComparer.Ordinal);
+    private Interval _interval = new();
+    private long _ok;
+    private long _expected;
+    private long _errors;
+
+    public LatencyHistogram All { get; } = new();
+
+    public long Requests => Interlocked.Read(ref _ok) + Interlocked.Read(ref _expected) + Interlocked.Read(ref _errors);
+
+    public long Ok => Interlocked.Read(ref _ok);
+
+    public long Expected => Interlocked.Read(ref _expected);
+
+    public long Errors => Interlocked.Read(ref _errors);
+
+    public IReadOnlyDictionary<string, OperationStats> Operations => _operations;
+
+    /// <summary>Errors by kind: an HTTP status (<c>503</c>), <c>timeout</c>, <c>connect</c>, <c>dropped</c>, or the scenario's word.</summary>
+    public IReadOnlyDictionary<string, long> ErrorKinds => _errorKinds;
+
+    public void Record(in Outcome outcome, long latencyNanoseconds)
+    {
+        All.Record(latencyNanoseconds);
+        var interval = Volatile.Read(ref _interval);
+        interval.Latency.Record(latencyNanoseconds);
+        var op = _operations.GetOrAdd(outcome.Operation, _ => new OperationStats());
+        op.Latency.Record(latencyNanoseconds);
+        op.CountStatus(outcome.Status);
+        switch (outcome.Kind)
+        {
+            case OutcomeKind.Ok:
+                Interlocked.Increment(ref _ok);
+                break;
+            case OutcomeKind.Expected:
+                Interlocked.Increment(ref _expected);
+                break;
+            default:
+                Interlocked.Increment(ref _errors);
+                Interlocked.Increment(ref interval.Errors);
+                Interlocked.Increment(ref op.Errors);
+                _errorKinds.AddOrUpdate(outcome.Error ?? $"{outcome.Status}", 1, (_, n) => n + 1);
+                break;
+        }
+    }
+
+    /// <summary>An arrival that found every allowed slot busy: an error, since the server did not keep up.</summary>
+    public void RecordDropped(string operation) => Record(Outcome.Failed(operation, 0, "dropped"), 0);
+
+    /// <summary>Ends the current interval and starts the next; returns the one that ended.</summary>
+    public Interval Rotate() => Interlocked.Exchange(ref _interval, new Interval());
+
+    public sealed class Interval
+    {
+        public readonly LatencyHistogram Latency = new();
+        public long Errors;
+    }
+
+    public sealed class OperationStats
+    {
+        private readonly ConcurrentDictionary<int, long> _statuses = new();
+        public readonly LatencyHistogram Latency = new();
+        public long Errors;
+
+        public IReadOnlyDictionary<int, long> Statuses => _statuses;
+
+        internal void CountStatus(int status) => _statuses.AddOrUpdate(status, 1, (_, n) => n + 1);
+    }
+}

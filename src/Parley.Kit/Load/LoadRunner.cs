@@ -1,0 +1,175 @@
+using System.Globalization;
+using System.Net;
+using Parley.Kit.Load.Engine;
+using Parley.Kit.Load.Gates;
+using Parley.Kit.Load.Reports;
+using Parley.Kit.Load.Sampling;
+
+namespace Parley.Kit.Load;
+
+/// <summary>What to run against where, judged by which gates.</summary>
+public sealed record LoadRunSettings(string Url, LoadProfile Profile, IReadOnlyList<Gate> Gates, string PlanText)
+{
+    /// <summary>Called once a second with the live progress line.</summary>
+    public Action<string>? OnProgress { get; init; }
+
+    /// <summary>Setup and verification steps.</summary>
+    public IProgress<string>? Log { get; init; }
+}
+
+/// <summary>
+/// Runs one scenario end to end: loopback check, file limit, a sized connection pool, setup, the engine with live
+/// progress and gate watch, server sampling from <c>/metrics</c>, verification, and the summary with gate verdicts.
+/// </summary>
+public static class LoadRunner
+{
+    public static async Task<RunSummary> RunAsync(ILoadScenario scenario, LoadRunSettings settings, CancellationToken ct)
+    {
+        var baseUri = LoopbackGuard.Ensure(settings.Url);
+        if (!baseUri.AbsolutePath.EndsWith('/')) baseUri = new Uri(baseUri + "/");
+        var profile = settings.Profile;
+        profile.Validate();
+        var sockets = profile.Model == LoadModel.Closed ? (int)Math.Ceiling(profile.Plan.Peak) : profile.Connections;
+        var httpPool = scenario is IWebSocketScenario ? 128 : profile.Model == LoadModel.Open ? sockets : 64;
+        var limit = FileLimit.Raise((ulong)(sockets * 2 + 1024));
+        if (limit is { } l && l < (ulong)sockets + 256)
+            settings.Log?.Report($"the open-file limit is {l}: fewer than the {sockets} connections asked for (raise the hard limit with ulimit -Hn)");
+
+        using var http = CreateClient(baseUri, httpPool, profile.RequestTimeout);
+        var context = new LoadContext(new ParleyApiClient(http), baseUri, profile, settings.Log);
+        var recorder = new LoadRecorder();
+
+        settings.Log?.Report($"setting up '{scenario.Name}' against {baseUri} ...");
+        await scenario.SetupAsync(context, ct).ConfigureAwait(false);
+
+        await using var sampler = new ServerSampler(baseUri);
+        sampler.Start();
+        var monitor = new GateMonitor(settings.Gates, Math.Max(1, (int)profile.GateWindow.TotalSeconds));
+        var timeline = new List<TimelinePoint>();
+        if (profile.Model == LoadModel.Open && scenario is not IWebSocketScenario)
+            await OpenConnectionsAsync(http, sockets, settings.Log, ct).ConfigureAwait(false);
+        var engine = new LoadEngine(scenario, context, recorder,
+            () => new ParleyApiClient(CreateClient(baseUri, 1, profile.RequestTimeout)));
+        var startedAt = DateTimeOffset.UtcNow;
+        var measuringMarked = false;
+
+        string? OnTick(TickInfo tick)
+        {
+            if (!tick.WarmingUp && !measuringMarked)
+            {
+                sampler.MarkMeasuring();
+                measuringMarked = true;
+            }
+            var interval = tick.IntervalLatency;
+            var pool = sampler.Latest?.PoolSaturation;
+            if (!tick.WarmingUp)
+                timeline.Add(new TimelinePoint(Math.Round((tick.Elapsed - profile.WarmUp).TotalSeconds), interval.Count, tick.IntervalErrors,
+                    Ms(interval.ValueAtPercentile(50)), Ms(interval.ValueAtPercentile(95)), Ms(interval.ValueAtPercentile(99)), Ms(interval.MaxNanoseconds),
+                    Math.Round(tick.Target, 1), pool));
+            settings.OnProgress?.Invoke(ProgressLine(tick, recorder, pool, profile.Model));
+            return tick.WarmingUp ? null : monitor.Observe(interval, tick.IntervalErrors);
+        }
+
+        await engine.RunAsync(OnTick, ct).ConfigureAwait(false);
+        var finishedLoad = DateTimeOffset.UtcNow;
+        var server = await sampler.FinishAsync().ConfigureAwait(false);
+        settings.Log?.Report("verifying ...");
+        await scenario.VerifyAsync(context, ct).ConfigureAwait(false);
+
+        var measured = Math.Max(0.001, (finishedLoad - startedAt - profile.WarmUp).TotalSeconds);
+        var values = context.Counters.ToDictionary(p => p.Key, p => (double)p.Value);
+        if (server.MemoryGrowth is { } growth) values["memory_growth"] = growth;
+        if (server.CacheHitRatio is { } hit) values["cache_hit"] = hit;
+        if (server.PoolSaturationMax is { } saturation) values["pool"] = saturation;
+        if (server.ReplicaLagMaxSeconds is { } lag) values["replica_lag"] = lag;
+        var data = new GateData(recorder.All, recorder.Requests, recorder.Errors, TimeSpan.FromSeconds(measured),
+            context.Histograms.ToDictionary(p => p.Key, p => p.Value).Concat(recorder.Operations.Select(p => KeyValuePair.Create(p.Key, p.Value.Latency)))
+                .GroupBy(p => p.Key).ToDictionary(g => g.Key, g => g.First().Value),
+            values);
+        var verdicts = GateEvaluator.Evaluate(settings.Gates, data);
+
+        return new RunSummary
+        {
+            Scenario = scenario.Name,
+            StartedAt = startedAt,
+            FinishedAt = DateTimeOffset.UtcNow,
+            Url = baseUri.ToString(),
+            Model = profile.Model.ToString().ToLowerInvariant(),
+            Plan = settings.PlanText,
+            Connections = sockets,
+            WarmUpSeconds = profile.WarmUp.TotalSeconds,
+            MeasuredSeconds = Math.Round(measured, 3),
+            Requests = recorder.Requests,
+            Ok = recorder.Ok,
+            Expected = recorder.Expected,
+            Errors = recorder.Errors,
+            Latency = LatencySummary.Of(recorder.All),
+            Operations = recorder.Operations.ToDictionary(p => p.Key, p => new OperationSummary(
+                p.Value.Latency.Count, Interlocked.Read(ref p.Value.Errors),
+                p.Value.Statuses.ToDictionary(s => s.Key.ToString(CultureInfo.InvariantCulture), s => s.Value), LatencySummary.Of(p.Value.Latency))),
+            ErrorKinds = recorder.ErrorKinds.ToDictionary(),
+            Histograms = context.Histograms.ToDictionary(p => p.Key, p => LatencySummary.Of(p.Value)),
+            Counters = context.Counters,
+            Server = server,
+            Timeline = timeline,
+            Gates = verdicts.Select(v => new GateVerdict(v.Gate.Text, v.Status.ToString().ToLowerInvariant(), v.Observed, v.Describe())).ToList(),
+            Verdict = RunSummary.VerdictOf(verdicts),
+            StopReason = engine.StopReason,
+            Machine = $"{Environment.ProcessorCount} cores shared by server, PostgreSQL, replica, Redis and the load generator ({Environment.MachineName})",
+            LatencyHistogram = recorder.All.ToSnapshot(),
+        };
+    }
+
+    private static double Ms(double ns) => Math.Round(ns / 1e6, 3);
+
+    /// <summary>An HTTP/1.1 client with a pool of at most <paramref name="connections"/> kept-alive connections.</summary>
+    public static HttpClient CreateClient(Uri baseUri, int connections, TimeSpan timeout) =>
+        new(new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = connections,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+            ConnectTimeout = TimeSpan.FromSeconds(5),
+            UseProxy = false,
+            UseCookies = false,
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+        })
+        {
+            BaseAddress = baseUri,
+            Timeout = timeout,
+        };
+
+    /// <summary>
+    /// Opens the pool's connections up front (concurrent <c>/health/live</c> requests), so an open-model run holds
+    /// <paramref name="connections"/> sockets like the seed's connection counts, not only as many as the rate needs.
+    /// </summary>
+    private static async Task OpenConnectionsAsync(HttpClient http, int connections, IProgress<string>? log, CancellationToken ct)
+    {
+        if (connections <= 64) return;
+        log?.Report($"opening {connections:N0} connections ...");
+        var opened = 0;
+        await Parallel.ForEachAsync(Enumerable.Range(0, connections), new ParallelOptions { MaxDegreeOfParallelism = connections, CancellationToken = ct }, async (_, token) =>
+        {
+            try
+            {
+                using var response = await http.GetAsync("health/live", token).ConfigureAwait(false);
+                Interlocked.Increment(ref opened);
+            }
+            catch (HttpRequestException)
+            {
+            }
+        }).ConfigureAwait(false);
+        if (opened < connections) log?.Report($"only {opened:N0} of {connections:N0} connections opened");
+    }
+
+    /// <summary><c>[ 5%] 12s | 2,480 req/s | p95 14.2 ms | errors 0 | pool 0.31</c></summary>
+    public static string ProgressLine(TickInfo tick, LoadRecorder recorder, double? pool, LoadModel model)
+    {
+        var percent = tick.Total <= TimeSpan.Zero ? 100 : Math.Min(100, (int)(tick.Elapsed / tick.Total * 100));
+        var phase = tick.WarmingUp ? " warm-up |" : $" stage {tick.Stage + 1} |";
+        var target = model == LoadModel.Open ? $"target {tick.Target:N0}/s" : $"{tick.Target:N0} conns";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"[{percent,3}%] {tick.Elapsed.TotalSeconds:0}s |{phase} {tick.IntervalLatency.Count:N0} req/s ({target}) | p95 {Durations.Format(tick.IntervalLatency.ValueAtPercentile(95))} | errors {recorder.Errors:N0} | in flight {tick.InFlight:N0} | pool {(pool is { } p ? p.ToString("0.00", CultureInfo.InvariantCulture) : "-")}");
+    }
+}

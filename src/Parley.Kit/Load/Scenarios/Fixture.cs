@@ -1,0 +1,61 @@
+namespace Parley.Kit.Load.Scenarios;
+
+/// <summary>
+/// Users and conversations a scenario works on, made through the public API. Users have stable handles
+/// (<c>load_0</c>, <c>load_1</c>, ...; the ones <c>parley load seed</c> writes too) so later runs only log in;
+/// conversations are new per run.
+/// </summary>
+public sealed class Fixture
+{
+    public const string HandlePrefix = "load_";
+
+    private Fixture(IReadOnlyList<LoadUser> users) => Users = users;
+
+    public IReadOnlyList<LoadUser> Users { get; }
+
+    public List<FixtureConversation> Conversations { get; } = [];
+
+    /// <summary>Registers (or logs in) <paramref name="count"/> users, a few at a time (a login costs one password hash).</summary>
+    public static async Task<Fixture> UsersAsync(LoadContext context, int count, CancellationToken ct)
+    {
+        context.Log($"logging in {count} users ...");
+        var users = new LoadUser[count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = ct },
+            async (i, token) => users[i] = await context.Api.RegisterAndLoginAsync($"{HandlePrefix}{i}", token).ConfigureAwait(false)).ConfigureAwait(false);
+        return new Fixture(users);
+    }
+
+    /// <summary>
+    /// Creates <paramref name="count"/> conversations; conversation k is owned by <paramref name="ownerOf"/>(k)
+    /// (default: user k mod N) with <paramref name="membersOf"/>(k) as participants.
+    /// </summary>
+    public async Task AddConversationsAsync(LoadContext context, int count, Func<int, IEnumerable<LoadUser>> membersOf, CancellationToken ct,
+        Func<int, LoadUser>? ownerOf = null)
+    {
+        context.Log($"creating {count} conversations ...");
+        var created = new FixtureConversation[count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = ct }, async (k, token) =>
+        {
+            var owner = ownerOf?.Invoke(k) ?? Users[k % Users.Count];
+            var members = membersOf(k).Where(u => u.Id != owner.Id).DistinctBy(u => u.Id).ToList();
+            var id = await context.Api.CreateConversationAsync(owner, $"load {context.RunId} #{k}", members.Select(m => m.Id), token).ConfigureAwait(false);
+            created[k] = new FixtureConversation(id, owner, [owner, .. members]);
+        }).ConfigureAwait(false);
+        Conversations.AddRange(created);
+    }
+
+    /// <summary>Sends <paramref name="perConversation"/> messages into every conversation (for history pages to read).</summary>
+    public async Task FillAsync(LoadContext context, int perConversation, int bodyBytes, CancellationToken ct)
+    {
+        context.Log($"sending {perConversation * Conversations.Count:N0} messages ...");
+        var body = new string('m', bodyBytes);
+        var work = Conversations.SelectMany(c => Enumerable.Range(0, perConversation).Select(i => (c, i)));
+        await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = ct }, async (item, token) =>
+        {
+            var sender = item.c.Members[item.i % item.c.Members.Count];
+            (await context.Api.SendMessageAsync(sender, item.c.Id, body, $"fill-{item.i}", token).ConfigureAwait(false)).EnsureSuccess("fill message");
+        }).ConfigureAwait(false);
+    }
+}
+
+public sealed record FixtureConversation(Guid Id, LoadUser Owner, IReadOnlyList<LoadUser> Members);
