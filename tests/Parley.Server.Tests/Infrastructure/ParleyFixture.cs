@@ -54,11 +54,13 @@ public sealed class ParleyFixture : IAsyncLifetime
     }
 
     /// <summary>Starts another in-process server node on the same stack and settings; the caller disposes it.</summary>
-    public async Task<(WebApplication App, Uri BaseAddress)> StartNodeAsync()
+    public async Task<(WebApplication App, Uri BaseAddress)> StartNodeAsync(IReadOnlyDictionary<string, string?>? overrides = null)
     {
+        var settings = new Dictionary<string, string?>(Settings);
+        foreach (var (key, value) in overrides ?? new Dictionary<string, string?>()) settings[key] = value;
         var app = ParleyApp.Build(["--urls", "http://127.0.0.1:0"], builder =>
         {
-            builder.Configuration.AddInMemoryCollection(Settings);
+            builder.Configuration.AddInMemoryCollection(settings);
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
         });
         await app.StartAsync();
