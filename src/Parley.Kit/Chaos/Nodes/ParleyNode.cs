@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Parley.Kit.Stack.Internal;
+
+namespace Parley.Kit.Chaos.Nodes;
+
+/// <summary>
+/// A Parley server as a real process (<c>dotnet Parley.Server.dll</c>) on 127.0.0.1, configured with <c>--Parley:…=</c>
+/// arguments. It keeps its port across <see cref="KillAsync"/> / <see cref="StopAsync"/> and <see cref="StartAsync"/>,
+/// so clients reconnect to the same address, as behind a load balancer.
+/// </summary>
+public sealed partial class ParleyNode : IAsyncDisposable
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private readonly IReadOnlyDictionary<string, string?> _settings;
+    private readonly string _serverDll;
+    private readonly List<string> _log = [];
+    private Process? _process;
+    private int _port;
+
+    private ParleyNode(string name, IReadOnlyDictionary<string, string?> settings, string serverDll)
+    {
+        Name = name;
+        _settings = settings;
+        _serverDll = serverDll;
+    }
+
+    public string Name { get; }
+
+    /// <summary><c>http://127.0.0.1:port</c>; the same across restarts.</summary>
+    public Uri BaseAddress => new($"http://127.0.0.1:{_port}");
+
+    public int? Pid => _process is { HasExited: false } p ? p.Id : null;
+
+    public bool IsRunning => Pid is not null;
+
+    /// <summary><c>Parley.Server.dll</c> beside the running assembly (tests and the CLI reference the server project), or <c>PARLEY_SERVER_DLL</c>.</summary>
+    public static string DefaultServerDll =>
+        Environment.GetEnvironmentVariable("PARLEY_SERVER_DLL") is { Length: > 0 } path ? path : Path.Combine(AppContext.BaseDirectory, "Parley.Server.dll");
+
+    public static async Task<ParleyNode> StartAsync(string name, IReadOnlyDictionary<string, string?> settings, string? serverDll = null, CancellationToken ct = default)
+    {
+        var dll = serverDll ?? DefaultServerDll;
+        if (!File.Exists(dll))
+            throw new FileNotFoundException($"Parley.Server.dll not found at {dll}; build the solution or set PARLEY_SERVER_DLL.", dll);
+        var node = new ParleyNode(name, settings, dll);
+        await node.StartAsync(ct).ConfigureAwait(false);
+        return node;
+    }
+
+    /// <summary>Starts the process (again) and waits until it listens. No-op while it runs.</summary>
+    public async Task StartAsync(CancellationToken ct = default)
+    {
+        if (IsRunning) return;
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(_serverDll);
+        info.ArgumentList.Add("--urls");
+        info.ArgumentList.Add($"http://127.0.0.1:{_port}");
+        foreach (var (key, value) in _settings)
+            if (value is not null) info.ArgumentList.Add($"--{key}={value}");
+        info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        info.Environment["Logging__LogLevel__Default"] = "Warning";
+        info.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
+        var listening = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
+        process.OutputDataReceived += (_, e) => OnLine(e.Data, listening);
+        process.ErrorDataReceived += (_, e) => OnLine(e.Data, listening);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _process = process;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(StartTimeout);
+        var started = await Task.WhenAny(listening.Task, process.WaitForExitAsync(timeout.Token)).ConfigureAwait(false);
+        if (started != listening.Task)
+        {
+            await KillAsync(CancellationToken.None).ConfigureAwait(false);
+            throw new InvalidOperationException($"Parley node {Name} did not report 'Now listening on:' within {StartTimeout.TotalSeconds:0} s. Its output:\n{Log()}");
+        }
+        _port = await listening.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>SIGKILL, as a crash; waits until the process is gone.</summary>
+    public async Task KillAsync(CancellationToken ct = default)
+    {
+        if (_process is not { } process || process.HasExited) return;
+        process.Kill(entireProcessTree: true);
+        await WaitExitAsync(process, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>SIGTERM: a graceful shutdown (sockets closed with 1001, work drained); SIGKILL after 20 s.</summary>
+    public async Task StopAsync(CancellationToken ct = default)
+    {
+        if (_process is not { } process || process.HasExited) return;
+        ProcessTree.Terminate(process.Id);
+        using var grace = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        grace.CancelAfter(TimeSpan.FromSeconds(20));
+        await process.WaitForExitAsync(grace.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await KillAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The process's last lines of output (at most 2,000 kept).</summary>
+    public string Log()
+    {
+        lock (_log) return string.Join('\n', _log);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync().ConfigureAwait(false);
+        _process?.Dispose();
+    }
+
+    private static async Task WaitExitAsync(Process process, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+    }
+
+    private void OnLine(string? line, TaskCompletionSource<int> listening)
+    {
+        if (line is null) return;
+        lock (_log)
+        {
+            if (_log.Count >= 2000) _log.RemoveAt(0);
+            _log.Add(line);
+        }
+        var match = Listening().Match(line);
+        if (match.Success) listening.TrySetResult(int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [GeneratedRegex(@"Now listening on: http://127\.0\.0\.1:(\d+)")]
+    private static partial Regex Listening();
+}

@@ -1,0 +1,194 @@
+using System.Diagnostics;
+using Npgsql;
+using Parley.Kit.Chaos.Faults;
+using Parley.Kit.Chaos.Nodes;
+using Parley.Kit.Chaos.Proxy;
+
+namespace Parley.Kit.Chaos.Scenarios;
+
+/// <summary>Every scenario of <c>parley chaos</c>, with its pass criteria from SLO.md's Resilience table.</summary>
+public static class ChaosCatalog
+{
+    private const string HistoryReplica = "message.history.replica.enabled";
+    private const string ListReplica = "conversation.list.replica.enabled";
+    private const string HistoryCache = "message.history.cache.enabled";
+    private const string ListCache = "conversation.list.cache.enabled";
+
+    public static IReadOnlyList<ChaosScenario> All { get; } =
+    [
+        ReplicaLag(), CacheFailure(), PoolExhaustion(), ReplicaPartition(), SlowQueryStorm(),
+        ConsumerKill(), RedisPartition(), DbPoolBreaker(), CascadingFailure(), MigrationUnderLoad(), ReconnectChurn(),
+    ];
+
+    public static ChaosScenario? Find(string name) => All.FirstOrDefault(s => s.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
+
+    private static async Task<bool> Check(RunContext run, string check, Func<string?, bool> condition)
+    {
+        var ready = await run.ReadyAsync().ConfigureAwait(false);
+        return condition(ready?.GetValueOrDefault(check));
+    }
+
+    private static Criterion AtLeast(string name, double measured, double target, string format = "P2") =>
+        new(name, $"≥ {target.ToString(format, System.Globalization.CultureInfo.InvariantCulture)}", measured.ToString(format, System.Globalization.CultureInfo.InvariantCulture), measured >= target);
+
+    private static Criterion AtMost(string name, double? measured, double target, string unit) =>
+        new(name, $"≤ {target} {unit}", measured is { } m ? $"{m:0.##} {unit}" : "never", measured is { } v && v <= target);
+
+    /// <summary>Seed 000 scenario 1: replay paused → lag over the bound → breaker opens, reads from the primary, closes after catch-up.</summary>
+    public static ChaosScenario ReplicaLag() => new FaultedScenario(
+        "replica-lag", "WAL replay paused on the replica while history reads are routed to it",
+        new TrafficPlan { Flags = [HistoryReplica, ListReplica], ReadsPerSecond = 40, ListsPerSecond = 10, SendsPerSecond = 10, FaultDuration = TimeSpan.FromSeconds(7) },
+        run => new ReplicaReplayPause(run.Env.Stack.ReplicaConnectionString!),
+        r => [AtMost("breaker opens (replica check degraded)", r.DetectionSeconds, 5, "s"), AtLeast("reads and sends succeed", r.SuccessRateDuringFault, 1), AtMost("breaker closes after catch-up", r.RecoverySeconds, 10, "s")],
+        detected: run => Check(run, "replica", s => s is not null and not "Healthy"),
+        recovered: run => Check(run, "replica", s => s == "Healthy"));
+
+    /// <summary>Seed 000 scenario 2: Redis stopped → answers from the database, then caching resumes by itself.</summary>
+    public static ChaosScenario CacheFailure() => new FaultedScenario(
+        "cache-failure", "Redis stopped while cached history and conversation lists are read",
+        new TrafficPlan { Flags = [HistoryCache, ListCache], ReadsPerSecond = 50, ListsPerSecond = 20, SendsPerSecond = 10, Listeners = true },
+        run => new ComponentOutage(run.Env.Stack.Redis!, kill: false),
+        r => [AtLeast("requests succeed", r.SuccessRateDuringFault, 1), AtMost("p95 during the outage", r.P95DuringFaultMs, 100, "ms"), AtMost("cache back (redis check healthy), deliveries caught up", r.RecoverySeconds, 10, "s")],
+        detected: run => Check(run, "redis", s => s is not null and not "Healthy"),
+        recovered: run => Check(run, "redis", s => s == "Healthy"));
+
+    /// <summary>Seed 000 scenario 3: PgBouncer's pool held by 2 × pool size pg_sleep sessions; requests queue, answer 200 or 503, none hang.</summary>
+    public static ChaosScenario PoolExhaustion() => new FaultedScenario(
+        "pool-exhaustion", "Parley through PgBouncer (transaction mode, pool 40) while 80 sessions hold it with pg_sleep(2) in a loop",
+        new TrafficPlan { ViaPgBouncer = true, ReadsPerSecond = 30, SendsPerSecond = 10 },
+        run => new PoolSaturation(run.Env.Stack.PgBouncerConnectionString!, holders: 80, hold: TimeSpan.FromSeconds(2)),
+        r => [AtLeast("answered 200 or 503 + Retry-After", r.AnsweredRateDuringFault, 1), AtMost("worst latency (request timeout 10 s)", r.WorstLatencyDuringFaultMs / 1000, 10, "s"), AtMost("recovery", r.RecoverySeconds, 10, "s")]);
+
+    /// <summary>Seed 000 scenario 4: the replica partitioned (data swallowed) → breaker opens at once, reads from the primary.</summary>
+    public static ChaosScenario ReplicaPartition() => new FaultedScenario(
+        "replica-partition", "Every packet to and from the replica dropped (proxy blackhole; open connections cut)",
+        new TrafficPlan { Flags = [HistoryReplica, ListReplica], ReadsPerSecond = 40, ListsPerSecond = 10, SendsPerSecond = 10, NodeOverrides = new Dictionary<string, string?> { ["Parley:Data:PoolWaitSeconds"] = "2" } },
+        run => ProxyFault.Partition(run.Env.Chaos.Replica!),
+        r => [AtLeast("requests succeed", r.SuccessRateDuringFault, 1), AtMost("breaker opens", r.DetectionSeconds, 3, "s"), AtMost("worst latency (connect timeout 2 s)", r.WorstLatencyDuringFaultMs / 1000, 3, "s"), AtMost("breaker closes", r.RecoverySeconds, 10, "s")],
+        detected: run => Check(run, "replica", s => s is not null and not "Healthy"),
+        recovered: run => Check(run, "replica", s => s == "Healthy"));
+
+    /// <summary>Seed 000 scenario 5: 10 × pg_sleep(10) on the primary; fast queries stay fast.</summary>
+    public static ChaosScenario SlowQueryStorm() => new FaultedScenario(
+        "slow-query-storm", "10 concurrent pg_sleep(10) sessions on the primary beside normal traffic",
+        new TrafficPlan { ReadsPerSecond = 50, SendsPerSecond = 10 },
+        run => new SlowQueryStorm(run.Env.Stack.PrimaryConnectionString),
+        r => [AtMost("fast-query p95", r.P95DuringFaultMs, 50, "ms"), AtLeast("requests succeed", r.SuccessRateDuringFault, 1)]);
+
+    /// <summary>Seed 002 test 8: the node holding the listeners killed (SIGKILL) mid-stream and restarted; zero loss.</summary>
+    public static ChaosScenario ConsumerKill() => new FaultedScenario(
+        "consumer-kill", "Node B (listeners' node, its stream consumer) killed with SIGKILL while node A takes 40 sends/s; restarted 3 s later",
+        new TrafficPlan { Nodes = 2, ApiNodes = [0], ListenerNodes = [1, 0], Listeners = true, ReadsPerSecond = 10, SendsPerSecond = 40, FaultDuration = TimeSpan.FromSeconds(3), Recovery = TimeSpan.FromSeconds(6) },
+        run => new NodeCrash(run.Nodes[1]),
+        r => [AtLeast("sends succeed (node A)", r.SuccessRateDuringFault, 1), AtMost("recovery (every delivery caught up)", r.RecoverySeconds, 5, "s")]);
+
+    /// <summary>Seed 002 test 9: Redis partitioned; the outbox holds events, delivery resumes by itself with zero loss.</summary>
+    public static ChaosScenario RedisPartition() => new FaultedScenario(
+        "redis-partition", "Every packet to and from Redis dropped for 6 s while messages are sent",
+        new TrafficPlan { Listeners = true, ReadsPerSecond = 20, SendsPerSecond = 30 },
+        run => ProxyFault.Partition(run.Env.Chaos.Redis!),
+        r => [AtLeast("sends and reads succeed", r.SuccessRateDuringFault, 1), AtMost("recovery after Redis returns", r.RecoverySeconds, 10, "s")],
+        recovered: run => Check(run, "redis", s => s == "Healthy"));
+
+    /// <summary>Seed 002 test 10: a small pool (8) against a slow primary (150 ms each way): 503 + Retry-After fast, never a hang.</summary>
+    public static ChaosScenario DbPoolBreaker() => new FaultedScenario(
+        "db-pool-breaker", "Pool of 8, pool wait 1 s, 150 ms latency each way on the primary, 120 requests/s",
+        new TrafficPlan { ReadsPerSecond = 100, SendsPerSecond = 20, NodeOverrides = new Dictionary<string, string?> { ["Parley:Data:MaxPoolSize"] = "8", ["Parley:Data:PoolWaitSeconds"] = "1" } },
+        run => ProxyFault.Link(run.Env.Chaos.Primary, FaultDirection.Both, new LinkFaults { Latency = TimeSpan.FromMilliseconds(150) }),
+        r => [AtLeast("answered 200 or 503 + Retry-After", r.AnsweredRateDuringFault, 1), AtMost("worst latency (request timeout 10 s)", r.WorstLatencyDuringFaultMs / 1000, 10, "s"), AtMost("recovery", r.RecoverySeconds, 10, "s")],
+        smoke: false);
+
+    /// <summary>Seed 002 test 11: primary and Redis down together → 503 + Retry-After, health unhealthy, recovery after.</summary>
+    public static ChaosScenario CascadingFailure() => new FaultedScenario(
+        "cascading-failure", "Primary and Redis stopped together for 6 s (replica left up)",
+        new TrafficPlan { Listeners = true, ReadsPerSecond = 30, SendsPerSecond = 10 },
+        run => new CombinedFault(new ComponentOutage(run.Env.Stack.Redis!, kill: false), new ComponentOutage(run.Env.Stack.Primary, kill: false)),
+        r => [AtLeast("answered 200 or 503 + Retry-After (no crash)", r.AnsweredRateDuringFault, 1), AtMost("health unhealthy", r.DetectionSeconds, 5, "s"), AtMost("recovery after both return", r.RecoverySeconds, 10, "s")],
+        detected: run => Check(run, "", s => s is null or "Unhealthy"),
+        recovered: async run => await Check(run, "primary", s => s == "Healthy").ConfigureAwait(false) && await Check(run, "redis", s => s == "Healthy").ConfigureAwait(false),
+        smoke: false);
+
+    /// <summary>Seed 002 test 13: ADD COLUMN and CREATE INDEX CONCURRENTLY on messages at 200 requests/s; zero errors.</summary>
+    public static ChaosScenario MigrationUnderLoad() => new FaultedScenario(
+        "migration-under-load", "ALTER TABLE messages ADD COLUMN + CREATE INDEX CONCURRENTLY at 200 requests/s (140 reads, 60 sends)",
+        new TrafficPlan { ReadsPerSecond = 140, SendsPerSecond = 60, FaultDuration = TimeSpan.FromSeconds(6) },
+        run => new OnlineMigration(run.Env.Stack.PrimaryConnectionString, run.Notes),
+        r => [AtLeast("requests succeed (zero errors)", r.SuccessRateDuringFault, 1)],
+        smoke: false);
+
+    /// <summary>Reconnect churn: every WebSocket reset 1.5 s after it opens while messages flow; clients resume with since.</summary>
+    public static ChaosScenario ReconnectChurn()
+    {
+        FaultProxy? front = null;
+        return new FaultedScenario(
+            "reconnect-churn", "Listeners behind a proxy that resets every WebSocket 1.5 s after it opens (reset_peer), 30 sends/s",
+            new TrafficPlan { Listeners = true, ReadsPerSecond = 10, SendsPerSecond = 30, FaultDuration = TimeSpan.FromSeconds(8) },
+            run => new CombinedFault(ProxyFault.Link(front!, FaultDirection.Downstream, new LinkFaults { ResetPeer = TimeSpan.FromMilliseconds(1500) }), new DisposeAfter(front!)),
+            r => [AtMost("recovery (deliveries caught up)", r.RecoverySeconds, 5, "s")],
+            prepare: run =>
+            {
+                front = FaultProxy.Start("node-front", run.Nodes[0].BaseAddress.Port);
+                run.ListenerUris = [new Uri($"http://{front.Endpoint}")];
+                return Task.CompletedTask;
+            },
+            smoke: false);
+    }
+
+    /// <summary>Kills a node (SIGKILL); removing the fault starts it again on the same port.</summary>
+    private sealed class NodeCrash(ParleyNode node) : IFault
+    {
+        public string Description => $"node {node.Name} killed (SIGKILL), restarted on the same port";
+        public Task InjectAsync(CancellationToken ct = default) => node.KillAsync(ct);
+        public Task RemoveAsync(CancellationToken ct = default) => node.StartAsync(ct);
+    }
+
+    /// <summary>Disposes a scenario-owned proxy when the fault is removed... after the run: removal only clears, disposal comes last.</summary>
+    private sealed class DisposeAfter(FaultProxy proxy) : IFault
+    {
+        public string Description => $"via {proxy.Name}";
+        public Task InjectAsync(CancellationToken ct = default) => Task.CompletedTask;
+        public Task RemoveAsync(CancellationToken ct = default) => Task.CompletedTask;
+    }
+
+    /// <summary>An online schema change as a fault: add a column and build an index concurrently (lock_timeout 2 s, retried); removal drops both.</summary>
+    private sealed class OnlineMigration(string primary, List<string> notes) : IFault
+    {
+        private readonly string _column = $"chaos_{Guid.NewGuid():N}"[..20];
+
+        public string Description => $"ALTER TABLE messages ADD COLUMN {_column} text; CREATE INDEX CONCURRENTLY ON messages ({_column})";
+
+        public async Task InjectAsync(CancellationToken ct = default)
+        {
+            var watch = Stopwatch.StartNew();
+            await ExecuteAsync($"ALTER TABLE messages ADD COLUMN IF NOT EXISTS {_column} text", ct).ConfigureAwait(false);
+            await ExecuteAsync($"CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_{_column} ON messages ({_column})", ct).ConfigureAwait(false);
+            notes.Add($"migration took {watch.Elapsed.TotalSeconds:0.00} s (target < 60 s)");
+        }
+
+        public async Task RemoveAsync(CancellationToken ct = default)
+        {
+            await ExecuteAsync($"DROP INDEX CONCURRENTLY IF EXISTS idx_{_column}", ct).ConfigureAwait(false);
+            await ExecuteAsync($"ALTER TABLE messages DROP COLUMN IF EXISTS {_column}", ct).ConfigureAwait(false);
+        }
+
+        private async Task ExecuteAsync(string sql, CancellationToken ct)
+        {
+            var builder = new NpgsqlConnectionStringBuilder(primary) { Pooling = false, CommandTimeout = 120, Options = "-c lock_timeout=2000" };
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await using var connection = new NpgsqlConnection(builder.ConnectionString);
+                    await connection.OpenAsync(ct).ConfigureAwait(false);
+                    await using var command = new NpgsqlCommand(sql, connection);
+                    await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                    return;
+                }
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable && attempt < 10)
+                {
+                    await Task.Delay(200, ct).ConfigureAwait(false);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+using Parley.Kit.Chaos.Faults;
+using Parley.Kit.Chaos.Invariants;
+using Parley.Kit.Chaos.Nodes;
+using Parley.Kit.Chaos.Traffic;
+
+namespace Parley.Kit.Chaos.Scenarios;
+
+/// <summary>The traffic and timeline of a scenario. Every run is bounded: baseline + fault + recovery, at fixed rates.</summary>
+public sealed record TrafficPlan
+{
+    public int Nodes { get; init; } = 1;
+    public bool ViaPgBouncer { get; init; }
+    public IReadOnlyDictionary<string, string?>? NodeOverrides { get; init; }
+    /// <summary>Nodes (by index) the HTTP traffic goes to; null: all, round-robin.</summary>
+    public IReadOnlyList<int>? ApiNodes { get; init; }
+    /// <summary>Nodes (by index) listeners connect to, in order of preference; null: all.</summary>
+    public IReadOnlyList<int>? ListenerNodes { get; init; }
+    public IReadOnlyList<string> Flags { get; init; } = [];
+    public int Conversations { get; init; } = 4;
+    public int MembersPerConversation { get; init; } = 2;
+    /// <summary>A WebSocket listener per member, plus one outsider whose every delivery is a leak.</summary>
+    public bool Listeners { get; init; }
+    public double ReadsPerSecond { get; init; } = 40;
+    public double SendsPerSecond { get; init; } = 10;
+    public double ListsPerSecond { get; init; }
+    public TimeSpan Baseline { get; init; } = TimeSpan.FromSeconds(3);
+    public TimeSpan FaultDuration { get; init; } = TimeSpan.FromSeconds(6);
+    public TimeSpan Recovery { get; init; } = TimeSpan.FromSeconds(5);
+    public int MaxInFlight { get; init; } = 128;
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan DeliverySettle { get; init; } = TimeSpan.FromSeconds(20);
+}
+
+/// <summary>What a running scenario can reach: nodes, API, ledger, users; and where it leaves notes for its report.</summary>
+public sealed class RunContext
+{
+    internal RunContext(ChaosEnvironment env, ChaosLedger ledger, IReadOnlyList<ParleyNode> nodes, ChaosApi api)
+    {
+        Env = env;
+        Ledger = ledger;
+        Nodes = nodes;
+        Api = api;
+    }
+
+    public ChaosEnvironment Env { get; }
+    public ChaosLedger Ledger { get; }
+    public IReadOnlyList<ParleyNode> Nodes { get; }
+    public ChaosApi Api { get; }
+    public List<string> Notes { get; } = [];
+    /// <summary>Extra URIs listeners use instead of the nodes' own (e.g. a proxy in front of a node).</summary>
+    public IReadOnlyList<Uri>? ListenerUris { get; set; }
+
+    /// <summary>The overall and per-check status of <c>/health/ready</c> on node 0 (null: no answer).</summary>
+    public Task<Dictionary<string, string>?> ReadyAsync() => Api.ReadyAsync();
+}
+
+/// <summary>A scenario built from a plan, a fault and probes; see <see cref="FaultedRun.RunAsync"/>.</summary>
+public sealed class FaultedScenario(
+    string name,
+    string description,
+    TrafficPlan plan,
+    Func<RunContext, IFault> fault,
+    Func<ScenarioResult, IEnumerable<Criterion>> criteria,
+    Func<RunContext, Task<bool>>? detected = null,
+    Func<RunContext, Task<bool>>? recovered = null,
+    Func<RunContext, Task>? prepare = null,
+    bool smoke = true) : ChaosScenario
+{
+    public override string Name => name;
+    public override string Description => description;
+    public override bool Smoke => smoke;
+    public TrafficPlan Plan => plan;
+
+    public override Task<ScenarioResult> RunAsync(ChaosEnvironment env, CancellationToken ct = default) =>
+        FaultedRun.RunAsync(env, this, fault, criteria, detected, recovered, prepare, ct);
+}
+
+/// <summary>
+/// Runs one scenario: nodes up, users and conversations, listeners, then reads and sends at fixed rates while the fault
+/// is injected after the baseline and removed after its duration; probes detection and recovery; checks the invariants.
+/// </summary>
+public static class FaultedRun
+{
+    private static readonly TimeSpan ProbeInterval = TimeSpan.FromMilliseconds(100);
+
+    public static async Task<ScenarioResult> RunAsync(
+        ChaosEnvironment env, FaultedScenario scenario, Func<RunContext, IFault> makeFault, Func<ScenarioResult, IEnumerable<Criterion>> criteria,
+        Func<RunContext, Task<bool>>? detected, Func<RunContext, Task<bool>>? recovered, Func<RunContext, Task>? prepare, CancellationToken ct)
+    {
+        var plan = scenario.Plan;
+        var ledger = new ChaosLedger();
+        var nodes = new List<ParleyNode>();
+        var listeners = new List<ChaosListener>();
+        var runId = Random.Shared.Next(100_000, 999_999);
+        try
+        {
+            env.Progress?.Report($"{scenario.Name}: starting {plan.Nodes} node(s)");
+            for (var i = 0; i < plan.Nodes; i++)
+                nodes.Add(await env.StartNodeAsync($"chaos-{scenario.Name}-{runId}-{i}", env.NodeSettings($"chaos-{runId}-{i}", plan.ViaPgBouncer, plan.NodeOverrides), ct).ConfigureAwait(false));
+            var apiNodes = (plan.ApiNodes ?? Enumerable.Range(0, plan.Nodes).ToList()).Select(i => nodes[i].BaseAddress).ToList();
+            using var api = new ChaosApi(ledger, apiNodes, plan.RequestTimeout);
+            var run = new RunContext(env, ledger, nodes, api);
+
+            var admin = await api.NewUserAsync("", ChaosEnvironment.AdminHandle).ConfigureAwait(false);
+            foreach (var flag in plan.Flags) await api.SetFlagAsync(admin, flag, enabled: true).ConfigureAwait(false);
+            var conversations = new List<(Guid Id, ChaosUser Owner, List<ChaosUser> Members)>();
+            for (var c = 0; c < plan.Conversations; c++)
+            {
+                var owner = await api.NewUserAsync("co").ConfigureAwait(false);
+                var members = new List<ChaosUser>();
+                for (var m = 0; m < plan.MembersPerConversation; m++) members.Add(await api.NewUserAsync("cm").ConfigureAwait(false));
+                conversations.Add((await api.CreateConversationAsync(owner, members).ConfigureAwait(false), owner, members));
+            }
+            if (prepare is not null) await prepare(run).ConfigureAwait(false);
+            if (plan.Listeners)
+            {
+                var uris = run.ListenerUris ?? (plan.ListenerNodes ?? Enumerable.Range(0, plan.Nodes).ToList()).Select(i => nodes[i].BaseAddress).ToList();
+                foreach (var (_, _, members) in conversations)
+                    foreach (var member in members) listeners.Add(new ChaosListener(ledger, uris, member, $"L{listeners.Count}-{member.Handle}"));
+                listeners.Add(new ChaosListener(ledger, uris, await api.NewUserAsync("outsider").ConfigureAwait(false), "outsider"));
+                await Task.WhenAll(listeners.Select(l => l.Live)).WaitAsync(TimeSpan.FromSeconds(20), ct).ConfigureAwait(false);
+            }
+            if (plan.Flags.Count > 0) await Task.Delay(TimeSpan.FromSeconds(1.5), ct).ConfigureAwait(false); // flags reach every node within 1 s
+
+            var fault = makeFault(run);
+            var total = plan.Baseline + plan.FaultDuration + plan.Recovery;
+            var readers = conversations.SelectMany(c => c.Members.Select(m => (c.Id, Reader: m))).ToList();
+            env.Progress?.Report($"{scenario.Name}: traffic for {total.TotalSeconds:0} s ({plan.ReadsPerSecond} reads/s, {plan.SendsPerSecond} sends/s); fault: {fault.Description}");
+            var traffic = new List<Task>();
+            if (plan.ReadsPerSecond > 0)
+                traffic.Add(RateLoop.RunAsync(plan.ReadsPerSecond, total, plan.MaxInFlight, n => { var r = readers[n % readers.Count]; return api.HistoryAsync(r.Reader, r.Id); }, ct));
+            if (plan.ListsPerSecond > 0)
+                traffic.Add(RateLoop.RunAsync(plan.ListsPerSecond, total, plan.MaxInFlight, n => api.ListAsync(readers[n % readers.Count].Reader), ct));
+            if (plan.SendsPerSecond > 0)
+                traffic.Add(RateLoop.RunAsync(plan.SendsPerSecond, total, plan.MaxInFlight, n => { var c = conversations[n % conversations.Count]; return api.SendAsync(c.Owner, c.Id, $"r{runId}-{n}"); }, ct));
+
+            await Task.Delay(plan.Baseline, ct).ConfigureAwait(false);
+            var injectedAt = ledger.NowMs;
+            double? detectedAt = null;
+            await fault.InjectAsync(ct).ConfigureAwait(false);
+            var faultEnd = DateTime.UtcNow + plan.FaultDuration - TimeSpan.FromMilliseconds(ledger.NowMs - injectedAt);
+            while (DateTime.UtcNow < faultEnd)
+            {
+                if (detected is not null && detectedAt is null && await detected(run).ConfigureAwait(false)) detectedAt = ledger.NowMs;
+                await Task.Delay(ProbeInterval, ct).ConfigureAwait(false);
+            }
+            var removedAt = ledger.NowMs;
+            await fault.RemoveAsync(ct).ConfigureAwait(false);
+            double? probeRecoveredAt = null;
+            if (recovered is not null)
+            {
+                var deadline = DateTime.UtcNow.AddSeconds(30);
+                while (DateTime.UtcNow < deadline && probeRecoveredAt is null)
+                {
+                    if (await recovered(run).ConfigureAwait(false)) probeRecoveredAt = ledger.NowMs;
+                    else await Task.Delay(ProbeInterval, ct).ConfigureAwait(false);
+                }
+                if (probeRecoveredAt is null) run.Notes.Add("the recovery probe never passed within 30 s of the fault's removal");
+            }
+            await Task.WhenAll(traffic).ConfigureAwait(false);
+
+            env.Progress?.Report($"{scenario.Name}: checking invariants");
+            var owners = conversations.ToDictionary(c => c.Id, c => c.Owner);
+            var invariants = await InvariantChecker.CheckAsync(ledger, env.Stack.PrimaryConnectionString,
+                (conversation, token) => api.ReadAllAsync(owners[conversation], conversation, token), plan.DeliverySettle, ct).ConfigureAwait(false);
+            if (listeners.Count > 0)
+                run.Notes.Add($"listeners: {listeners.Count}, reconnects {listeners.Sum(l => l.Connects - 1)}, resyncs {listeners.Sum(l => l.Resyncs)}");
+
+            var result = Measure(scenario, fault, ledger, injectedAt, detectedAt, removedAt, probeRecoveredAt, invariants, run.Notes);
+            return result with { Criteria = criteria(result).ToList() };
+        }
+        finally
+        {
+            foreach (var listener in listeners) await listener.DisposeAsync().ConfigureAwait(false);
+            foreach (var node in nodes) await node.DisposeAsync().ConfigureAwait(false);
+            await env.HealAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    private static ScenarioResult Measure(
+        FaultedScenario scenario, IFault fault, ChaosLedger ledger, double injectedAt, double? detectedAt, double removedAt, double? probeRecoveredAt,
+        InvariantReport invariants, List<string> notes)
+    {
+        var measured = ledger.Requests.Where(r => !r.Operation.StartsWith("setup:", StringComparison.Ordinal) && !r.Operation.StartsWith("check:", StringComparison.Ordinal)).ToList();
+        var during = measured.Where(r => r.StartMs >= injectedAt && r.StartMs <= removedAt).ToList();
+        var latencies = during.Select(r => r.LatencyMs).Order().ToList();
+        var failuresAfter = measured.Where(r => !r.Succeeded && r.EndMs > removedAt).Select(r => r.EndMs - removedAt).DefaultIfEmpty(0).Max();
+        // Deliveries of messages acknowledged before the removal: when the last of them arrived.
+        var sentBefore = ledger.Sent.Where(m => m.EndMs <= removedAt).Select(m => m.Id).ToHashSet();
+        var deliveryCatchUp = ledger.Deliveries.Where(d => sentBefore.Contains(d.MessageId)).GroupBy(d => (d.ListenerId, d.MessageId))
+            .Select(g => g.Min(d => d.AtMs) - removedAt).DefaultIfEmpty(0).Max();
+        var recovery = Math.Max(0, Math.Max(failuresAfter, Math.Max(deliveryCatchUp, (probeRecoveredAt ?? removedAt) - removedAt))) / 1000;
+        return new ScenarioResult
+        {
+            Scenario = scenario.Name,
+            Description = scenario.Description,
+            Fault = fault.Description,
+            DurationSeconds = Math.Round(ledger.NowMs / 1000, 1),
+            Requests = measured.Count,
+            RequestsDuringFault = during.Count,
+            SuccessRateDuringFault = during.Count == 0 ? 0 : (double)during.Count(r => r.Succeeded) / during.Count,
+            AnsweredRateDuringFault = during.Count == 0 ? 0 : (double)during.Count(r => r.Succeeded || (r.Status == 503 && r.RetryAfter)) / during.Count,
+            WorstLatencyDuringFaultMs = Math.Round(latencies.DefaultIfEmpty(0).Max(), 1),
+            P95DuringFaultMs = Math.Round(latencies.Count == 0 ? 0 : latencies[(int)Math.Min(latencies.Count - 1, Math.Ceiling(latencies.Count * 0.95) - 1)], 1),
+            DetectionSeconds = detectedAt is { } d ? Math.Round((d - injectedAt) / 1000, 2) : null,
+            RecoverySeconds = Math.Round(recovery, 2),
+            StatusCounts = measured.GroupBy(r => r.Status).ToDictionary(g => g.Key, g => g.Count()),
+            Invariants = invariants,
+            Notes = notes,
+        };
+    }
+}

@@ -1,0 +1,123 @@
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json.Nodes;
+using Parley.Kit.Chaos.Invariants;
+
+namespace Parley.Kit.Chaos.Traffic;
+
+/// <summary>
+/// A user's real-time client: a WebSocket on <c>/v1/ws</c> that records every <c>message.created</c> in the ledger and, when
+/// the socket drops, reconnects (to the next node, after a short pause) with <c>since</c> = the last event id, as a client
+/// that must not miss anything does. Runs until disposed.
+/// </summary>
+public sealed class ChaosListener : IAsyncDisposable
+{
+    private readonly ChaosLedger _ledger;
+    private readonly IReadOnlyList<Uri> _nodes;
+    private readonly ChaosUser _user;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _live = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Task _loop;
+    private string? _lastEventId;
+    private int _connects;
+    private int _resyncs;
+    private ClientWebSocket? _socket;
+
+    public ChaosListener(ChaosLedger ledger, IReadOnlyList<Uri> nodes, ChaosUser user, string id)
+    {
+        _ledger = ledger;
+        _nodes = nodes;
+        _user = user;
+        Id = id;
+        ledger.RegisterListener(id, user.Id);
+        _loop = Task.Run(RunAsync);
+    }
+
+    public string Id { get; }
+
+    /// <summary>Successful connections (1 + reconnects).</summary>
+    public int Connects => Volatile.Read(ref _connects);
+
+    /// <summary><c>resync.required</c> frames received.</summary>
+    public int Resyncs => Volatile.Read(ref _resyncs);
+
+    /// <summary>Completes once the first connection is live (a pong came back).</summary>
+    public Task Live => _live.Task;
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        _socket?.Abort();
+        await _loop.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _stop.Dispose();
+    }
+
+    private async Task RunAsync()
+    {
+        var attempt = 0;
+        while (!_stop.IsCancellationRequested)
+        {
+            var node = _nodes[attempt++ % _nodes.Count];
+            using var socket = new ClientWebSocket();
+            _socket = socket;
+            try
+            {
+                var uri = new UriBuilder(node) { Scheme = "ws", Path = "/v1/ws" };
+                uri.Query = "access_token=" + Uri.EscapeDataString(_user.Token) + (_lastEventId is null ? "" : "&since=" + Uri.EscapeDataString(_lastEventId));
+                using (var connect = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token))
+                {
+                    connect.CancelAfter(TimeSpan.FromSeconds(5));
+                    await socket.ConnectAsync(uri.Uri, connect.Token).ConfigureAwait(false);
+                }
+                Interlocked.Increment(ref _connects);
+                await socket.SendAsync("""{"type":"ping"}"""u8.ToArray(), WebSocketMessageType.Text, true, _stop.Token).ConfigureAwait(false);
+                await ReceiveAsync(socket).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is WebSocketException or OperationCanceledException or System.Text.Json.JsonException or IOException)
+            {
+                // dropped: reconnect below
+            }
+            if (!_stop.IsCancellationRequested)
+                await Task.Delay(200, _stop.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    private async Task ReceiveAsync(ClientWebSocket socket)
+    {
+        var buffer = new byte[128 * 1024];
+        using var frame = new MemoryStream();
+        while (socket.State == WebSocketState.Open)
+        {
+            frame.SetLength(0);
+            WebSocketReceiveResult result;
+            do
+            {
+                result = await socket.ReceiveAsync(buffer, _stop.Token).ConfigureAwait(false);
+                if (result.MessageType == WebSocketMessageType.Close) return;
+                frame.Write(buffer, 0, result.Count);
+            }
+            while (!result.EndOfMessage);
+            var json = JsonNode.Parse(Encoding.UTF8.GetString(frame.GetBuffer(), 0, (int)frame.Length)) as JsonObject;
+            switch (json?["type"]?.GetValue<string>())
+            {
+                case "pong":
+                    _live.TrySetResult();
+                    break;
+                case "resync.required":
+                    Interlocked.Increment(ref _resyncs);
+                    _lastEventId = null;
+                    break;
+                case "message.created":
+                    var eventId = json["eventId"]!.GetValue<string>();
+                    var message = json["message"]!;
+                    _ledger.Record(new Delivery(Id, _user.Id, Guid.Parse(json["conversationId"]!.GetValue<string>()),
+                        Guid.Parse(message["id"]!.GetValue<string>()), eventId, _ledger.NowMs));
+                    _lastEventId = eventId;
+                    break;
+                default:
+                    if (json?["eventId"] is { } other) _lastEventId = other.GetValue<string>();
+                    break;
+            }
+        }
+    }
+}

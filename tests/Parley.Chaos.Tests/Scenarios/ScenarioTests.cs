@@ -1,0 +1,52 @@
+using Parley.Kit.Chaos.Scenarios;
+using Xunit.Abstractions;
+
+namespace Parley.Chaos.Tests.Scenarios;
+
+/// <summary>Each scenario of <c>parley chaos</c> against the real stack: its SLO.md criteria and the invariants must hold.</summary>
+[Collection(ChaosCollection.Name)]
+[Trait("Category", "Chaos")]
+public sealed class ScenarioTests(ChaosEnvironmentFixture fixture, ITestOutputHelper output)
+{
+    private async Task RunAsync(string name)
+    {
+        var scenario = ChaosCatalog.Find(name)!;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var result = await scenario.RunAsync(fixture.Env, timeout.Token);
+        output.WriteLine(result.Describe());
+        Assert.True(result.Passed, result.Describe());
+    }
+
+    [Fact, Trait("Tier", "Smoke")]
+    public Task Replica_lag_opens_the_breaker_and_every_read_succeeds() => RunAsync("replica-lag");
+
+    [Fact, Trait("Tier", "Smoke")]
+    public Task Cache_failure_serves_from_the_database_and_caching_resumes() => RunAsync("cache-failure");
+
+    [Fact, Trait("Tier", "Smoke")]
+    public Task Pool_exhaustion_answers_every_request_without_hanging() => RunAsync("pool-exhaustion");
+
+    [Fact, Trait("Tier", "Smoke")]
+    public Task Replica_partition_falls_back_within_one_connect_timeout() => RunAsync("replica-partition");
+
+    [Fact, Trait("Tier", "Smoke")]
+    public Task Slow_query_storm_leaves_fast_queries_fast() => RunAsync("slow-query-storm");
+
+    [Fact, Trait("Tier", "Smoke")]
+    public Task Redis_partition_loses_no_message_and_recovers_by_itself() => RunAsync("redis-partition");
+
+    [Fact, Trait("Tier", "Full")]
+    public Task Consumer_kill_loses_no_message() => RunAsync("consumer-kill");
+
+    [Fact, Trait("Tier", "Full")]
+    public Task Db_pool_breaker_answers_503_fast_and_recovers() => RunAsync("db-pool-breaker");
+
+    [Fact, Trait("Tier", "Full")]
+    public Task Cascading_failure_answers_503_and_recovers_after_both_return() => RunAsync("cascading-failure");
+
+    [Fact, Trait("Tier", "Full")]
+    public Task Migration_under_load_causes_no_errors() => RunAsync("migration-under-load");
+
+    [Fact, Trait("Tier", "Full")]
+    public Task Reconnect_churn_misses_nothing() => RunAsync("reconnect-churn");
+}
