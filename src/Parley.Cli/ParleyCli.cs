@@ -22,6 +22,7 @@ public static class ParleyCli
             ConfigCommand.Create(global),
             LoadCommand.Create(global),
             DlqCommand.Create(global),
+            FlagsCommand.Create(global),
         };
         return root;
     }

@@ -19,7 +19,7 @@ public static class DatabaseTarget
             + "from appsettings.json or Parley__Data__PrimaryConnectionString, else the running local stack's primary.",
     };
 
-    public static NpgsqlDataSource Open(CliContext cli, string? connection)
+    public static string ConnectionString(CliContext cli, string? connection)
     {
         var configured = ParleyConfiguration.Load(file: null)[ConnectionKey];
         var connectionString = connection
@@ -29,11 +29,14 @@ public static class DatabaseTarget
                 "no database: pass --connection, set Parley__Data__PrimaryConnectionString, or start the local stack with `parley up`.");
         try
         {
-            return NpgsqlDataSource.Create(connectionString);
+            _ = new NpgsqlConnectionStringBuilder(connectionString);
         }
         catch (ArgumentException e)
         {
             throw new CliException(ExitCodes.Usage, $"bad connection string: {e.Message}");
         }
+        return connectionString;
     }
+
+    public static NpgsqlDataSource Open(CliContext cli, string? connection) => NpgsqlDataSource.Create(ConnectionString(cli, connection));
 }
