@@ -59,7 +59,6 @@ public sealed class LoadEngine(ILoadScenario scenario, LoadContext context, Load
 
     private async Task TickAsync(Stopwatch clock, TimeSpan total, Func<TickInfo, string?> onTick, CancellationTokenSource stop)
     {
-        var profile = context.Profile;
         var next = TimeSpan.FromSeconds(1);
         try
         {
@@ -68,13 +67,7 @@ public sealed class LoadEngine(ILoadScenario scenario, LoadContext context, Load
                 var wait = next - clock.Elapsed;
                 if (wait > TimeSpan.Zero) await Task.Delay(wait, stop.Token).ConfigureAwait(false);
                 next += TimeSpan.FromSeconds(1);
-                // A tick reports the second that just ended: still warm-up if that second began before the plan did.
-                var planTime = PlanTime(clock);
-                var warming = planTime < TimeSpan.FromSeconds(0.999);
-                var interval = recorder.Rotate();
-                var info = new TickInfo(clock.Elapsed, total, warming, warming ? -1 : profile.Plan.StageAt(planTime),
-                    profile.Plan.TargetAt(warming ? TimeSpan.Zero : planTime), Interlocked.Read(ref _inFlight), interval.Latency, interval.Errors);
-                if (onTick(info) is { } reason)
+                if (Tick(clock, total, onTick) is { } reason)
                 {
                     StopReason = reason;
                     await stop.CancelAsync().ConfigureAwait(false);
@@ -84,6 +77,20 @@ public sealed class LoadEngine(ILoadScenario scenario, LoadContext context, Load
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
         }
+        // The last, partial second (requests that finished while draining) still belongs in the timeline.
+        if (PlanTime(clock) > TimeSpan.FromSeconds(0.5)) Tick(clock, total, onTick);
+    }
+
+    private string? Tick(Stopwatch clock, TimeSpan total, Func<TickInfo, string?> onTick)
+    {
+        // A tick reports the second that just ended: still warm-up if most of that second came before the plan began.
+        var profile = context.Profile;
+        var planTime = PlanTime(clock);
+        var warming = planTime < TimeSpan.FromSeconds(0.5);
+        var interval = recorder.Rotate();
+        var info = new TickInfo(clock.Elapsed, total, warming, warming ? -1 : profile.Plan.StageAt(planTime),
+            profile.Plan.TargetAt(warming ? TimeSpan.Zero : planTime), Interlocked.Read(ref _inFlight), interval.Latency, interval.Errors);
+        return onTick(info);
     }
 
     private async Task RunOpenAsync(Stopwatch clock, CancellationToken ct)

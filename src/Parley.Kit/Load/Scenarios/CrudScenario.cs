@@ -4,8 +4,8 @@ using Parley.Kit.Load.Engine;
 namespace Parley.Kit.Load.Scenarios;
 
 /// <summary>
-/// Conversation CRUD, 40% create / 30% list / 20% update / 10% delete. A quarter of the updates come from a member who
-/// is not the owner (403 expected) and the rest send the version last seen, which concurrent updates make stale
+/// Conversation CRUD, 40% create / 30% list / 20% update / 10% delete. A quarter of the updates come from a user who
+/// is not a participant (403 expected) and the rest send the version last seen, which concurrent updates make stale
 /// (409 expected): both count as correct, not as errors, and the run checks that both were observed.
 /// </summary>
 public sealed class CrudScenario : ILoadScenario
@@ -18,7 +18,7 @@ public sealed class CrudScenario : ILoadScenario
 
     public string Name => "crud";
 
-    public string Description => "conversations: 40% create, 30% list, 20% update (stale If-Match → 409, non-owner → 403), 10% delete";
+    public string Description => "conversations: 40% create, 30% list, 20% update (stale If-Match → 409, non-participant → 403), 10% delete";
 
     public ScenarioDefaults Defaults { get; } = new(LoadModel.Open, 1000, 256, TimeSpan.FromMinutes(1),
         ["p95<20ms", "errors<0.1%", "conflicts>0", "forbidden>0"],
@@ -69,8 +69,8 @@ public sealed class CrudScenario : ILoadScenario
         if (slot < 9)
         {
             var target = _hot[(int)(iteration / 10 % _hot.Length)];
-            var notOwner = iteration % 4 == 0;
-            var actor = notOwner ? target.Conversation.Members[^1] : target.Conversation.Owner;
+            var outsider = iteration % 4 == 0;
+            var actor = outsider ? fixture.Users.First(u => target.Conversation.Members.All(m => m.Id != u.Id)) : target.Conversation.Owner;
             var version = Volatile.Read(ref target.Version);
             var updated = await api.SendAsync(HttpMethod.Patch, $"v1/conversations/{target.Conversation.Id}", actor.Token,
                 new { title = $"renamed {iteration}" }, h => h.TryAddWithoutValidation("If-Match", $"\"{version}\""), ct).ConfigureAwait(false);
@@ -90,7 +90,7 @@ public sealed class CrudScenario : ILoadScenario
                     context.Count("forbidden");
                     break;
             }
-            return notOwner
+            return outsider
                 ? Outcome.Classify("update", updated.Status, [], [403])
                 : Outcome.Classify("update", updated.Status, [200], [409]);
         }

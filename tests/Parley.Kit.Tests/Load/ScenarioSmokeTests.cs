@@ -1,0 +1,123 @@
+using Parley.Kit.Load;
+using Parley.Kit.Load.Engine;
+using Parley.Kit.Load.Gates;
+using Parley.Kit.Load.Reports;
+using Parley.Kit.Load.Scenarios;
+using Parley.Kit.Load.Seeding;
+
+namespace Parley.Kit.Tests.Load;
+
+/// <summary>A few seconds of every scenario against a real server: counts and correctness only, no latency assertions.</summary>
+[Trait("Category", "Integration")]
+public sealed class ScenarioSmokeTests(LoadServerFixture server) : IClassFixture<LoadServerFixture>
+{
+    private Task<RunSummary> RunAsync(string name, double rate = 40, int connections = 8, LoadModel model = LoadModel.Open, string[]? gates = null)
+    {
+        var scenario = ScenarioCatalog.Create(name);
+        var profile = new LoadProfile
+        {
+            Model = model,
+            Plan = StagePlan.Constant(model == LoadModel.Open ? rate : connections, TimeSpan.FromSeconds(2)),
+            Connections = connections,
+            WarmUp = TimeSpan.FromSeconds(1),
+            Pacing = model == LoadModel.Closed ? TimeSpan.FromMilliseconds(200) : TimeSpan.Zero,
+        };
+        var gateList = (gates ?? scenario.Defaults.Gates.Where(g => !g.StartsWith('p') && !g.Contains(".p", StringComparison.Ordinal) && !g.StartsWith("memory", StringComparison.Ordinal)).ToArray())
+            .Select(Gate.Parse).ToList();
+        return LoadRunner.RunAsync(scenario, new LoadRunSettings(server.BaseAddress.ToString(), profile, gateList, "smoke"), CancellationToken.None);
+    }
+
+    private static void AssertClean(RunSummary run)
+    {
+        Assert.True(run.Requests > 0, $"{run.Scenario}: no request was measured");
+        Assert.True(run.Errors == 0, $"{run.Scenario}: {run.Errors} errors: {string.Join(", ", run.ErrorKinds.Select(k => $"{k.Key}×{k.Value}"))}");
+        Assert.True(run.Verdict == "pass", $"{run.Scenario}: {string.Join("; ", run.Gates.Select(g => g.Text))}");
+        Assert.NotEmpty(run.Timeline);
+        Assert.Contains("<svg", HtmlReport.Render(run), StringComparison.Ordinal);
+        Assert.Equal(run.Requests, RunSummary.FromJson(run.ToJson()).Requests);
+    }
+
+    [Theory]
+    [InlineData("history")]
+    [InlineData("send")]
+    [InlineData("mixed")]
+    [InlineData("login")]
+    public async Task Request_scenarios_run_clean(string name)
+    {
+        var run = await RunAsync(name);
+
+        AssertClean(run);
+        Assert.InRange(run.Requests, 40, 100); // 2 s at 40/s, give or take a tick
+    }
+
+    [Fact]
+    public async Task Spike_holds_its_connections_in_the_closed_model()
+    {
+        var run = await RunAsync("spike", connections: 20, model: LoadModel.Closed);
+
+        AssertClean(run);
+        Assert.Equal("closed", run.Model);
+        Assert.Equal(20, run.Connections);
+    }
+
+    [Fact]
+    public async Task Crud_counts_expected_409_and_403_as_correct()
+    {
+        var run = await RunAsync("crud", rate: 100, gates: ["errors==0", "forbidden>0"]);
+
+        AssertClean(run);
+        Assert.True(run.Expected > 0, "no expected refusal (409/403) was observed");
+        Assert.True(run.Counters["forbidden"] > 0);
+        Assert.Equal(["create", "delete", "list", "update"], run.Operations.Keys.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Participants_sees_no_stale_read()
+    {
+        var run = await RunAsync("participants");
+
+        AssertClean(run);
+        Assert.Equal(0, run.Counters["stale"]);
+        Assert.True(run.Histograms["invalidation"].Count > 0);
+    }
+
+    [Fact]
+    public async Task Large_bodies_come_back_byte_for_byte()
+    {
+        var run = await RunAsync("large", rate: 20);
+
+        AssertClean(run);
+        Assert.Equal(0, run.Counters["corrupted"]);
+    }
+
+    [Theory]
+    [InlineData("ws")]
+    [InlineData("soak")]
+    public async Task Delivery_scenarios_lose_nothing(string name)
+    {
+        var run = await RunAsync(name, rate: 50, connections: 10);
+
+        AssertClean(run);
+        Assert.Equal(0, run.Counters["lost"]);
+        Assert.Equal(0, run.Counters["disconnects"]);
+        Assert.True(run.Histograms["delivery"].Count >= run.Ok, "every message should reach at least one socket");
+    }
+
+    [Fact]
+    public async Task Seeding_copies_users_conversations_and_messages()
+    {
+        var result = await Seeder.SeedAsync(server.Stack.PrimaryConnectionString,
+            new SeedOptions(Users: 30, Conversations: 50, Messages: 5_000, PasswordHashIterations: 1000), null, CancellationToken.None);
+
+        Assert.Equal(5_000, result.Messages);
+        // The seeded users log in with the kit's password and read a seeded page.
+        using var http = LoadRunner.CreateClient(server.BaseAddress, 4, TimeSpan.FromSeconds(10));
+        var api = new ParleyApiClient(http);
+        var user = await api.LoginAsync($"{Fixture.HandlePrefix}29", CancellationToken.None);
+        var list = (await api.GetAsync("v1/conversations?limit=5", user.Token, CancellationToken.None)).EnsureSuccess("list").Json;
+        var first = list.GetProperty("items")[0];
+        Assert.NotEqual(System.Text.Json.JsonValueKind.Null, first.GetProperty("lastMessage").ValueKind);
+        var page = (await api.HistoryAsync(user, first.GetProperty("id").GetGuid(), 50, CancellationToken.None)).EnsureSuccess("history").Json;
+        Assert.Equal(50, page.GetProperty("items").GetArrayLength());
+    }
+}
