@@ -72,6 +72,8 @@ public sealed class ApiClient(HttpClient http) : IDisposable
         var problem = JsonNode.Parse(text)!.AsObject();
         Assert.Equal((int)status, problem["status"]!.GetValue<int>());
         Assert.False(string.IsNullOrEmpty(problem["title"]?.GetValue<string>()), "problem has a title");
+        Assert.False(string.IsNullOrEmpty(problem["type"]?.GetValue<string>()), $"problem has a type: {text}");
+        Assert.False(string.IsNullOrEmpty(problem["detail"]?.GetValue<string>()), $"problem has a detail: {text}");
         Assert.DoesNotContain("   at ", text); // never a stack trace
         return problem;
     }

@@ -29,11 +29,9 @@ public static class ConversationsApi
     {
         if (request.Title is { Length: > Limits.TitleChars })
             return Problems.Validation("title", $"title must be at most {Limits.TitleChars} characters.");
-        if (request.ParticipantIds is null)
-            return Problems.Validation("participantIds", "participantIds is required (it may be empty).");
-        if (request.ParticipantIds.Length > Limits.ParticipantsPerCreate)
+        if (request.ParticipantIds is { Length: > Limits.ParticipantsPerCreate })
             return Problems.Validation("participantIds", $"At most {Limits.ParticipantsPerCreate} participants at creation.");
-        var outcome = await store.CreateAsync(user.UserId(), request.Title, request.ParticipantIds, ct);
+        var outcome = await store.CreateAsync(user.UserId(), request.Title, request.ParticipantIds ?? [], ct);
         if (outcome.Status == OutcomeStatus.Invalid)
             return Problems.Validation("participantIds", outcome.Detail!);
         if (outcome.Value is { } created)
