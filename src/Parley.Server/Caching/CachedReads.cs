@@ -5,6 +5,7 @@ using Parley.Data;
 using Parley.Data.Conversations;
 using Parley.Data.Flags;
 using Parley.Data.Messages;
+using Parley.Server.Http;
 
 namespace Parley.Server.Caching;
 
@@ -18,38 +19,39 @@ public sealed class CachedReads(
 {
     private readonly JsonSerializerOptions _json = json.Value.SerializerOptions;
 
-    public async Task<Outcome<Page<MessageRecord>>> HistoryAsync(
+    /// <summary>A history page as the response to send: cached JSON is written as it is, never re-serialised.</summary>
+    public async Task<IResult> HistoryAsync(
         Guid conversationId, Guid userId, int limit, string? cursor, Guid? after, CancellationToken ct)
     {
         if (cursor is not null || after is not null || !flags.IsEnabled(FlagNames.HistoryCache, userId))
-            return await messages.PageAsync(conversationId, userId, limit, cursor, after, ct);
-        // Membership is always checked on the primary, so a removed user never reads the cache.
-        if (ConversationAccess.Deny<Page<MessageRecord>>(await access.CheckAsync(conversationId, userId, ct)) is { } denied) return denied;
-        var scope = ReadCache.Conversation(conversationId);
-        var name = $"h{limit}";
-        var lookup = await cache.GetAsync(scope, name, ct);
-        if (lookup.Value is { } bytes)
-            return Outcome<Page<MessageRecord>>.Ok(JsonSerializer.Deserialize<Page<MessageRecord>>(bytes, _json)!);
-        var outcome = await messages.PageAsync(conversationId, userId, limit, null, null, ct);
-        if (outcome.Status == OutcomeStatus.Ok && lookup.Stamp is { } stamp)
-            await cache.SetAsync(scope, name, stamp, JsonSerializer.SerializeToUtf8Bytes(outcome.Value, _json), ct);
-        return outcome;
+            return Problems.From(await messages.PageAsync(conversationId, userId, limit, cursor, after, ct), page => TypedResults.Ok(page));
+        // Membership is checked before the cache is read, so a removed user never reads it.
+        if (ConversationAccess.Deny<Page<MessageRecord>>(await access.CheckAsync(conversationId, userId, ct)) is { } denied)
+            return Problems.From(denied, page => TypedResults.Ok(page));
+        return await ReadThroughAsync(ReadCache.Conversation(conversationId), $"h{limit}",
+            async () => await messages.PageAsync(conversationId, userId, limit, null, null, ct), ct);
     }
 
-    public async Task<Page<ConversationSummaryRecord>> ConversationsAsync(Guid userId, int limit, string? cursor, CancellationToken ct)
+    public async Task<IResult> ConversationsAsync(Guid userId, int limit, string? cursor, CancellationToken ct)
     {
         if (cursor is not null || !flags.IsEnabled(FlagNames.ListCache, userId))
-            return await conversations.ListAsync(userId, limit, cursor, ct);
-        var scope = ReadCache.User(userId);
-        var name = $"l{limit}";
-        var lookup = await cache.GetAsync(scope, name, ct);
-        if (lookup.Value is { } bytes)
-            return JsonSerializer.Deserialize<Page<ConversationSummaryRecord>>(bytes, _json)!;
-        var page = await conversations.ListAsync(userId, limit, null, ct);
-        if (lookup.Stamp is { } stamp)
-            await cache.SetAsync(scope, name, stamp, JsonSerializer.SerializeToUtf8Bytes(page, _json), ct);
-        return page;
+            return TypedResults.Ok(await conversations.ListAsync(userId, limit, cursor, ct));
+        return await ReadThroughAsync(ReadCache.User(userId), $"l{limit}",
+            async () => Outcome<Page<ConversationSummaryRecord>>.Ok(await conversations.ListAsync(userId, limit, null, ct)), ct);
     }
+
+    private async Task<IResult> ReadThroughAsync<T>(string scope, string name, Func<Task<Outcome<T>>> load, CancellationToken ct)
+    {
+        var lookup = await cache.GetAsync(scope, name, ct);
+        if (lookup.Value is { } cached) return TypedResults.Bytes(cached, JsonContentType);
+        var outcome = await load();
+        if (outcome.Status != OutcomeStatus.Ok) return Problems.From(outcome, value => TypedResults.Ok(value));
+        var json = JsonSerializer.SerializeToUtf8Bytes(outcome.Value, _json);
+        if (lookup.Stamp is { } stamp) await cache.SetAsync(scope, name, stamp, json, ct);
+        return TypedResults.Bytes(json, JsonContentType);
+    }
+
+    private const string JsonContentType = "application/json; charset=utf-8";
 
     /// <summary>A conversation changed (message, title, deletion, membership): its history and every participant's list.</summary>
     public async Task ConversationChangedAsync(Guid conversationId, CancellationToken ct, params Guid[] alsoUsers)

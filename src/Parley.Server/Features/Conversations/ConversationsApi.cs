@@ -42,7 +42,7 @@ public static class ConversationsApi
     public static async Task<IResult> List(int? limit, string? cursor, ClaimsPrincipal user, CachedReads reads, CancellationToken ct)
     {
         if (Paging.CheckLimit(limit, 20, out var size) is { } invalid) return invalid;
-        return TypedResults.Ok(await reads.ConversationsAsync(user.UserId(), size, cursor, ct));
+        return await reads.ConversationsAsync(user.UserId(), size, cursor, ct);
     }
 
     public static async Task<IResult> Get(Guid id, ClaimsPrincipal user, ConversationStore store, HttpContext http, CancellationToken ct)

@@ -53,8 +53,7 @@ public static class MessagesApi
                 return Problems.Validation("after", "after must be a message id (UUID).");
             afterId = parsed;
         }
-        var outcome = await reads.HistoryAsync(id, user.UserId(), size, cursor, afterId, ct);
-        return Problems.From(outcome, page => TypedResults.Ok(page));
+        return await reads.HistoryAsync(id, user.UserId(), size, cursor, afterId, ct);
     }
 
     public static async Task<IResult> MarkRead(Guid id, MarkReadRequest request, ClaimsPrincipal user, MessageStore store, CachedReads cache, CancellationToken ct)
