@@ -20,6 +20,7 @@ public static class ParleyCli
             MigrateCommand.Create(global),
             ServeCommand.Create(global),
             ConfigCommand.Create(global),
+            BaselineCommand.Create(global),
             ChaosCommand.Create(global),
             LoadCommand.Create(global),
             DlqCommand.Create(global),
