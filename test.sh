@@ -17,7 +17,7 @@ bash scripts/install-deps.sh prometheus || exit 1
 dotnet build Parley.slnx -c Release -v quiet -nologo || { echo "tests: 0 passed, 1 failed"; exit 1; }
 
 log=$(mktemp)
-args=(test Parley.slnx -c Release --no-build -v quiet -nologo)
+args=(test Parley.slnx -c Release --no-build -v minimal -nologo)
 [ -n "$filter" ] && args+=(--filter "$filter")
 dotnet "${args[@]}" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
