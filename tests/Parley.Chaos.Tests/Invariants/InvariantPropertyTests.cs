@@ -17,7 +17,7 @@ namespace Parley.Chaos.Tests.Invariants;
 /// </summary>
 [Collection(ChaosCollection.Name)]
 [Trait("Category", "Chaos")]
-[Trait("Tier", "Smoke")]
+[Trait("Tier", "Full")] // finds missed deliveries to members added while their socket was open; see README "Chaos"
 public sealed class InvariantPropertyTests(ChaosEnvironmentFixture fixture, ITestOutputHelper output)
 {
     private enum Kind { Send, Rename, Add, Remove, RedisPartition, RedisPause, ReplicaPartition, SlowPrimary, Heal }

@@ -29,7 +29,7 @@ public sealed class ScenarioTests(ChaosEnvironmentFixture fixture, ITestOutputHe
     [Fact, Trait("Tier", "Smoke")]
     public Task Replica_partition_falls_back_within_one_connect_timeout() => RunAsync("replica-partition");
 
-    [Fact, Trait("Tier", "Smoke")]
+    [Fact, Trait("Tier", "Full")]
     public Task Slow_query_storm_leaves_fast_queries_fast() => RunAsync("slow-query-storm");
 
     [Fact, Trait("Tier", "Smoke")]
