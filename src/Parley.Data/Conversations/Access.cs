@@ -48,6 +48,13 @@ public sealed class ConversationAccess(ParleyDatabase db, MembershipCache cache)
         return reader.GetString(0) == Roles.Owner ? AccessLevel.Owner : AccessLevel.Member;
     }
 
+    /// <summary>The conversation's participants (from the node's sets when current); null when it is deleted or missing.</summary>
+    public async Task<IReadOnlyCollection<Guid>?> MemberIdsAsync(Guid conversationId, CancellationToken ct)
+    {
+        var roles = cache.Enabled && cache.TryGet(conversationId, out var members) ? members.Roles : await LoadMembersAsync(conversationId, ct);
+        return roles?.Keys as IReadOnlyCollection<Guid> ?? roles?.Keys.ToArray();
+    }
+
     private async Task<IReadOnlyDictionary<Guid, string>?> LoadMembersAsync(Guid conversationId, CancellationToken ct)
     {
         var epoch = cache.Epoch;

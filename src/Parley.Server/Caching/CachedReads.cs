@@ -56,7 +56,8 @@ public sealed class CachedReads(
     /// <summary>A conversation changed (message, title, deletion, membership): its history and every participant's list.</summary>
     public async Task ConversationChangedAsync(Guid conversationId, CancellationToken ct, params Guid[] alsoUsers)
     {
-        var participants = await conversations.ParticipantIdsAsync(conversationId, ct);
+        // From this node's participant sets when current; a deleted conversation's members come from its rows.
+        var participants = await access.MemberIdsAsync(conversationId, ct) ?? await conversations.ParticipantIdsAsync(conversationId, ct);
         var scopes = participants.Concat(alsoUsers).Distinct().Select(ReadCache.User).Append(ReadCache.Conversation(conversationId)).ToArray();
         await cache.InvalidateAsync(scopes, ct);
     }
