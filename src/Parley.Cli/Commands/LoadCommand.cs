@@ -49,8 +49,16 @@ public static class LoadCommand
         {
             url, rate, duration, connections, requests, warmup, stages, start, closed, pacing, timeout, gates, gatesFile, window, summaryExport, results,
         };
+        var path = new Option<string>("--path") { Description = "get: the path to GET.", DefaultValueFactory = _ => "health/live" };
+        var bearer = new Option<string?>("--bearer") { Description = "get: an access token to send." };
+        if (scenario is GetScenario)
+        {
+            command.Options.Add(path);
+            command.Options.Add(bearer);
+        }
         command.SetHandler(global, async (result, cli, ct) =>
         {
+            var run = scenario is GetScenario get ? get.With(result.GetValue(path)!, result.GetValue(bearer)) : scenario;
             var model = result.GetValue(closed) || (d.Model == LoadModel.Closed && result.GetValue(rate) is null) ? LoadModel.Closed : LoadModel.Open;
             var measured = Parse(result.GetValue(duration), d.Duration, "--duration");
             var planText = result.GetValue(stages) ?? (result.GetValue(duration) is null && result.GetValue(rate) is null ? d.Stages : null);
@@ -89,7 +97,7 @@ public static class LoadCommand
             }
             var target_url = result.GetValue(url) ?? LocalInstance.Read(cli.Home).Url
                 ?? throw new CliException(ExitCodes.Usage, $"No server runs from {cli.Home.Root}: start one with `parley up --detach`, or pass --url http://127.0.0.1:PORT.");
-            return await RunAsync(cli, scenario, new LoadRunSettings(target_url, profile, gateList, planText ?? $"{target:0.##} for {measured.TotalSeconds:0.#}s"),
+            return await RunAsync(cli, run, new LoadRunSettings(target_url, profile, gateList, planText ?? $"{target:0.##} for {measured.TotalSeconds:0.#}s"),
                 result.GetValue(summaryExport), result.GetValue(results), ct);
         });
         return command;
@@ -123,6 +131,10 @@ public static class LoadCommand
         catch (HttpRequestException e)
         {
             throw new CliException(ExitCodes.Failure, $"the server at {settings.Url} did not answer during setup: {e.Message}");
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new CliException(ExitCodes.Failure, $"a setup request to {settings.Url} timed out (is the server overloaded or stopped?)");
         }
         finally
         {

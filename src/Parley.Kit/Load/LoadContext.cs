@@ -4,12 +4,15 @@ using Parley.Kit.Load.Engine;
 namespace Parley.Kit.Load;
 
 /// <summary>What a scenario works with: the API client on the run's connection pool, counters, extra histograms.</summary>
-public sealed class LoadContext(ParleyApiClient api, Uri baseUri, LoadProfile profile, IProgress<string>? log)
+public sealed class LoadContext(ParleyApiClient api, Uri baseUri, LoadProfile profile, IProgress<string>? log, ParleyApiClient? setup = null)
 {
     private readonly ConcurrentDictionary<string, StrongBox<long>> _counters = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, LatencyHistogram> _histograms = new(StringComparer.Ordinal);
 
     public ParleyApiClient Api { get; } = api;
+
+    /// <summary>For setup and verification: its own connections and a long timeout (a registration costs a password hash).</summary>
+    public ParleyApiClient Setup { get; } = setup ?? api;
 
     public Uri BaseUri { get; } = baseUri;
 

@@ -36,7 +36,8 @@ public static class LoadRunner
             settings.Log?.Report($"the open-file limit is {l}: fewer than the {sockets} connections asked for (raise the hard limit with ulimit -Hn)");
 
         using var http = CreateClient(baseUri, httpPool, profile.RequestTimeout);
-        var context = new LoadContext(new ParleyApiClient(http), baseUri, profile, settings.Log);
+        using var setupHttp = CreateClient(baseUri, 32, TimeSpan.FromMinutes(2));
+        var context = new LoadContext(new ParleyApiClient(http), baseUri, profile, settings.Log, new ParleyApiClient(setupHttp));
         var recorder = new LoadRecorder();
 
         settings.Log?.Report($"setting up '{scenario.Name}' against {baseUri} ...");
@@ -63,11 +64,11 @@ public static class LoadRunner
             var interval = tick.IntervalLatency;
             var pool = sampler.Latest?.PoolSaturation;
             if (!tick.WarmingUp)
-                timeline.Add(new TimelinePoint(Math.Round((tick.Elapsed - profile.WarmUp).TotalSeconds), interval.Count, tick.IntervalErrors,
+                timeline.Add(new TimelinePoint(Math.Round((tick.Elapsed - profile.WarmUp).TotalSeconds), tick.IntervalRequests, tick.IntervalErrors,
                     Ms(interval.ValueAtPercentile(50)), Ms(interval.ValueAtPercentile(95)), Ms(interval.ValueAtPercentile(99)), Ms(interval.MaxNanoseconds),
                     Math.Round(tick.Target, 1), pool));
             settings.OnProgress?.Invoke(ProgressLine(tick, recorder, pool, profile.Model));
-            return tick.WarmingUp ? null : monitor.Observe(interval, tick.IntervalErrors);
+            return tick.WarmingUp ? null : monitor.Observe(interval, tick.IntervalRequests, tick.IntervalErrors);
         }
 
         await engine.RunAsync(OnTick, ct).ConfigureAwait(false);
@@ -170,6 +171,6 @@ public static class LoadRunner
         var phase = tick.WarmingUp ? " warm-up |" : $" stage {tick.Stage + 1} |";
         var target = model == LoadModel.Open ? $"target {tick.Target:N0}/s" : $"{tick.Target:N0} conns";
         return string.Create(CultureInfo.InvariantCulture,
-            $"[{percent,3}%] {tick.Elapsed.TotalSeconds:0}s |{phase} {tick.IntervalLatency.Count:N0} req/s ({target}) | p95 {Durations.Format(tick.IntervalLatency.ValueAtPercentile(95))} | errors {recorder.Errors:N0} | in flight {tick.InFlight:N0} | pool {(pool is { } p ? p.ToString("0.00", CultureInfo.InvariantCulture) : "-")}");
+            $"[{percent,3}%] {tick.Elapsed.TotalSeconds:0}s |{phase} {tick.IntervalRequests:N0} req/s ({target}) | p95 {Durations.Format(tick.IntervalLatency.ValueAtPercentile(95))} | errors {recorder.Errors:N0} | in flight {tick.InFlight:N0} | pool {(pool is { } p ? p.ToString("0.00", CultureInfo.InvariantCulture) : "-")}");
     }
 }

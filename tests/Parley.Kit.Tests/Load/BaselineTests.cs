@@ -140,3 +140,30 @@ public sealed class BaselineTests
         }
     }
 }
+
+[Trait("Category", "Smoke")]
+public sealed class TextReportTests
+{
+    [Fact]
+    public void The_final_table_lists_every_operation_and_scenario_histogram()
+    {
+        var latency = new LatencyHistogram();
+        latency.Record(2_000_000);
+        var one = new OperationSummary(1, 0, new Dictionary<string, long> { ["201"] = 1 }, LatencySummary.Of(latency));
+        var run = new RunSummary
+        {
+            Scenario = "participants", StartedAt = DateTimeOffset.UnixEpoch, FinishedAt = DateTimeOffset.UnixEpoch, Url = "http://127.0.0.1/",
+            Model = "open", Plan = "p", Connections = 1, WarmUpSeconds = 0, MeasuredSeconds = 1, Requests = 2, Ok = 2, Expected = 0, Errors = 0,
+            Latency = LatencySummary.Of(latency), Operations = new Dictionary<string, OperationSummary> { ["remove"] = one, ["add"] = one },
+            ErrorKinds = new Dictionary<string, long>(), Histograms = new Dictionary<string, LatencySummary> { ["invalidation"] = LatencySummary.Of(latency) },
+            Counters = new Dictionary<string, long> { ["stale"] = 0 }, Server = ServerSummary.Of([]), Timeline = [], Gates = [], Verdict = "pass",
+            Machine = "test", LatencyHistogram = latency.ToSnapshot(),
+        };
+
+        var lines = TextReport.Lines(run).ToList();
+
+        Assert.Contains(lines, l => l.StartsWith("add ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("remove ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("invalidation*", StringComparison.Ordinal));
+    }
+}

@@ -102,14 +102,14 @@ public sealed class GateTests
             return h;
         }
 
-        Assert.Null(monitor.Observe(Second(50), 0));
-        Assert.Null(monitor.Observe(Second(50), 0));
-        Assert.Null(monitor.Observe(Second(5), 0));      // one good second resets the streak
-        Assert.Null(monitor.Observe(Second(50), 0));
-        Assert.Null(monitor.Observe(new LatencyHistogram(), 0)); // an empty second is inconclusive: resets, never condemns
-        Assert.Null(monitor.Observe(Second(50), 0));
-        Assert.Null(monitor.Observe(Second(50), 0));
-        Assert.Contains("p95<10ms", monitor.Observe(Second(50), 0), StringComparison.Ordinal);
+        Assert.Null(monitor.Observe(Second(50), 20, 0));
+        Assert.Null(monitor.Observe(Second(50), 20, 0));
+        Assert.Null(monitor.Observe(Second(5), 20, 0));      // one good second resets the streak
+        Assert.Null(monitor.Observe(Second(50), 20, 0));
+        Assert.Null(monitor.Observe(new LatencyHistogram(), 0, 0)); // an empty second is inconclusive: resets, never condemns
+        Assert.Null(monitor.Observe(Second(50), 20, 0));
+        Assert.Null(monitor.Observe(Second(50), 20, 0));
+        Assert.Contains("p95<10ms", monitor.Observe(Second(50), 20, 0), StringComparison.Ordinal);
     }
 
     [Fact]

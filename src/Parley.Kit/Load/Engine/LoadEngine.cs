@@ -13,6 +13,7 @@ public sealed record TickInfo(
     double Target,
     long InFlight,
     LatencyHistogram IntervalLatency,
+    long IntervalRequests,
     long IntervalErrors);
 
 /// <summary>
@@ -23,6 +24,9 @@ public sealed record TickInfo(
 /// </summary>
 public sealed class LoadEngine(ILoadScenario scenario, LoadContext context, LoadRecorder recorder, Func<ParleyApiClient>? connectionFactory = null)
 {
+    /// <summary>The operation name of iterations that ended in an exception (timeout, refused connection) before saying what they were.</summary>
+    public const string UnfinishedOperation = "(unfinished)";
+
     private long _inFlight;
     private long _measured;
     private long _iteration;
@@ -89,7 +93,7 @@ public sealed class LoadEngine(ILoadScenario scenario, LoadContext context, Load
         var warming = planTime < TimeSpan.FromSeconds(0.5);
         var interval = recorder.Rotate();
         var info = new TickInfo(clock.Elapsed, total, warming, warming ? -1 : profile.Plan.StageAt(planTime),
-            profile.Plan.TargetAt(warming ? TimeSpan.Zero : planTime), Interlocked.Read(ref _inFlight), interval.Latency, interval.Errors);
+            profile.Plan.TargetAt(warming ? TimeSpan.Zero : planTime), Interlocked.Read(ref _inFlight), interval.Latency, interval.Requests, interval.Errors);
         return onTick(info);
     }
 
@@ -121,7 +125,7 @@ public sealed class LoadEngine(ILoadScenario scenario, LoadContext context, Load
                 {
                     if (scheduled >= profile.WarmUp)
                     {
-                        recorder.RecordDropped(scenario.Name);
+                        recorder.RecordDropped();
                         Interlocked.Increment(ref _measured);
                     }
                     continue;
@@ -227,7 +231,7 @@ public sealed class LoadEngine(ILoadScenario scenario, LoadContext context, Load
         }
         catch (Exception e)
         {
-            outcome = Outcome.Failed(scenario.Name, 0, Classify(e));
+            outcome = Outcome.Failed(UnfinishedOperation, 0, Classify(e));
         }
         var latency = (clock.ElapsedTicks - startTimestamp) * (1_000_000_000.0 / Stopwatch.Frequency);
         if (measuring)

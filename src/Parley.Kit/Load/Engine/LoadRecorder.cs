@@ -35,6 +35,7 @@ public sealed class LoadRecorder
         All.Record(latencyNanoseconds);
         var interval = Volatile.Read(ref _interval);
         interval.Latency.Record(latencyNanoseconds);
+        Interlocked.Increment(ref interval.Requests);
         var op = _operations.GetOrAdd(outcome.Operation, _ => new OperationStats());
         op.Latency.Record(latencyNanoseconds);
         op.CountStatus(outcome.Status);
@@ -55,8 +56,18 @@ public sealed class LoadRecorder
         }
     }
 
-    /// <summary>An arrival that found every allowed slot busy: an error, since the server did not keep up.</summary>
-    public void RecordDropped(string operation) => Record(Outcome.Failed(operation, 0, "dropped"), 0);
+    /// <summary>
+    /// An arrival that found every allowed slot busy: an error (the server did not keep up) that never ran, so it has
+    /// no latency and belongs to no operation.
+    /// </summary>
+    public void RecordDropped()
+    {
+        Interlocked.Increment(ref _errors);
+        var interval = Volatile.Read(ref _interval);
+        Interlocked.Increment(ref interval.Requests);
+        Interlocked.Increment(ref interval.Errors);
+        _errorKinds.AddOrUpdate("dropped", 1, (_, n) => n + 1);
+    }
 
     /// <summary>Ends the current interval and starts the next; returns the one that ended.</summary>
     public Interval Rotate() => Interlocked.Exchange(ref _interval, new Interval());
@@ -64,6 +75,9 @@ public sealed class LoadRecorder
     public sealed class Interval
     {
         public readonly LatencyHistogram Latency = new();
+
+        /// <summary>Measured requests, dropped arrivals included (they have no latency).</summary>
+        public long Requests;
         public long Errors;
     }
 

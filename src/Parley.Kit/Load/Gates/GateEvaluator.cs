@@ -76,9 +76,9 @@ public sealed class GateMonitor(IReadOnlyList<Gate> gates, int windowSeconds)
     private readonly Dictionary<Gate, int> _streaks = gates.Where(g => g.AppliesToRequests).ToDictionary(g => g, _ => 0);
 
     /// <summary>Feeds one interval; returns the reason to stop, or null.</summary>
-    public string? Observe(LatencyHistogram latency, long errors)
+    public string? Observe(LatencyHistogram latency, long requests, long errors)
     {
-        var data = new GateData(latency, latency.Count, errors, TimeSpan.FromSeconds(1), new Dictionary<string, LatencyHistogram>(), new Dictionary<string, double>());
+        var data = new GateData(latency, requests, errors, TimeSpan.FromSeconds(1), new Dictionary<string, LatencyHistogram>(), new Dictionary<string, double>());
         foreach (var gate in _streaks.Keys.ToList())
         {
             var result = GateEvaluator.Evaluate(gate, data);

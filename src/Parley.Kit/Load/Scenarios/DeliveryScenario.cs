@@ -111,7 +111,7 @@ public abstract class DeliveryScenario : ILoadScenario, IWebSocketScenario
         foreach (var (conversationId, ids) in _accepted)
         {
             var reader = _fixture!.Conversations.First(c => c.Id == conversationId).Owner;
-            var stored = (await context.Api.AllMessagesAsync(reader, conversationId, ct).ConfigureAwait(false))
+            var stored = (await context.Setup.AllMessagesAsync(reader, conversationId, ct).ConfigureAwait(false))
                 .Select(m => m.GetProperty("id").GetGuid()).ToHashSet();
             missingFromHistory += ids.Count(id => !stored.Contains(id));
         }

@@ -20,8 +20,8 @@ public sealed class Fixture
     {
         context.Log($"logging in {count} users ...");
         var users = new LoadUser[count];
-        await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = ct },
-            async (i, token) => users[i] = await context.Api.RegisterAndLoginAsync($"{HandlePrefix}{i}", token).ConfigureAwait(false)).ConfigureAwait(false);
+        await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct },
+            async (i, token) => users[i] = await context.Setup.RegisterAndLoginAsync($"{HandlePrefix}{i}", token).ConfigureAwait(false)).ConfigureAwait(false);
         return new Fixture(users);
     }
 
@@ -38,22 +38,22 @@ public sealed class Fixture
         {
             var owner = ownerOf?.Invoke(k) ?? Users[k % Users.Count];
             var members = membersOf(k).Where(u => u.Id != owner.Id).DistinctBy(u => u.Id).ToList();
-            var id = await context.Api.CreateConversationAsync(owner, $"load {context.RunId} #{k}", members.Select(m => m.Id), token).ConfigureAwait(false);
+            var id = await context.Setup.CreateConversationAsync(owner, $"load {context.RunId} #{k}", members.Select(m => m.Id), token).ConfigureAwait(false);
             created[k] = new FixtureConversation(id, owner, [owner, .. members]);
         }).ConfigureAwait(false);
         Conversations.AddRange(created);
     }
 
-    /// <summary>Sends <paramref name="perConversation"/> messages into every conversation (for history pages to read).</summary>
-    public async Task FillAsync(LoadContext context, int perConversation, int bodyBytes, CancellationToken ct)
+    /// <summary>Sends <paramref name="perConversation"/> messages into each of the first <paramref name="conversations"/> conversations (for history pages to read).</summary>
+    public async Task FillAsync(LoadContext context, int conversations, int perConversation, int bodyBytes, CancellationToken ct)
     {
-        context.Log($"sending {perConversation * Conversations.Count:N0} messages ...");
+        context.Log($"sending {perConversation * conversations:N0} messages ...");
         var body = new string('m', bodyBytes);
-        var work = Conversations.SelectMany(c => Enumerable.Range(0, perConversation).Select(i => (c, i)));
+        var work = Conversations.Take(conversations).SelectMany(c => Enumerable.Range(0, perConversation).Select(i => (c, i)));
         await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = ct }, async (item, token) =>
         {
             var sender = item.c.Members[item.i % item.c.Members.Count];
-            (await context.Api.SendMessageAsync(sender, item.c.Id, body, $"fill-{item.i}", token).ConfigureAwait(false)).EnsureSuccess("fill message");
+            (await context.Setup.SendMessageAsync(sender, item.c.Id, body, $"fill-{item.i}", token).ConfigureAwait(false)).EnsureSuccess("fill message");
         }).ConfigureAwait(false);
     }
 }

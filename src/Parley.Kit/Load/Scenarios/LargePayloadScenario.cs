@@ -64,7 +64,7 @@ public sealed class LargePayloadScenario : ILoadScenario
         var checkedCount = 0;
         foreach (var conversation in _fixture!.Conversations)
         {
-            var page = (await context.Api.HistoryAsync(conversation.Owner, conversation.Id, 100, ct).ConfigureAwait(false)).EnsureSuccess("read back").Json;
+            var page = (await context.Setup.HistoryAsync(conversation.Owner, conversation.Id, 100, ct).ConfigureAwait(false)).EnsureSuccess("read back").Json;
             foreach (var message in page.GetProperty("items").EnumerateArray())
             {
                 if (!_sent.TryGetValue(message.GetProperty("id").GetGuid(), out var hash)) continue;

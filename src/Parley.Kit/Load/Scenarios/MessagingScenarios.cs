@@ -3,14 +3,16 @@ using Parley.Kit.Load.Engine;
 namespace Parley.Kit.Load.Scenarios;
 
 /// <summary>
-/// The seeds' message scenarios on one fixture: every user is a participant of every conversation, each conversation
-/// holds a page and more of messages. <c>history</c> reads the newest 50, <c>send</c> posts ~100-byte bodies,
+/// The seeds' message scenarios on one fixture: every user is a participant of every conversation; reads go to the
+/// first 50 conversations (each holds a page and more of messages), sends spread over all 200 so that no single
+/// conversation row becomes an artificial hot spot. <c>history</c> reads the newest 50, <c>send</c> posts ~100-byte bodies,
 /// <c>mixed</c> does both 70/30, <c>spike</c> is mixed traffic from 5,000 → 10,000 held connections.
 /// </summary>
 public abstract class MessagingScenario : ILoadScenario
 {
     private const int Users = 20;
-    private const int ConversationCount = 50;
+    private const int ConversationCount = 200;
+    private const int FilledConversations = 50;
     private static readonly string Body = new('x', 100);
     private Fixture? _fixture;
 
@@ -27,20 +29,21 @@ public abstract class MessagingScenario : ILoadScenario
     {
         _fixture = await Fixture.UsersAsync(context, Users, ct).ConfigureAwait(false);
         await _fixture.AddConversationsAsync(context, ConversationCount, _ => _fixture.Users, ct).ConfigureAwait(false);
-        if (ReadPercent > 0) await _fixture.FillAsync(context, 60, 100, ct).ConfigureAwait(false);
+        if (ReadPercent > 0) await _fixture.FillAsync(context, FilledConversations, 60, 100, ct).ConfigureAwait(false);
     }
 
     public async ValueTask<Outcome> RunOnceAsync(LoadContext context, ParleyApiClient api, long iteration, CancellationToken ct)
     {
         var fixture = _fixture ?? throw new InvalidOperationException("SetupAsync first.");
-        var conversation = fixture.Conversations[(int)(iteration % fixture.Conversations.Count)];
-        var user = fixture.Users[(int)(iteration / fixture.Conversations.Count % fixture.Users.Count)];
+        var user = fixture.Users[(int)(iteration / 7 % fixture.Users.Count)];
         if (iteration % 100 < ReadPercent)
         {
+            var conversation = fixture.Conversations[(int)(iteration % FilledConversations)];
             var page = await api.HistoryAsync(user, conversation.Id, 50, ct).ConfigureAwait(false);
             return Outcome.Classify("history", page.Status, [200]);
         }
-        var sent = await api.SendMessageAsync(user, conversation.Id, Body, $"{context.RunId}-{iteration}", ct).ConfigureAwait(false);
+        var target = fixture.Conversations[(int)(iteration % fixture.Conversations.Count)];
+        var sent = await api.SendMessageAsync(user, target.Id, Body, $"{context.RunId}-{iteration}", ct).ConfigureAwait(false);
         return Outcome.Classify("send", sent.Status, [201]);
     }
 

@@ -15,6 +15,7 @@ public static class ScenarioCatalog
         () => new LoginScenario(),
         () => new WebSocketScenario(),
         () => new SoakScenario(),
+        () => new GetScenario(),
     ];
 
     public static IReadOnlyList<string> Names { get; } = Factories.Select(f => f().Name).ToList();
