@@ -45,6 +45,26 @@ public sealed class RealtimeDeliveryTests(ParleyFixture fixture)
     }
 
     [Fact]
+    public async Task A_member_added_while_its_socket_is_open_receives_the_next_message()
+    {
+        using var api = fixture.Client();
+        var owner = await api.NewUserAsync("ado");
+        var newcomer = await api.NewUserAsync("adn");
+        await using var socket = await WsClient.ConnectAsync(fixture.BaseAddress, newcomer.Token);
+        var expected = new List<Guid>();
+        for (var round = 0; round < 10; round++)
+        {
+            var conversation = await api.CreateConversationAsync(owner);
+            await api.SendMessageAsync(owner, conversation, "before the add");
+            var added = await api.PostAsync(owner, $"/v1/conversations/{conversation}/participants", new { userId = newcomer.Id });
+            Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+            expected.Add(Guid.Parse((await api.SendMessageAsync(owner, conversation, "after the add"))["id"]!.GetValue<string>()));
+        }
+        await socket.WaitUntilAsync(() => expected.All(new HashSet<Guid>(socket.MessageIds()).Contains), Wait,
+            $"every message sent after the add (missing {expected.Except(socket.MessageIds()).Count()} of {expected.Count})");
+    }
+
+    [Fact]
     public async Task Removal_stops_delivery_at_once()
     {
         using var api = fixture.Client();

@@ -63,7 +63,6 @@ public static class RealtimeApi
             connection.TryGoLive(StreamId.Zero);
             return;
         }
-        var conversations = await recipients.ConversationsOfAsync(connection.UserId, ct);
         var state = await stream.GetStateAsync(ct);
         if (Recovery.Decide(position, state) == RecoveryDecision.ResyncRequired)
         {
@@ -77,10 +76,14 @@ public static class RealtimeApi
             while (true)
             {
                 var entries = await stream.ReadAfterAsync(last, ReplayBatch, ct);
+                // Membership as of this batch, like live delivery: a conversation the user joined
+                // (or was created into) while replaying counts, one it left no longer does.
+                var conversations = await recipients.ConversationsOfAsync(connection.UserId, ct);
                 foreach (var entry in entries)
                 {
                     if (StreamId.TryParse(entry.Id, out var id)) last = id;
-                    if (DeliveryEvent.FromEntry(entry) is { } e && conversations.Contains(e.ConversationId))
+                    if (DeliveryEvent.FromEntry(entry) is { } e
+                        && (conversations.Contains(e.ConversationId) || (e.Type == "participant.removed" && e.SubjectUserId == connection.UserId)))
                         await connection.SendDirectAsync(e.Frame, ct);
                 }
                 if (entries.Count < ReplayBatch) break;
