@@ -9,20 +9,20 @@ public sealed class ParleyDatabase : IAsyncDisposable
     {
         Primary = Build(options.PrimaryConnectionString, options, "primary");
         if (!string.IsNullOrWhiteSpace(options.ReplicaConnectionString))
-            Replica = Build(options.ReplicaConnectionString, options, "replica");
+            Replica = Build(options.ReplicaConnectionString, options, "replica", options.Replica.ConnectTimeoutSeconds);
     }
 
     public NpgsqlDataSource Primary { get; }
 
     public NpgsqlDataSource? Replica { get; }
 
-    private static NpgsqlDataSource Build(string connectionString, DataOptions options, string name)
+    private static NpgsqlDataSource Build(string connectionString, DataOptions options, string name, int? connectTimeoutSeconds = null)
     {
         var csb = new NpgsqlConnectionStringBuilder(connectionString)
         {
             MaxPoolSize = options.MaxPoolSize,
             // Npgsql's Timeout bounds both connecting and waiting for a free pooled connection.
-            Timeout = options.PoolWaitSeconds,
+            Timeout = connectTimeoutSeconds ?? options.PoolWaitSeconds,
             CommandTimeout = options.StatementTimeoutSeconds + 1,
             ApplicationName = $"parley-{name}",
         };

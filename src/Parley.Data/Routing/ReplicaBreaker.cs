@@ -18,8 +18,11 @@ public sealed class ReplicaOptions
     /// <summary>How long the breaker stays open after errors before a probe may close it. Default 5 s.</summary>
     public double BreakSeconds { get; set; } = 5;
 
-    /// <summary>Per-read timeout on the replica; slower reads count as failures and go to the primary. Default 2 s.</summary>
-    public double ReadTimeoutSeconds { get; set; } = 2;
+    /// <summary>Per-read timeout on the replica; slower reads count as failures and go to the primary. Default 1 s.</summary>
+    public double ReadTimeoutSeconds { get; set; } = 1;
+
+    /// <summary>Connect timeout to the replica: the longest a read waits on a replica that does not answer. Default 1 s.</summary>
+    public int ConnectTimeoutSeconds { get; set; } = 1;
 }
 
 /// <summary>
@@ -37,7 +40,7 @@ public sealed partial class ReplicaBreaker
     private readonly CircuitBreakerManualControl _control = new();
     private readonly ILogger _logger;
     private readonly ReplicaOptions _options;
-    private volatile bool _isolatedForLag;
+    private volatile bool _isolatedByProbe;
     private double _lastLagSeconds = double.NaN;
 
     public ReplicaBreaker(ReplicaOptions options, ILogger<ReplicaBreaker> logger, TimeProvider time)
@@ -95,23 +98,31 @@ public sealed partial class ReplicaBreaker
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
+            // An unreachable replica is taken out at once, not after enough reads have waited on it.
             Volatile.Write(ref _lastLagSeconds, double.NaN);
             LogProbeFailed(_logger, e.Message);
+            await IsolateAsync(ct);
             return;
         }
         Volatile.Write(ref _lastLagSeconds, lag);
-        if (lag > _options.MaxLagSeconds && !_isolatedForLag)
+        if (lag > _options.MaxLagSeconds && !_isolatedByProbe)
         {
-            _isolatedForLag = true;
             LogLagOverBound(_logger, lag, _options.MaxLagSeconds);
-            await _control.IsolateAsync(ct);
-            await Transition("isolated");
+            await IsolateAsync(ct);
         }
-        else if (lag <= _options.MaxLagSeconds && _isolatedForLag)
+        else if (lag <= _options.MaxLagSeconds && _isolatedByProbe)
         {
-            _isolatedForLag = false;
+            _isolatedByProbe = false;
             await _control.CloseAsync(ct);
         }
+    }
+
+    private async Task IsolateAsync(CancellationToken ct)
+    {
+        if (_isolatedByProbe) return;
+        _isolatedByProbe = true;
+        await _control.IsolateAsync(ct);
+        await Transition("isolated");
     }
 
     private static async Task<double> MeasureLagAsync(NpgsqlDataSource replica, CancellationToken ct)
@@ -137,6 +148,6 @@ public sealed partial class ReplicaBreaker
     [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Replica lag {Lag:F1} s is over the bound of {Bound} s; reads go to the primary")]
     private static partial void LogLagOverBound(ILogger logger, double lag, double bound);
 
-    [LoggerMessage(EventId = 2003, Level = LogLevel.Debug, Message = "Replica probe failed: {Reason}")]
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Replica probe failed, reads go to the primary: {Reason}")]
     private static partial void LogProbeFailed(ILogger logger, string reason);
 }

@@ -42,7 +42,8 @@ public sealed partial class ExceptionProblems(IProblemDetailsService problems, I
     /// <summary>Failures that a retry may cure: the database unreachable, the pool exhausted, a timeout, a shutdown.</summary>
     public static bool IsUnavailable(Exception e) => e switch
     {
-        PostgresException pg => pg.IsTransient || pg.SqlState is PostgresErrorCodes.QueryCanceled or PostgresErrorCodes.AdminShutdown
+        // Class 08 covers connection failures, including PgBouncer's query_wait_timeout (08P01).
+        PostgresException pg => pg.IsTransient || pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState is PostgresErrorCodes.QueryCanceled or PostgresErrorCodes.AdminShutdown
             or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.TooManyConnections or PostgresErrorCodes.ReadOnlySqlTransaction,
         NpgsqlException npg => npg.IsTransient || npg.InnerException is TimeoutException or System.Net.Sockets.SocketException || npg.Message.Contains("pool", StringComparison.OrdinalIgnoreCase),
         TimeoutException => true,

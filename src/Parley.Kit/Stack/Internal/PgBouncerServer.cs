@@ -63,6 +63,8 @@ internal sealed class PgBouncerServer(string dataDirectory, StackEnvironment env
         admin_users = {PostgresServer.User}
         pool_mode = transaction
         default_pool_size = 40
+        ; a client queued longer than this for a server connection gets an error (Parley answers 503)
+        query_wait_timeout = 3
         max_client_conn = 2000
         ignore_startup_parameters = extra_float_digits,options
         logfile = {LogFile}
