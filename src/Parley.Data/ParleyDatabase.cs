@@ -35,6 +35,10 @@ public sealed class ParleyDatabase : IAsyncDisposable
         else
         {
             csb.Options = $"-c statement_timeout={options.StatementTimeoutSeconds * 1000}";
+            // The stores run a few dozen fixed statements: prepare them once per connection
+            // instead of parsing and planning each execution.
+            csb.MaxAutoPrepare = 64;
+            csb.AutoPrepareMinUsages = 2;
         }
         var builder = new NpgsqlDataSourceBuilder(csb.ConnectionString) { Name = name };
         return builder.Build();
