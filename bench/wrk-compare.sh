@@ -92,8 +92,32 @@ if [[ -n "$pg" && -x "$pgbench_bin" ]]; then
   echo "SELECT id, conversation_id, sender_id, body, created_at, client_message_id FROM messages WHERE conversation_id = '$conv' ORDER BY created_at DESC, id DESC LIMIT 50;" > "$out/history.sql"
   pgc=$(( connections < 64 ? connections : 64 ))
   "$pgbench_bin" -n -M prepared -h "$host" -p "$port" -U "$user" -c "$pgc" -j 2 -T "$duration" -f "$out/history.sql" "$db" > "$out/pgbench.txt" 2>&1 || true
-  pgtps="$(grep -Eo 'tps = [0-9.]+' "$out/pgbench.txt" | tail -1 | grep -Eo '[0-9.]+' | cut -d. -f1)"
+  pgtps="$(grep -Eo 'tps = [0-9.]+' "$out/pgbench.txt" | head -1 | grep -Eo '[0-9.]+' | cut -d. -f1)"
   printf '%-10s %-9s %12s %10s\n' history pgbench "${pgtps:-?}" "-" | tee -a "$out/compare.txt"
+  # The send transaction (message + conversation activity + outbox row, durable commit) over 20 seeded conversations.
+  psql_bin="$(command -v psql || echo /usr/lib/postgresql/15/bin/psql)"
+  pgargs=()
+  n=0
+  while read -r cid owner; do
+    [[ -z "$cid" ]] && continue
+    cat > "$out/send-$n.sql" <<SQL
+WITH member AS (SELECT 1 FROM participants p JOIN conversations c ON c.id = p.conversation_id
+                WHERE p.conversation_id = '$cid' AND p.user_id = '$owner' AND c.deleted_at IS NULL FOR KEY SHARE OF p),
+inserted AS (INSERT INTO messages (id, conversation_id, sender_id, body, created_at, client_message_id)
+             SELECT gen_random_uuid(), '$cid', '$owner', 'pgbench reference body', clock_timestamp(), NULL WHERE EXISTS (SELECT 1 FROM member)
+             RETURNING id, created_at),
+touched AS (UPDATE conversations c SET last_activity_at = i.created_at, last_message_id = i.id FROM inserted i
+            WHERE c.id = '$cid' AND c.last_activity_at <= i.created_at RETURNING 1),
+event AS (INSERT INTO outbox (conversation_id, type, payload) SELECT '$cid', 'message.created', '{}'::jsonb FROM inserted)
+SELECT (SELECT count(*) FROM touched);
+SQL
+    pgargs+=(-f "$out/send-$n.sql@1"); n=$((n + 1))
+  done < <("$psql_bin" -h "$host" -p "$port" -U "$user" -d "$db" -At -F ' ' -c "SELECT id, owner_id FROM conversations WHERE deleted_at IS NULL ORDER BY last_activity_at DESC LIMIT 20")
+  if [[ $n -gt 0 ]]; then
+    "$pgbench_bin" -n -h "$host" -p "$port" -U "$user" -c "$pgc" -j 2 -T "$duration" "${pgargs[@]}" "$db" > "$out/pgbench-send.txt" 2>&1 || true
+    pgsend="$(grep -Eo 'tps = [0-9.]+' "$out/pgbench-send.txt" | head -1 | grep -Eo '[0-9.]+' | cut -d. -f1)"
+    printf '%-10s %-9s %12s %10s\n' send pgbench "${pgsend:-?}" "-" | tee -a "$out/compare.txt"
+  fi
 fi
 
 echo | tee -a "$out/compare.txt"

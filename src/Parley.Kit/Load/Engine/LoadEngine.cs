@@ -166,7 +166,8 @@ public sealed class LoadEngine(ILoadScenario scenario, LoadContext context, Load
     {
         var profile = context.Profile;
         ParleyApiClient? own = null;
-        var next = clock.Elapsed;
+        // Paced users start at a random point of their first interval, so 10,000 of them do not fire at once.
+        var next = clock.Elapsed + Jitter(profile.Pacing);
         try
         {
             while (!ct.IsCancellationRequested && clock.Elapsed < end)
@@ -186,13 +187,14 @@ public sealed class LoadEngine(ILoadScenario scenario, LoadContext context, Load
                         own = null;
                     }
                     await Task.Delay(50, ct).ConfigureAwait(false);
-                    next = clock.Elapsed + TimeSpan.FromMilliseconds(Random.Shared.Next(0, (int)Math.Max(1, profile.Pacing.TotalMilliseconds)));
+                    next = clock.Elapsed + Jitter(profile.Pacing);
                     continue;
                 }
                 own ??= connectionFactory?.Invoke();
                 long start;
                 if (profile.Pacing > TimeSpan.Zero)
                 {
+                    if (next >= end) return;
                     var wait = next - clock.Elapsed;
                     if (wait > TimeSpan.Zero) await Task.Delay(wait, ct).ConfigureAwait(false);
                     start = (long)(next.TotalSeconds * Stopwatch.Frequency);
@@ -214,6 +216,9 @@ public sealed class LoadEngine(ILoadScenario scenario, LoadContext context, Load
             own?.Http.Dispose();
         }
     }
+
+    private static TimeSpan Jitter(TimeSpan pacing) =>
+        pacing > TimeSpan.Zero ? TimeSpan.FromTicks(Random.Shared.NextInt64(pacing.Ticks)) : TimeSpan.Zero;
 
     private async Task IterateAsync(Stopwatch clock, long startTimestamp, long iteration, CancellationToken ct, ParleyApiClient? api = null)
     {
