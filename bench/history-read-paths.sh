@@ -35,7 +35,13 @@ run() { # name
     | awk '/^tps/{tps=$3} /latency average/{avg=$4} END {printf "pgbench  %10.0f tx/s  avg %s ms (same SQL, reference)\n", tps, avg}'
   flags off off; run primary
   flags on off;  run replica
-  flags off on;  run cache
+  flags off on
+  curl -sf $B/metrics > "$out/metrics-before-cache.txt"
+  run cache
+  curl -sf $B/metrics > "$out/metrics-after-cache.txt"
+  # Server-side: one cache lookup, and the whole request, during the cache run.
+  python3 bench/histogram-quantiles.py "$out/metrics-before-cache.txt" "$out/metrics-after-cache.txt" parley_cache_lookup_duration_seconds
+  python3 bench/histogram-quantiles.py "$out/metrics-before-cache.txt" "$out/metrics-after-cache.txt" http_server_request_duration_seconds 'messages'
   flags off off
   curl -sf $B/metrics | grep -E '^parley_db_reads_total|^parley_cache_requests_total' || true
 } | tee "$out/summary.txt"

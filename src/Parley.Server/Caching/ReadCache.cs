@@ -34,6 +34,9 @@ public sealed class ReadCache
 {
     private static readonly Counter<long> Requests = ParleyMetrics.Meter.CreateCounter<long>(
         "parley.cache.requests", "{request}", "Cache lookups by result: hit, miss or skipped (cache unavailable).");
+    private static readonly Histogram<double> LookupDuration = ParleyMetrics.Meter.CreateHistogram(
+        "parley.cache.lookup.duration", "s", "Time of one cache lookup (a Lua round trip to Redis), hits and misses.",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1] });
     private static readonly Counter<long> Invalidations = ParleyMetrics.Meter.CreateCounter<long>(
         "parley.cache.invalidations", "{scope}", "Scopes invalidated, by outcome.");
 
@@ -95,7 +98,9 @@ public sealed class ReadCache
                 await Run((r, t) => r.ExecuteAsync("INCR", [_epochKey], Timeout, t), ct);
                 _epochStale = false;
             }
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             var reply = await Run((r, t) => r.EvalAsync(Read, [_epochKey, ScopeKey(scope)], [name], t), ct);
+            LookupDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
             var stamp = reply.Items[0].AsString()!;
             var value = reply.Items[1];
             Requests.Add(1, new KeyValuePair<string, object?>("result", value.IsNull ? "miss" : "hit"));
