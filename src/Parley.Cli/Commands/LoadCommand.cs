@@ -44,10 +44,12 @@ public static class LoadCommand
         var window = new Option<string>("--gate-window") { Description = "Abort when a gate fails every second for this long.", DefaultValueFactory = _ => "10s" };
         var summaryExport = new Option<string?>("--summary-export") { Description = "Also write the JSON summary to this file." };
         var results = new Option<string?>("--results") { Description = "Where run directories go (default <repo>/bench/results)." };
+        var flags = new Option<string[]>("--flag") { Description = "A runtime flag for this run, repeatable: message.history.cache.enabled (on) or name=off; restored afterwards. Needs `parley up --admin load_admin`." };
+        var admin = new Option<string>("--admin") { Description = "The admin handle --flag uses.", DefaultValueFactory = _ => "load_admin" };
 
         var command = new Command(scenario.Name, $"{scenario.Description}. Seed: {d.SeedTarget}. SLO.md: {d.SloTarget}.")
         {
-            url, rate, duration, connections, requests, warmup, stages, start, closed, pacing, timeout, gates, gatesFile, window, summaryExport, results,
+            url, rate, duration, connections, requests, warmup, stages, start, closed, pacing, timeout, gates, gatesFile, window, summaryExport, results, flags, admin,
         };
         var path = new Option<string>("--path") { Description = "get: the path to GET.", DefaultValueFactory = _ => "health/live" };
         var bearer = new Option<string?>("--bearer") { Description = "get: an access token to send." };
@@ -95,10 +97,16 @@ public static class LoadCommand
             {
                 throw new CliException(ExitCodes.Usage, $"cannot read the gates file: {e.Message}");
             }
-            var target_url = result.GetValue(url) ?? LocalInstance.Read(cli.Home).Url
+            var targetUrl = result.GetValue(url) ?? LocalInstance.Read(cli.Home).Url
                 ?? throw new CliException(ExitCodes.Usage, $"No server runs from {cli.Home.Root}: start one with `parley up --detach`, or pass --url http://127.0.0.1:PORT.");
-            return await RunAsync(cli, run, new LoadRunSettings(target_url, profile, gateList, planText ?? $"{target:0.##} for {measured.TotalSeconds:0.#}s"),
-                result.GetValue(summaryExport), result.GetValue(results), ct);
+            var flagSettings = (result.GetValue(flags) ?? []).Select(f => f.Split('=', 2)).ToDictionary(
+                f => f[0], f => f.Length == 1 || f[1] is "on" or "true" or "1", StringComparer.Ordinal);
+            var settings = new LoadRunSettings(targetUrl, profile, gateList, planText ?? $"{target:0.##} for {measured.TotalSeconds:0.#}s")
+            {
+                Flags = flagSettings,
+                AdminHandle = result.GetValue(admin)!,
+            };
+            return await RunAsync(cli, run, settings, result.GetValue(summaryExport), result.GetValue(results), ct);
         });
         return command;
     }

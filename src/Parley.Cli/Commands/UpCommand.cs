@@ -18,22 +18,23 @@ public static class UpCommand
         var port = new Option<int>("--port") { Description = "HTTP port of the first node on 127.0.0.1; 0 picks a free one.", DefaultValueFactory = _ => 8080 };
         var nodes = new Option<int>("--nodes") { Description = "Server nodes to run (on consecutive ports).", DefaultValueFactory = _ => 1 };
         var pgBouncer = new Option<bool>("--pgbouncer") { Description = "Send writes through PgBouncer (transaction mode) instead of straight to the primary." };
+        var admins = new Option<string[]>("--admin") { Description = "A handle allowed to use /v1/admin/* (Parley:Auth:Admins); repeatable. `parley load --flag` uses load_admin." };
         port.InRange(0, 65535);
         nodes.InRange(1, 16);
 
         var command = new Command("up", "Start PostgreSQL (primary + replica), PgBouncer and Redis, migrate, and run the server until Ctrl-C.")
         {
-            detach, port, nodes, pgBouncer,
+            detach, port, nodes, pgBouncer, admins,
         };
         command.SetHandler(global, (result, cli, ct) =>
         {
-            var options = new UpOptions(result.GetValue(port), result.GetValue(nodes), result.GetValue(pgBouncer));
+            var options = new UpOptions(result.GetValue(port), result.GetValue(nodes), result.GetValue(pgBouncer), result.GetValue(admins) ?? []);
             return result.GetValue(detach) ? DetachAsync(cli, options, ct) : RunAsync(cli, options, ct);
         });
         return command;
     }
 
-    private sealed record UpOptions(int Port, int Nodes, bool PgBouncer);
+    private sealed record UpOptions(int Port, int Nodes, bool PgBouncer, IReadOnlyList<string> Admins);
 
     private static async Task<int> DetachAsync(CliContext cli, UpOptions options, CancellationToken ct)
     {
@@ -42,6 +43,7 @@ public static class UpCommand
         [
             "up", "--root", cli.Home.Root, "--port", $"{options.Port}", "--nodes", $"{options.Nodes}",
             .. options.PgBouncer ? ["--pgbouncer"] : Array.Empty<string>(),
+            .. options.Admins.SelectMany(admin => new[] { "--admin", admin }),
         ];
         var pid = Detacher.Launch(cli.Home, arguments);
         await cli.Err.WriteAsync($"Starting Parley in the background (pid {pid}, log {cli.Home.UpLogFile})");
@@ -106,6 +108,8 @@ public static class UpCommand
                 ["Parley:Data:ReplicaConnectionString"] = stack.ReplicaConnectionString,
                 ["Parley:Redis:Endpoint"] = stack.RedisEndpoint,
             };
+            for (var i = 0; i < options.Admins.Count; i++)
+                settings[$"Parley:Auth:Admins:{i}"] = options.Admins[i];
             var apps = new List<WebApplication>();
             try
             {

@@ -15,6 +15,11 @@ public sealed record LoadRunSettings(string Url, LoadProfile Profile, IReadOnlyL
 
     /// <summary>Setup and verification steps.</summary>
     public IProgress<string>? Log { get; init; }
+
+    /// <summary>Runtime flags to set for the run (name → on/off), restored afterwards; needs <see cref="AdminHandle"/> in Parley:Auth:Admins.</summary>
+    public IReadOnlyDictionary<string, bool> Flags { get; init; } = new Dictionary<string, bool>();
+
+    public string AdminHandle { get; init; } = "load_admin";
 }
 
 /// <summary>
@@ -40,6 +45,7 @@ public static class LoadRunner
         var context = new LoadContext(new ParleyApiClient(http), baseUri, profile, settings.Log, new ParleyApiClient(setupHttp));
         var recorder = new LoadRecorder();
 
+        await using var flags = await RuntimeFlags.SetAsync(context.Setup, settings.AdminHandle, settings.Flags, settings.Log, ct).ConfigureAwait(false);
         settings.Log?.Report($"setting up '{scenario.Name}' against {baseUri} ...");
         await scenario.SetupAsync(context, ct).ConfigureAwait(false);
 
@@ -113,6 +119,7 @@ public static class LoadRunner
             Counters = context.Counters,
             Server = server,
             Timeline = timeline,
+            Flags = settings.Flags,
             Gates = verdicts.Select(v => new GateVerdict(v.Gate.Text, v.Status.ToString().ToLowerInvariant(), v.Observed, v.Describe())).ToList(),
             Verdict = RunSummary.VerdictOf(verdicts),
             StopReason = engine.StopReason,

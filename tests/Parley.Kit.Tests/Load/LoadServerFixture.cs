@@ -33,6 +33,7 @@ public sealed class LoadServerFixture : IAsyncLifetime
             ["Parley:Auth:SigningKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
             // Smoke runs log in dozens of users; the production cost (100,000) is for real passwords.
             ["Parley:Auth:PasswordHashIterations"] = "1000",
+            ["Parley:Auth:Admins:0"] = "load_admin",
         };
         _app = ParleyApp.Build(["--urls", "http://127.0.0.1:0"], builder =>
         {

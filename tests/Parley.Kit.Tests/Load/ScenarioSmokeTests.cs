@@ -11,7 +11,8 @@ namespace Parley.Kit.Tests.Load;
 [Trait("Category", "Integration")]
 public sealed class ScenarioSmokeTests(LoadServerFixture server) : IClassFixture<LoadServerFixture>
 {
-    private Task<RunSummary> RunAsync(string name, double rate = 40, int connections = 8, LoadModel model = LoadModel.Open, string[]? gates = null)
+    private Task<RunSummary> RunAsync(string name, double rate = 40, int connections = 8, LoadModel model = LoadModel.Open, string[]? gates = null,
+        Dictionary<string, bool>? flags = null)
     {
         var scenario = ScenarioCatalog.Create(name);
         var profile = new LoadProfile
@@ -24,7 +25,7 @@ public sealed class ScenarioSmokeTests(LoadServerFixture server) : IClassFixture
         };
         var gateList = (gates ?? scenario.Defaults.Gates.Where(g => !g.StartsWith('p') && !g.Contains(".p", StringComparison.Ordinal) && !g.StartsWith("memory", StringComparison.Ordinal)).ToArray())
             .Select(Gate.Parse).ToList();
-        return LoadRunner.RunAsync(scenario, new LoadRunSettings(server.BaseAddress.ToString(), profile, gateList, "smoke"), CancellationToken.None);
+        return LoadRunner.RunAsync(scenario, new LoadRunSettings(server.BaseAddress.ToString(), profile, gateList, "smoke") { Flags = flags ?? [] }, CancellationToken.None);
     }
 
     private static void AssertClean(RunSummary run)
@@ -48,6 +49,17 @@ public sealed class ScenarioSmokeTests(LoadServerFixture server) : IClassFixture
 
         AssertClean(run);
         Assert.InRange(run.Requests, 40, 100); // 2 s at 40/s, give or take a tick
+    }
+
+    [Fact]
+    public async Task A_flag_set_for_the_run_shows_in_the_cache_hit_ratio()
+    {
+        var run = await RunAsync("history", flags: new Dictionary<string, bool> { ["message.history.cache.enabled"] = true });
+
+        AssertClean(run);
+        Assert.True(run.Flags["message.history.cache.enabled"]);
+        Assert.NotNull(run.Server.CacheHitRatio);
+        Assert.True(run.Server.CacheHitRatio > 0, "history reads with the cache flag on should hit the cache");
     }
 
     [Fact]

@@ -79,6 +79,9 @@ public sealed record RunSummary
 
     public required IReadOnlyList<GateVerdict> Gates { get; init; }
 
+    /// <summary>Runtime flags the run set (e.g. <c>message.history.cache.enabled</c>).</summary>
+    public IReadOnlyDictionary<string, bool> Flags { get; init; } = new Dictionary<string, bool>();
+
     /// <summary><c>pass</c>, <c>fail</c> (a gate breached) or <c>inconclusive</c> (a gate had no data).</summary>
     public required string Verdict { get; init; }
 
