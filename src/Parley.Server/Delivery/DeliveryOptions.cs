@@ -29,9 +29,9 @@ public sealed class DeliveryOptions
     [Range(1, 10_000)]
     public int BatchSize { get; set; } = 500;
 
-    /// <summary>How often the dispatcher looks for work when no NOTIFY arrives. Default 500 ms.</summary>
+    /// <summary>How often the dispatcher looks for work it was not woken for (rows another node wrote while a shard was busy). Default 200 ms.</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
-    public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>Publishing attempts before a row moves to <c>dead_letters</c>. Default 25 (about 10 minutes with the default backoff).</summary>
     [Range(1, 10_000)]

@@ -7,21 +7,20 @@ namespace Parley.Server.Delivery;
 
 /// <summary>
 /// Moves outbox rows to the event stream. Runs on every node, without a leader: each shard is taken
-/// under a transaction-scoped advisory lock, so one node at a time publishes it, in id order. Woken by
-/// <c>NOTIFY parley_outbox</c> (the outbox insert trigger), with <see cref="DeliveryOptions.PollInterval"/>
-/// polling as a fallback (and as the only mechanism through PgBouncer in transaction mode, where
-/// LISTEN is not available). While Redis is unreachable rows stay in the outbox and are retried with
-/// exponential backoff; past <see cref="DeliveryOptions.MaxAttempts"/> they move to <c>dead_letters</c>.
+/// under a transaction-scoped advisory lock, so one node at a time publishes it, in id order. Woken
+/// in-process by <see cref="Wake"/> after this node answers a write (no NOTIFY: it serialises commits),
+/// with <see cref="DeliveryOptions.PollInterval"/> polling for rows another node could not take.
+/// While Redis is unreachable rows stay in the outbox and are retried with exponential backoff; past
+/// <see cref="DeliveryOptions.MaxAttempts"/> they move to <c>dead_letters</c>.
 /// </summary>
 public sealed partial class OutboxDispatcher(
-    OutboxStore outbox, EventStream stream, ParleyDatabase db, IOptions<DeliveryOptions> options, IOptions<DataOptions> dataOptions,
+    OutboxStore outbox, EventStream stream, IOptions<DeliveryOptions> options,
     ILogger<OutboxDispatcher> logger) : BackgroundService
 {
-    public const string Channel = "parley_outbox";
-
     private readonly SemaphoreSlim _wake = new(0, 1);
 
-    private void Wake()
+    /// <summary>Asks for a dispatch round now (cheap; repeated calls coalesce).</summary>
+    public void Wake()
     {
         try
         {
@@ -38,7 +37,6 @@ public sealed partial class OutboxDispatcher(
         await Task.Yield();
         var o = options.Value;
         var retry = new OutboxRetryPolicy(o.MaxAttempts, o.RetryDelay);
-        if (!dataOptions.Value.PgBouncerTransactionMode) _ = ListenAsync(stoppingToken);
         var nextHousekeeping = DateTime.MinValue;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -114,38 +112,6 @@ public sealed partial class OutboxDispatcher(
         return published;
     }
 
-    private async Task ListenAsync(CancellationToken ct)
-    {
-        while (!ct.IsCancellationRequested)
-        {
-            try
-            {
-                await using var conn = await db.Primary.OpenConnectionAsync(ct);
-                conn.Notification += (_, _) => Wake();
-                await using (var cmd = new NpgsqlCommand($"LISTEN {Channel}", conn))
-                    await cmd.ExecuteNonQueryAsync(ct);
-                Wake(); // catch up on anything inserted while not listening
-                while (!ct.IsCancellationRequested) await conn.WaitAsync(ct);
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException or System.IO.IOException or InvalidOperationException)
-            {
-                LogListenFailed(logger, e.Message);
-                try
-                {
-                    await Task.Delay(TimeSpan.FromSeconds(1), ct);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-            }
-        }
-    }
-
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Outbox dispatch: database error, retrying: {Reason}")]
     private static partial void LogDatabaseError(ILogger logger, string reason);
 
@@ -155,6 +121,4 @@ public sealed partial class OutboxDispatcher(
     [LoggerMessage(EventId = 3003, Level = LogLevel.Error, Message = "Outbox dispatch: {Rows} rows of shard {Shard} reached the retry limit and moved to dead_letters (parley dlq list)")]
     private static partial void LogDeadLettered(ILogger logger, int rows, int shard);
 
-    [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Outbox LISTEN connection failed, polling until it is back: {Reason}")]
-    private static partial void LogListenFailed(ILogger logger, string reason);
 }

@@ -1,3 +1,4 @@
+using Parley.Server.Delivery;
 using Parley.Server.Features.Admin;
 using Parley.Server.Features.Auth;
 using Parley.Server.Features.Conversations;
@@ -17,6 +18,7 @@ public static class ParleyPipeline
         app.UseStatusCodePages();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseOutboxWakeup();
         app.MapHealthApi();
         app.MapPrometheusMetrics();
         app.MapAuthApi();
