@@ -98,7 +98,7 @@ public static class BaselineCommand
         return command;
     }
 
-    private static string Percent(double? change) => change is { } c ? c.ToString("+0.0%;-0.0%", CultureInfo.InvariantCulture) : "-";
+    private static string Percent(double? change) => change is { } c ? Math.Round(c, 3).ToString("+0.0%;-0.0%;0.0%", CultureInfo.InvariantCulture) : "-";
 
     private static RunSummary ReadRun(string path)
     {

@@ -108,6 +108,17 @@ public sealed class BaselineTests
     }
 
     [Fact]
+    public void Runs_under_another_offered_load_are_not_a_baseline()
+    {
+        var history = Enumerable.Range(1, 7).Select(day => Run(day, 0) with { Plan = "4000 for 60s" }).ToList();
+
+        var comparison = BaselineComparison.Compare(Run(8, 5), history);
+
+        Assert.Equal(0, comparison.BaselineRuns);
+        Assert.False(comparison.Regressed);
+    }
+
+    [Fact]
     public void A_throughput_drop_regresses_without_a_latency_shift()
     {
         var history = Enumerable.Range(1, 7).Select(day => Run(day, 0)).ToList();

@@ -35,13 +35,16 @@ public static class BaselineComparison
     public const double MinimumEffect = 0.56;
 
     /// <summary>
-    /// Compares <paramref name="run"/> with up to <paramref name="window"/> earlier runs of its scenario (the seed's rule: more
+    /// Compares <paramref name="run"/> with up to <paramref name="window"/> earlier runs of its scenario under the same
+    /// offered load (the seed's rule: more
     /// than <paramref name="threshold"/> worse than their median p95 or median throughput); significant when a one-sided Mann-Whitney U test on the latency distributions says the run
     /// is slower (p &lt; <see cref="Alpha"/>, effect &gt; <see cref="MinimumEffect"/>).
     /// </summary>
     public static RunComparison Compare(RunSummary run, IReadOnlyList<RunSummary> history, int window = 7, double threshold = 0.10)
     {
-        var earlier = history.Where(h => h.Scenario == run.Scenario && h.StartedAt < run.StartedAt)
+        // Only runs under the same offered load compare: same model, plan and connections.
+        var earlier = history.Where(h => h.Scenario == run.Scenario && h.StartedAt < run.StartedAt
+                && h.Model == run.Model && h.Plan == run.Plan && h.Connections == run.Connections)
             .OrderByDescending(h => h.StartedAt).Take(window).ToList();
         if (earlier.Count == 0)
             return new RunComparison(run.Scenario, run.StartedAt, 0, null, null, run.Latency.P95, run.Throughput, null, null, null, false, false, false);
