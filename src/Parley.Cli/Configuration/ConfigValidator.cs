@@ -37,6 +37,8 @@ public static class ConfigValidator
         [RedisSettings.Section] = typeof(RedisSettings),
         [Parley.Server.Caching.CacheOptions.Section] = typeof(Parley.Server.Caching.CacheOptions),
         [Parley.Server.Monitoring.MonitoringOptions.Section] = typeof(Parley.Server.Monitoring.MonitoringOptions),
+        [Parley.Server.Delivery.NodeOptions.Section] = typeof(Parley.Server.Delivery.NodeOptions),
+        [Parley.Server.Delivery.DeliveryOptions.Section] = typeof(Parley.Server.Delivery.DeliveryOptions),
     };
 
     private const string PrimaryKey = DataOptions.Section + ":" + nameof(DataOptions.PrimaryConnectionString);

@@ -89,4 +89,10 @@ public sealed class NodeOptions
     /// port is ephemeral).
     /// </summary>
     public string? Id { get; set; }
+
+    /// <summary>
+    /// When set, the node shuts down once the process with this id has exited: a node started by a
+    /// supervisor (a test, a chaos run) does not outlive it even when the supervisor is killed.
+    /// </summary>
+    public int? ExitWithProcess { get; set; }
 }

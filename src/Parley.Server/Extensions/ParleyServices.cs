@@ -44,6 +44,7 @@ public static class ParleyServices
         services.AddSingleton<ReadRouter>();
         services.AddHostedService<FlagSyncService>();
         services.AddHostedService<ReplicaProbeService>();
+        services.AddHostedService<SupervisorWatch>();
         services.AddOptions<CacheOptions>().BindConfiguration(CacheOptions.Section);
         services.AddSingleton<ReadCache>();
         services.AddSingleton<CachedReads>();

@@ -79,6 +79,20 @@ public sealed class MultiNodeDeliveryTests(MultiNodeFixture fixture) : IClassFix
 
     [Fact]
     [Trait("Category", "Integration")]
+    public async Task A_node_stops_by_itself_when_its_supervising_process_dies()
+    {
+        using var supervisor = System.Diagnostics.Process.Start("sleep", "1000");
+        await using var node = await fixture.StartNodeAsync("mn-orphan", new Dictionary<string, string?>
+        {
+            ["Parley:Node:ExitWithProcess"] = supervisor.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+        Assert.False(node.HasExited);
+        supervisor.Kill();
+        await Eventually.True(() => Task.FromResult(node.HasExited), "the node to exit after its supervisor", TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    [Trait("Category", "Integration")]
     public async Task Redis_stopped_for_10_seconds_during_sends_loses_no_message()
     {
         await using var a = await fixture.StartNodeAsync("mn-a2");

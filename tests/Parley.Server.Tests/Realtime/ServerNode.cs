@@ -19,6 +19,8 @@ public sealed partial class ServerNode : IAsyncDisposable
 
     public int Pid => _process.Id;
 
+    public bool HasExited => _process.HasExited;
+
     [GeneratedRegex(@"Now listening on: (http://\S+)")]
     private static partial Regex Listening();
 
@@ -29,6 +31,8 @@ public sealed partial class ServerNode : IAsyncDisposable
         info.ArgumentList.Add(dll);
         info.ArgumentList.Add("--urls");
         info.ArgumentList.Add("http://127.0.0.1:0");
+        // The node stops by itself if this process dies without disposing it (settings may override).
+        info.ArgumentList.Add($"--Parley:Node:ExitWithProcess={Environment.ProcessId}");
         foreach (var (key, value) in settings)
             if (value is not null) info.ArgumentList.Add($"--{key}={value}");
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";

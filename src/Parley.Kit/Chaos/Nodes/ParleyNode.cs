@@ -56,6 +56,8 @@ public sealed partial class ParleyNode : IAsyncDisposable
         info.ArgumentList.Add(_serverDll);
         info.ArgumentList.Add("--urls");
         info.ArgumentList.Add($"http://127.0.0.1:{_port}");
+        // The node stops by itself if this process dies without disposing it (settings may override).
+        info.ArgumentList.Add($"--Parley:Node:ExitWithProcess={Environment.ProcessId}");
         foreach (var (key, value) in _settings)
             if (value is not null) info.ArgumentList.Add($"--{key}={value}");
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
