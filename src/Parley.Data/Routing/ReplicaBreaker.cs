@@ -41,6 +41,7 @@ public sealed partial class ReplicaBreaker
     private readonly ILogger _logger;
     private readonly ReplicaOptions _options;
     private volatile bool _isolatedByProbe;
+    private readonly TimeSpan _readTimeout;
     private double _lastLagSeconds = double.NaN;
 
     public ReplicaBreaker(ReplicaOptions options, ILogger<ReplicaBreaker> logger, TimeProvider time)
@@ -57,14 +58,14 @@ public sealed partial class ReplicaBreaker
                 BreakDuration = TimeSpan.FromSeconds(options.BreakSeconds),
                 StateProvider = _state,
                 ManualControl = _control,
-                ShouldHandle = new PredicateBuilder().Handle<NpgsqlException>().Handle<TimeoutException>()
+                ShouldHandle = new PredicateBuilder().Handle<NpgsqlException>().Handle<TimeoutException>().Handle<Polly.Timeout.TimeoutRejectedException>()
                     .Handle<OperationCanceledException>(),
                 OnOpened = _ => Transition("open"),
                 OnClosed = _ => Transition("closed"),
                 OnHalfOpened = _ => Transition("half_open"),
             })
-            .AddTimeout(TimeSpan.FromSeconds(options.ReadTimeoutSeconds))
             .Build();
+        _readTimeout = TimeSpan.FromSeconds(options.ReadTimeoutSeconds);
         DataMetrics.Meter.CreateObservableGauge("parley.replica.breaker.state", () => (int)State,
             description: "Replica breaker: 0 closed, 1 open, 2 half-open, 3 isolated (lag over bound).");
         DataMetrics.Meter.CreateObservableGauge("db.replica.lag", () => Volatile.Read(ref _lastLagSeconds), "s",
@@ -79,8 +80,27 @@ public sealed partial class ReplicaBreaker
 
     public double LastLagSeconds => Volatile.Read(ref _lastLagSeconds);
 
+    /// <summary>
+    /// Runs a read on the replica through the breaker. The read is abandoned (not just asked to stop)
+    /// after the read timeout: on a partitioned replica a connection may not honour cancellation, and
+    /// the caller must fall back to the primary within one timeout.
+    /// </summary>
     public async Task<T> ExecuteAsync<T>(NpgsqlDataSource replica, Func<NpgsqlDataSource, CancellationToken, Task<T>> query, CancellationToken ct) =>
-        await _pipeline.ExecuteAsync(static async (state, token) => await state.query(state.replica, token), (replica, query), ct);
+        await _pipeline.ExecuteAsync(static async (state, token) => await Bounded(state.query(state.replica, token), state.timeout, token),
+            (replica, query, timeout: _readTimeout), ct);
+
+    private static async Task<T> Bounded<T>(Task<T> work, TimeSpan timeout, CancellationToken ct)
+    {
+        try
+        {
+            return await work.WaitAsync(timeout, ct);
+        }
+        catch (TimeoutException)
+        {
+            _ = work.ContinueWith(static t => _ = t.Exception, TaskScheduler.Default); // observe the abandoned read's fault
+            throw;
+        }
+    }
 
     /// <summary>
     /// Measures the replica's lag (through the breaker, so an unreachable replica counts as a
@@ -92,11 +112,11 @@ public sealed partial class ReplicaBreaker
         try
         {
             if (_state.CircuitState == CircuitState.Isolated)
-                lag = await MeasureLagAsync(replica, ct); // isolated: measure directly, Polly would refuse
+                lag = await Bounded(MeasureLagAsync(replica, ct), _readTimeout, ct); // isolated: measure directly, Polly would refuse
             else
-                lag = await _pipeline.ExecuteAsync(static async (r, token) => await MeasureLagAsync(r, token), replica, ct);
+                lag = await ExecuteAsync(replica, MeasureLagAsync, ct);
         }
-        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        catch (Exception e) when (!ct.IsCancellationRequested)
         {
             // An unreachable replica is taken out at once, not after enough reads have waited on it.
             Volatile.Write(ref _lastLagSeconds, double.NaN);
