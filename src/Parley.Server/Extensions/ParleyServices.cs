@@ -58,6 +58,7 @@ public static class ParleyServices
 
         services.AddSingleton<IPasswordHasher<UserRecord>, PasswordHasher<UserRecord>>();
         services.AddOptions<PasswordHasherOptions>().Configure<IOptions<AuthOptions>>((hasher, auth) => hasher.IterationCount = auth.Value.PasswordHashIterations);
+        services.AddSingleton<PasswordHashing>();
         services.AddSingleton<TokenService>();
         services.AddSingleton<LoginThrottle>();
         services.AddAuthentication(TokenAuthenticationHandler.SchemeName)

@@ -19,11 +19,6 @@ public static partial class AuthApi
     [GeneratedRegex("^[a-z0-9_.-]{3,32}$")]
     private static partial Regex HandlePattern();
 
-    private static string? _dummyHash;
-
-    private static string DummyHash(IPasswordHasher<UserRecord> hasher) =>
-        _dummyHash ??= hasher.HashPassword(null!, Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)));
-
     public static IEndpointRouteBuilder MapAuthApi(this IEndpointRouteBuilder app)
     {
         var auth = app.MapGroup("/v1/auth").AllowAnonymous();
@@ -33,7 +28,7 @@ public static partial class AuthApi
         return app;
     }
 
-    public static async Task<IResult> Register(RegisterRequest request, UserStore users, IPasswordHasher<UserRecord> hasher, CancellationToken ct)
+    public static async Task<IResult> Register(RegisterRequest request, UserStore users, PasswordHashing hashing, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
         if (request.Handle is null || !HandlePattern().IsMatch(request.Handle))
@@ -45,7 +40,7 @@ public static partial class AuthApi
         if (errors.Count > 0)
             return TypedResults.ValidationProblem(errors, title: "Invalid input");
 
-        var hash = hasher.HashPassword(null!, request.Password!);
+        var hash = await hashing.HashAsync(null, request.Password!, ct);
         var user = await users.CreateAsync(request.Handle!, request.DisplayName ?? request.Handle!, hash, ct);
         return user is null
             ? Problems.Status(StatusCodes.Status409Conflict, "Conflict", $"The handle '{request.Handle}' is taken.")
@@ -53,7 +48,7 @@ public static partial class AuthApi
     }
 
     public static async Task<IResult> Login(
-        LoginRequest request, UserStore users, IPasswordHasher<UserRecord> hasher, TokenService tokens, LoginThrottle throttle,
+        LoginRequest request, UserStore users, PasswordHashing hashing, TokenService tokens, LoginThrottle throttle,
         HttpContext http, CancellationToken ct)
     {
         if (string.IsNullOrEmpty(request.Handle) || string.IsNullOrEmpty(request.Password) || request.Password.Length > Limits.PasswordChars)
@@ -65,16 +60,14 @@ public static partial class AuthApi
             return Problems.Status(StatusCodes.Status429TooManyRequests, "Too many requests", "Too many failed logins; wait before trying again.");
         }
         var credential = await users.FindCredentialAsync(request.Handle, ct);
-        // An unknown handle costs the same hash as a wrong password, so timing does not tell which handles exist.
-        var verdict = hasher.VerifyHashedPassword(credential?.User!, credential?.PasswordHash ?? DummyHash(hasher), request.Password);
-        if (credential is null) verdict = PasswordVerificationResult.Failed;
+        var verdict = await hashing.VerifyAsync(credential?.User, credential?.PasswordHash, request.Password, ct);
         if (verdict == PasswordVerificationResult.Failed)
         {
             throttle.RecordFailure(request.Handle, address);
             return Problems.Status(StatusCodes.Status401Unauthorized, "Not authenticated", "Unknown handle or wrong password.");
         }
         if (verdict == PasswordVerificationResult.SuccessRehashNeeded)
-            await users.UpdatePasswordHashAsync(credential!.User.Id, hasher.HashPassword(credential.User, request.Password), ct);
+            await users.UpdatePasswordHashAsync(credential!.User.Id, await hashing.HashAsync(credential.User, request.Password, ct), ct);
         var (token, expiresIn) = tokens.Issue(credential!.User.Id, credential.User.Handle);
         return TypedResults.Ok(new LoginResponse(token, "Bearer", expiresIn, credential.User.Id));
     }
