@@ -72,8 +72,15 @@ public sealed class MultiNodeDeliveryTests(MultiNodeFixture fixture) : IClassFix
             var retried = await new DeadLetterStore(source).RetryAsync(null);
             Assert.True(retried >= 5, $"retried {retried}");
         }
-        await socket.WaitUntilAsync(() => sent.All(new HashSet<Guid>(socket.MessageIds()).Contains), Wait,
-            $"the {sent.Count} dead-lettered messages after the retry (missing: {sent.Except(socket.MessageIds()).Count()})");
+        try
+        {
+            await socket.WaitUntilAsync(() => sent.All(new HashSet<Guid>(socket.MessageIds()).Contains), Wait,
+                $"the {sent.Count} dead-lettered messages after the retry (missing: {sent.Except(socket.MessageIds()).Count()})");
+        }
+        catch (Xunit.Sdk.XunitException e)
+        {
+            Assert.Fail($"{e.Message}\nundispatched outbox rows: {await fixture.CountAsync("SELECT count(*) FROM outbox WHERE dispatched_at IS NULL")}\n--- node ---\n{node.Log()}");
+        }
         Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM dead_letters"));
     }
 
