@@ -168,7 +168,7 @@ public sealed class ExplainPlanTests(SeededDatabase db, Xunit.Abstractions.ITest
     public async Task Unread_count_uses_the_composite_index()
     {
         var (conversation, user) = db.Memberships[10];
-        var plan = await ExplainAsync(ConversationStore.UnreadCountSql, conversation, user);
+        var plan = await ExplainAsync(ConversationStore.UnreadCountsSql, user, new[] { conversation });
         AssertUsesIndex(plan, HistoryIndex);
         AssertNoSeqScan(plan);
     }

@@ -103,14 +103,6 @@ public sealed class ConversationStore(ParleyDatabase db, ConversationAccess acce
         FROM participants p WHERE p.user_id = $1 AND p.conversation_id = ANY($2)
         """;
 
-    internal const string UnreadCountSql = """
-        SELECT count(*) FROM messages u
-        JOIN participants p ON p.conversation_id = u.conversation_id AND p.user_id = $2
-        WHERE u.conversation_id = $1
-          AND (u.created_at, u.id) > (coalesce(p.last_read_at, '-infinity'), coalesce(p.last_read_message_id, '00000000-0000-0000-0000-000000000000'))
-          AND u.sender_id <> $2
-        """;
-
     public async Task<Outcome<ConversationRecord>> CreateAsync(Guid ownerId, string? title, IReadOnlyCollection<Guid> participantIds, CancellationToken ct)
     {
         var members = participantIds.Append(ownerId).Distinct().ToArray();
@@ -300,14 +292,6 @@ public sealed class ConversationStore(ParleyDatabase db, ConversationAccess acce
         var ids = new List<Guid>();
         while (await reader.ReadAsync(ct)) ids.Add(reader.GetGuid(0));
         return [.. ids];
-    }
-
-    public async Task<long> UnreadCountAsync(Guid id, Guid userId, CancellationToken ct)
-    {
-        await using var cmd = db.Primary.CreateCommand(UnreadCountSql);
-        cmd.Parameters.Add(new() { Value = id });
-        cmd.Parameters.Add(new() { Value = userId });
-        return (long)(await cmd.ExecuteScalarAsync(ct))!;
     }
 
     private static async Task<ConversationRecord?> ReadAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, Guid id, CancellationToken ct)
