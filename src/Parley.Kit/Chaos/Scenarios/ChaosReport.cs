@@ -48,6 +48,7 @@ public static class ChaosReport
                 r.SuccessRateDuringFault,
                 r.AnsweredRateDuringFault,
                 r.P95DuringFaultMs,
+                r.P95BeforeFaultMs,
                 r.WorstLatencyDuringFaultMs,
                 r.DetectionSeconds,
                 r.RecoverySeconds,

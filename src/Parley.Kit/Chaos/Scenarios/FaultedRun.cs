@@ -184,6 +184,8 @@ public static class FaultedRun
         var measured = ledger.Requests.Where(r => !r.Operation.StartsWith("setup:", StringComparison.Ordinal) && !r.Operation.StartsWith("check:", StringComparison.Ordinal)).ToList();
         var during = measured.Where(r => r.StartMs >= injectedAt && r.StartMs <= removedAt).ToList();
         var latencies = during.Select(r => r.LatencyMs).Order().ToList();
+        // The baseline's first second warms the new node up (JIT, pools); its last 2 s are the reference.
+        var before = measured.Where(r => r.StartMs >= injectedAt - 2000 && r.StartMs < injectedAt).Select(r => r.LatencyMs).Order().ToList();
         var failuresAfter = measured.Where(r => !r.Succeeded && r.EndMs > removedAt).Select(r => r.EndMs - removedAt).DefaultIfEmpty(0).Max();
         // Deliveries of messages acknowledged before the removal: when the last of them arrived.
         var sentBefore = ledger.Sent.Where(m => m.EndMs <= removedAt).Select(m => m.Id).ToHashSet();
@@ -201,7 +203,8 @@ public static class FaultedRun
             SuccessRateDuringFault = during.Count == 0 ? 0 : (double)during.Count(r => r.Succeeded) / during.Count,
             AnsweredRateDuringFault = during.Count == 0 ? 0 : (double)during.Count(r => r.Succeeded || (r.Status == 503 && r.RetryAfter)) / during.Count,
             WorstLatencyDuringFaultMs = Math.Round(latencies.DefaultIfEmpty(0).Max(), 1),
-            P95DuringFaultMs = Math.Round(latencies.Count == 0 ? 0 : latencies[(int)Math.Min(latencies.Count - 1, Math.Ceiling(latencies.Count * 0.95) - 1)], 1),
+            P95DuringFaultMs = Math.Round(P95(latencies), 1),
+            P95BeforeFaultMs = Math.Round(P95(before), 1),
             DetectionSeconds = detectedAt is { } d ? Math.Round((d - injectedAt) / 1000, 2) : null,
             RecoverySeconds = Math.Round(recovery, 2),
             StatusCounts = measured.GroupBy(r => r.Status).ToDictionary(g => g.Key, g => g.Count()),
@@ -209,4 +212,7 @@ public static class FaultedRun
             Notes = notes,
         };
     }
+
+    private static double P95(IReadOnlyList<double> sorted) =>
+        sorted.Count == 0 ? 0 : sorted[(int)Math.Min(sorted.Count - 1, Math.Ceiling(sorted.Count * 0.95) - 1)];
 }

@@ -19,6 +19,8 @@ public sealed record ScenarioResult
     public double AnsweredRateDuringFault { get; init; }
     public double WorstLatencyDuringFaultMs { get; init; }
     public double P95DuringFaultMs { get; init; }
+    /// <summary>p95 of the same traffic in the last 2 s before the fault: the same-run reference for latency criteria.</summary>
+    public double P95BeforeFaultMs { get; init; }
     /// <summary>Seconds from the fault's injection until the system noticed (breaker open, health degraded); null when not probed.</summary>
     public double? DetectionSeconds { get; init; }
     /// <summary>Seconds from the fault's removal until everything worked again (last failure, probes, deliveries caught up).</summary>
@@ -37,7 +39,7 @@ public sealed record ScenarioResult
             $"{Scenario}: {(Passed ? "PASS" : "FAIL")} — {Description}",
             $"  fault: {Fault}",
             $"  requests {Requests} ({RequestsDuringFault} during the fault), success {SuccessRateDuringFault:P2}, answered {AnsweredRateDuringFault:P2}, "
-                + $"p95 {P95DuringFaultMs:0} ms, worst {WorstLatencyDuringFaultMs:0} ms, detection {(DetectionSeconds is { } d ? $"{d:0.0} s" : "n/a")}, recovery {RecoverySeconds:0.0} s",
+                + $"p95 {P95DuringFaultMs:0} ms (before the fault {P95BeforeFaultMs:0} ms), worst {WorstLatencyDuringFaultMs:0} ms, detection {(DetectionSeconds is { } d ? $"{d:0.0} s" : "n/a")}, recovery {RecoverySeconds:0.0} s",
             $"  statuses: {string.Join(' ', StatusCounts.OrderBy(kv => kv.Key).Select(kv => $"{(kv.Key == 0 ? "none" : kv.Key)}×{kv.Value}"))}",
             $"  invariants: {Invariants.Describe()}",
         };
