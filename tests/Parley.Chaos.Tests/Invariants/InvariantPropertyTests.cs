@@ -62,7 +62,7 @@ public sealed class InvariantPropertyTests(ChaosEnvironmentFixture fixture, ITes
         var candidates = new List<ChaosUser>();
         for (var i = 0; i < 3; i++) candidates.Add(await api.NewUserAsync("pm"));
         var conversation = await api.CreateConversationAsync(owner, [candidates[0]]);
-        var listeners = candidates.Select((user, i) => new ChaosListener(ledger, [node.BaseAddress], user, $"p{i}")).ToList();
+        var listeners = candidates.Select((user, i) => new ChaosListener(api, [node.BaseAddress], user, $"p{i}")).ToList();
         try
         {
             await Task.WhenAll(listeners.Select(l => l.Live)).WaitAsync(TimeSpan.FromSeconds(20));

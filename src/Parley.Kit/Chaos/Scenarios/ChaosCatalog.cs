@@ -137,11 +137,11 @@ public static class ChaosCatalog
         return new FaultedScenario(
             "reconnect-churn", "Listeners behind a proxy that resets every WebSocket 1.5 s after it opens (reset_peer), 30 sends/s",
             new TrafficPlan { Listeners = true, ReadsPerSecond = 10, SendsPerSecond = 30, FaultDuration = TimeSpan.FromSeconds(8) },
-            run => new CombinedFault(ProxyFault.Link(front!, FaultDirection.Downstream, new LinkFaults { ResetPeer = TimeSpan.FromMilliseconds(1500) }), new DisposeAfter(front!)),
+            run => ProxyFault.Link(front!, FaultDirection.Downstream, new LinkFaults { ResetPeer = TimeSpan.FromMilliseconds(1500) }),
             r => [AtMost("recovery (deliveries caught up)", r.RecoverySeconds, 5, "s")],
             prepare: run =>
             {
-                front = FaultProxy.Start("node-front", run.Nodes[0].BaseAddress.Port);
+                front = run.Own(FaultProxy.Start("node-front", run.Nodes[0].BaseAddress.Port));
                 run.ListenerUris = [new Uri($"http://{front.Endpoint}")];
                 return Task.CompletedTask;
             },
@@ -154,14 +154,6 @@ public static class ChaosCatalog
         public string Description => $"node {node.Name} killed (SIGKILL), restarted on the same port";
         public Task InjectAsync(CancellationToken ct = default) => node.KillAsync(ct);
         public Task RemoveAsync(CancellationToken ct = default) => node.StartAsync(ct);
-    }
-
-    /// <summary>Disposes a scenario-owned proxy when the fault is removed... after the run: removal only clears, disposal comes last.</summary>
-    private sealed class DisposeAfter(FaultProxy proxy) : IFault
-    {
-        public string Description => $"via {proxy.Name}";
-        public Task InjectAsync(CancellationToken ct = default) => Task.CompletedTask;
-        public Task RemoveAsync(CancellationToken ct = default) => Task.CompletedTask;
     }
 
     /// <summary>An online schema change as a fault: add a column and build an index concurrently (lock_timeout 2 s, retried); removal drops both.</summary>

@@ -50,6 +50,15 @@ public sealed class RunContext
     /// <summary>Extra URIs listeners use instead of the nodes' own (e.g. a proxy in front of a node).</summary>
     public IReadOnlyList<Uri>? ListenerUris { get; set; }
 
+    /// <summary>What the scenario started for this run (e.g. a proxy), disposed after the listeners, before the nodes.</summary>
+    internal List<IAsyncDisposable> Owned { get; } = [];
+
+    public T Own<T>(T resource) where T : IAsyncDisposable
+    {
+        Owned.Add(resource);
+        return resource;
+    }
+
     /// <summary>The overall and per-check status of <c>/health/ready</c> on node 0 (null: no answer).</summary>
     public Task<Dictionary<string, string>?> ReadyAsync() => Api.ReadyAsync();
 }
@@ -92,6 +101,7 @@ public static class FaultedRun
         var nodes = new List<ParleyNode>();
         var listeners = new List<ChaosListener>();
         var runId = Random.Shared.Next(100_000, 999_999);
+        RunContext? run = null;
         try
         {
             env.Progress?.Report($"{scenario.Name}: starting {plan.Nodes} node(s)");
@@ -99,7 +109,7 @@ public static class FaultedRun
                 nodes.Add(await env.StartNodeAsync($"chaos-{scenario.Name}-{runId}-{i}", env.NodeSettings($"chaos-{runId}-{i}", plan.ViaPgBouncer, plan.NodeOverrides), ct).ConfigureAwait(false));
             var apiNodes = (plan.ApiNodes ?? Enumerable.Range(0, plan.Nodes).ToList()).Select(i => nodes[i].BaseAddress).ToList();
             using var api = new ChaosApi(ledger, apiNodes, plan.RequestTimeout);
-            var run = new RunContext(env, ledger, nodes, api);
+            run = new RunContext(env, ledger, nodes, api);
 
             var admin = await api.NewUserAsync("", ChaosEnvironment.AdminHandle).ConfigureAwait(false);
             foreach (var flag in plan.Flags) await api.SetFlagAsync(admin, flag, enabled: true).ConfigureAwait(false);
@@ -116,8 +126,8 @@ public static class FaultedRun
             {
                 var uris = run.ListenerUris ?? (plan.ListenerNodes ?? Enumerable.Range(0, plan.Nodes).ToList()).Select(i => nodes[i].BaseAddress).ToList();
                 foreach (var (_, _, members) in conversations)
-                    foreach (var member in members) listeners.Add(new ChaosListener(ledger, uris, member, $"L{listeners.Count}-{member.Handle}"));
-                listeners.Add(new ChaosListener(ledger, uris, await api.NewUserAsync("outsider").ConfigureAwait(false), "outsider"));
+                    foreach (var member in members) listeners.Add(new ChaosListener(api, uris, member, $"L{listeners.Count}-{member.Handle}"));
+                listeners.Add(new ChaosListener(api, uris, await api.NewUserAsync("outsider").ConfigureAwait(false), "outsider"));
                 await Task.WhenAll(listeners.Select(l => l.Live)).WaitAsync(TimeSpan.FromSeconds(20), ct).ConfigureAwait(false);
             }
             if (plan.Flags.Count > 0) await Task.Delay(TimeSpan.FromSeconds(1.5), ct).ConfigureAwait(false); // flags reach every node within 1 s
@@ -172,6 +182,7 @@ public static class FaultedRun
         finally
         {
             foreach (var listener in listeners) await listener.DisposeAsync().ConfigureAwait(false);
+            foreach (var owned in run?.Owned ?? []) await owned.DisposeAsync().ConfigureAwait(false);
             foreach (var node in nodes) await node.DisposeAsync().ConfigureAwait(false);
             await env.HealAsync(CancellationToken.None).ConfigureAwait(false);
         }

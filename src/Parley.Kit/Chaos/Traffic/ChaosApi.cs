@@ -122,6 +122,46 @@ public sealed class ChaosApi : IDisposable
         return ids;
     }
 
+    /// <summary>The ids of every conversation <paramref name="reader"/> belongs to (bounded to 100 pages).</summary>
+    public async Task<IReadOnlyList<Guid>> ConversationIdsAsync(ChaosUser reader, CancellationToken ct = default)
+    {
+        var ids = new List<Guid>();
+        string? cursor = null;
+        for (var page = 0; page < 100; page++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var path = "/v1/conversations?limit=100" + (cursor is null ? "" : $"&cursor={Uri.EscapeDataString(cursor)}");
+            var (status, body) = await CallAsync("check:conversations", reader, HttpMethod.Get, path).ConfigureAwait(false);
+            if (status != 200 || body is null) throw new InvalidOperationException($"conversations of {reader.Handle}: {status}");
+            foreach (var item in body["items"]!.AsArray()) ids.Add(Guid.Parse(item!["id"]!.GetValue<string>()));
+            cursor = body["nextCursor"]?.GetValue<string>();
+            if (cursor is null) break;
+        }
+        return ids;
+    }
+
+    /// <summary>
+    /// Catch-up as API.md tells a client to do after <c>resync.required</c>: the message ids newer than
+    /// <paramref name="after"/>, oldest first, paging with <c>after=</c> (bounded to 1,000 pages); without
+    /// <paramref name="after"/>, the whole history.
+    /// </summary>
+    public async Task<IReadOnlyList<Guid>> CatchUpAsync(ChaosUser reader, Guid conversation, Guid? after, CancellationToken ct = default)
+    {
+        if (after is null) return (await ReadAllAsync(reader, conversation, ct).ConfigureAwait(false)).Reverse().ToList();
+        var ids = new List<Guid>();
+        var last = after.Value;
+        for (var page = 0; page < 1000; page++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var (status, body) = await CallAsync("check:catch-up", reader, HttpMethod.Get, $"/v1/conversations/{conversation}/messages?after={last}&limit=100").ConfigureAwait(false);
+            if (status != 200 || body is null) throw new InvalidOperationException($"catch-up of {conversation}: {status}");
+            var items = body["items"]!.AsArray();
+            foreach (var item in items) ids.Add(last = Guid.Parse(item!["id"]!.GetValue<string>()));
+            if (items.Count < 100) break;
+        }
+        return ids;
+    }
+
     /// <summary>GET /health/ready: the check statuses by name (and the overall status under <c>""</c>); null without an answer.</summary>
     public async Task<Dictionary<string, string>?> ReadyAsync(int node = 0)
     {

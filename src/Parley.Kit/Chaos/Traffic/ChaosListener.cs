@@ -8,11 +8,14 @@ namespace Parley.Kit.Chaos.Traffic;
 /// <summary>
 /// A user's real-time client: a WebSocket on <c>/v1/ws</c> that records every <c>message.created</c> in the ledger and, when
 /// the socket drops, reconnects (to the next node, after a short pause) with <c>since</c> = the last event id, as a client
-/// that must not miss anything does. Runs until disposed.
+/// that must not miss anything does. Told <c>resync.required</c>, it catches up over REST (<c>after=</c> the last message it
+/// saw in each of its conversations) and records those messages as deliveries too. Runs until disposed.
 /// </summary>
 public sealed class ChaosListener : IAsyncDisposable
 {
     private readonly ChaosLedger _ledger;
+    private readonly ChaosApi _api;
+    private readonly Dictionary<Guid, Guid> _lastMessage = [];
     private readonly IReadOnlyList<Uri> _nodes;
     private readonly ChaosUser _user;
     private readonly CancellationTokenSource _stop = new();
@@ -21,15 +24,17 @@ public sealed class ChaosListener : IAsyncDisposable
     private string? _lastEventId;
     private int _connects;
     private int _resyncs;
+    private bool _resyncPending;
     private ClientWebSocket? _socket;
 
-    public ChaosListener(ChaosLedger ledger, IReadOnlyList<Uri> nodes, ChaosUser user, string id)
+    public ChaosListener(ChaosApi api, IReadOnlyList<Uri> nodes, ChaosUser user, string id)
     {
-        _ledger = ledger;
+        _api = api;
+        _ledger = api.Ledger;
         _nodes = nodes;
         _user = user;
         Id = id;
-        ledger.RegisterListener(id, user.Id);
+        _ledger.RegisterListener(id, user.Id);
         _loop = Task.Run(RunAsync);
     }
 
@@ -70,10 +75,11 @@ public sealed class ChaosListener : IAsyncDisposable
                     await socket.ConnectAsync(uri.Uri, connect.Token).ConfigureAwait(false);
                 }
                 Interlocked.Increment(ref _connects);
+                if (_resyncPending) await CatchUpAsync().ConfigureAwait(false);
                 await socket.SendAsync("""{"type":"ping"}"""u8.ToArray(), WebSocketMessageType.Text, true, _stop.Token).ConfigureAwait(false);
                 await ReceiveAsync(socket).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is WebSocketException or OperationCanceledException or System.Text.Json.JsonException or IOException)
+            catch (Exception e) when (e is WebSocketException or OperationCanceledException or System.Text.Json.JsonException or IOException or InvalidOperationException)
             {
                 // dropped: reconnect below
             }
@@ -106,12 +112,12 @@ public sealed class ChaosListener : IAsyncDisposable
                 case "resync.required":
                     Interlocked.Increment(ref _resyncs);
                     _lastEventId = null;
+                    _resyncPending = true;
+                    await CatchUpAsync().ConfigureAwait(false);
                     break;
                 case "message.created":
                     var eventId = json["eventId"]!.GetValue<string>();
-                    var message = json["message"]!;
-                    _ledger.Record(new Delivery(Id, _user.Id, Guid.Parse(json["conversationId"]!.GetValue<string>()),
-                        Guid.Parse(message["id"]!.GetValue<string>()), eventId, _ledger.NowMs));
+                    Saw(Guid.Parse(json["conversationId"]!.GetValue<string>()), Guid.Parse(json["message"]!["id"]!.GetValue<string>()), eventId);
                     _lastEventId = eventId;
                     break;
                 default:
@@ -119,5 +125,23 @@ public sealed class ChaosListener : IAsyncDisposable
                     break;
             }
         }
+    }
+
+    private void Saw(Guid conversation, Guid message, string eventId)
+    {
+        _ledger.Record(new Delivery(Id, _user.Id, conversation, message, eventId, _ledger.NowMs));
+        _lastMessage[conversation] = message;
+    }
+
+    /// <summary>Every message of the user's conversations after the last one this listener saw, over REST. A failed read throws: the socket is dropped and the next connection catches up again.</summary>
+    private async Task CatchUpAsync()
+    {
+        foreach (var conversation in await _api.ConversationIdsAsync(_user, _stop.Token).ConfigureAwait(false))
+        {
+            var after = _lastMessage.TryGetValue(conversation, out var last) ? last : (Guid?)null;
+            foreach (var message in await _api.CatchUpAsync(_user, conversation, after, _stop.Token).ConfigureAwait(false))
+                Saw(conversation, message, "rest");
+        }
+        _resyncPending = false;
     }
 }
