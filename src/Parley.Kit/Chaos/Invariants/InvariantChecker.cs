@@ -115,6 +115,7 @@ public static class InvariantChecker
             Deliveries = deliveries.Count,
             MissedDeliveries = missed,
             DuplicateDeliveries = seen.Values.Sum(count => count - 1),
+            RepublishedDuplicates = deliveries.Where(d => d.EventId != "rest").GroupBy(d => (d.ListenerId, d.MessageId)).Sum(g => g.Select(d => d.EventId).Distinct().Count() - 1),
             Leaks = leaks,
             BadStatuses = requests.Where(r => r.Status >= 500 && (r.Status != 503 || !r.RetryAfter))
                 .Select(r => $"{r.Operation}→{r.Status}{(r.Status == 503 ? " without Retry-After" : "")}@{r.StartMs / 1000:0.0}s").ToList(),

@@ -25,6 +25,9 @@ public sealed record InvariantReport
     /// <summary>Deliveries beyond the first of the same message to the same listener (allowed: at-least-once).</summary>
     public int DuplicateDeliveries { get; init; }
 
+    /// <summary>Of those, repeats under another event id: the event was published twice, not merely sent twice.</summary>
+    public int RepublishedDuplicates { get; init; }
+
     /// <summary>Deliveries to a listener whose user was not a participant while the message was sent.</summary>
     public IReadOnlyList<string> Leaks { get; init; } = [];
 
@@ -45,7 +48,7 @@ public sealed record InvariantReport
 
     /// <summary>One line: <c>ok: 812 acked, 2436/2436 delivered (3 dup), 0 lost, 0 leaked, 0 bad 5xx, 0 hung</c>.</summary>
     public string Summary =>
-        $"{(Passed ? "ok" : "VIOLATED")}: {Acknowledged} acked, {ExpectedDeliveries - MissedDeliveries.Count}/{ExpectedDeliveries} delivered ({DuplicateDeliveries} dup), "
+        $"{(Passed ? "ok" : "VIOLATED")}: {Acknowledged} acked, {ExpectedDeliveries - MissedDeliveries.Count}/{ExpectedDeliveries} delivered ({DuplicateDeliveries} dup{(RepublishedDuplicates > 0 ? $", {RepublishedDuplicates} republished" : "")}), "
         + $"{Lost.Count} lost, {StoredTwice.Count} stored twice, {MissingFromHistory.Count} not in history, {Leaks.Count} leaked, "
         + $"{BadStatuses.Count} bad 5xx, {Hung.Count} hung, {TransportErrors} transport errors";
 

@@ -54,7 +54,7 @@ public static class ChaosReport
                 r.RecoverySeconds,
                 statusCounts = r.StatusCounts.ToDictionary(kv => kv.Key.ToString(CultureInfo.InvariantCulture), kv => kv.Value),
                 r.Criteria,
-                invariants = new { r.Invariants.Passed, r.Invariants.Summary, r.Invariants.Acknowledged, r.Invariants.ExpectedDeliveries, r.Invariants.Deliveries, r.Invariants.DuplicateDeliveries, r.Invariants.Lost, r.Invariants.StoredTwice, r.Invariants.MissingFromHistory, r.Invariants.MissedDeliveries, r.Invariants.Leaks, r.Invariants.BadStatuses, r.Invariants.Hung, r.Invariants.TransportErrors, r.Invariants.DeliverySettleSeconds },
+                invariants = new { r.Invariants.Passed, r.Invariants.Summary, r.Invariants.Acknowledged, r.Invariants.ExpectedDeliveries, r.Invariants.Deliveries, r.Invariants.DuplicateDeliveries, r.Invariants.RepublishedDuplicates, r.Invariants.Lost, r.Invariants.StoredTwice, r.Invariants.MissingFromHistory, r.Invariants.MissedDeliveries, r.Invariants.Leaks, r.Invariants.BadStatuses, r.Invariants.Hung, r.Invariants.TransportErrors, r.Invariants.DeliverySettleSeconds },
                 r.Notes,
             }),
         };
