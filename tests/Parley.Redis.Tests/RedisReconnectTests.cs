@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Parley.Kit.Chaos.Proxy;
 
 namespace Parley.Redis.Tests;
 
@@ -45,6 +46,33 @@ public sealed class RedisReconnectTests(RedisServerFixture server) : RedisServer
         Assert.True(await Client.SetAsync(key, "after"));
         Assert.Equal("after", await Client.GetStringAsync(key));
         Assert.Equal(1, await Client.IncrAsync(Client.Key("fresh")));
+    }
+
+    [Fact]
+    public async Task A_partition_resets_the_silent_connection_so_a_timed_out_write_never_runs_late()
+    {
+        await using var proxy = FaultProxy.Start("redis", int.Parse(Server.Endpoint.Split(':')[1], System.Globalization.CultureInfo.InvariantCulture));
+        var options = Server.Options();
+        options.Endpoint = proxy.Endpoint;
+        options.CommandTimeout = TimeSpan.FromMilliseconds(300);
+        options.ReconnectMinBackoff = options.ReconnectMaxBackoff = TimeSpan.FromSeconds(1);
+        await using var client = await RedisClient.ConnectAsync(options);
+        var late = client.Key("late");
+        Assert.True(await client.SetAsync(client.Key("before"), "1"));
+
+        // Partitioned: the write waits in the network, as it would behind an iptables DROP.
+        proxy.Set(FaultDirection.Both, LinkFaults.Partitioned);
+        await Assert.ThrowsAsync<RedisTimeoutException>(() => client.SetAsync(late, "written during the partition"));
+        Assert.False(client.IsConnected); // silent past the command timeout: reset, not kept with a write still in it
+        // The proxy holds what a real network keeps in the sender's buffer; the reset must reach it before the heal.
+        await WaitUntil(() => Task.FromResult(proxy.OpenConnections == 0), "the proxy to see the reset");
+
+        proxy.Clear();
+        await WaitUntil(() => Task.FromResult(client.IsConnected), "the client to reconnect after the partition");
+        Assert.Equal("1", await client.GetStringAsync(client.Key("before")));
+        // Had the connection been kept, the held SET would have reached Redis now, long after its caller gave up.
+        await using var other = await RedisClient.ConnectAsync(Server.Options());
+        Assert.Null(await other.GetStringAsync(late));
     }
 
     [Fact]

@@ -20,6 +20,9 @@ internal static partial class LogMessages
     [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Redis ConnectionStateChanged handler threw")]
     public static partial void StateHandlerFailed(ILogger logger, Exception error);
 
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Warning, Message = "Redis {Role} connection to {Endpoint} silent since a command that timed out after {TimeoutMs} ms; reset, reconnecting")]
+    public static partial void ResetSilentConnection(ILogger logger, string role, string endpoint, double timeoutMs);
+
     [LoggerMessage(EventId = 3010, Level = LogLevel.Debug, Message = "Lua script {Sha} not cached on the server (NOSCRIPT); loading it")]
     public static partial void ScriptReloaded(ILogger logger, string sha);
 

@@ -19,6 +19,9 @@ internal sealed class PendingCommand(RespWriter payload, bool expectsReply)
     /// then skipped; one already written keeps its slot in the FIFO and its reply is dropped.
     /// </summary>
     public volatile bool Abandoned;
+
+    /// <summary>When the writer sent it (<see cref="TimeProvider"/> timestamp); 0 until then.</summary>
+    public long WrittenAt;
 }
 
 /// <summary>
@@ -39,6 +42,8 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     private readonly string _endpoint;
     private readonly RespReader _reader;
     private readonly Action<RespValue>? _onPush;
+    private readonly TimeProvider _time;
+    private long _lastReadAt;
     private readonly Channel<PendingCommand> _outbox = Channel.CreateUnbounded<PendingCommand>(
         new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
     private readonly ConcurrentQueue<PendingCommand> _inFlight = new();
@@ -48,9 +53,10 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     private Task _writerLoop = Task.CompletedTask;
     private Task _readerLoop = Task.CompletedTask;
 
-    private PhysicalConnection(Socket socket, string endpoint, RedisOptions options, Action<RespValue>? onPush)
+    private PhysicalConnection(Socket socket, string endpoint, RedisOptions options, TimeProvider time, Action<RespValue>? onPush)
     {
         _socket = socket;
+        _time = time;
         _endpoint = endpoint;
         _reader = new RespReader(options.MaxBulkLength, options.MaxNestingDepth);
         _onPush = onPush;
@@ -91,7 +97,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
             throw;
         }
 
-        var connection = new PhysicalConnection(socket, options.Endpoint, options, onPush);
+        var connection = new PhysicalConnection(socket, options.Endpoint, options, time, onPush);
         connection._writerLoop = Task.Run(connection.WriteLoopAsync, CancellationToken.None);
         connection._readerLoop = Task.Run(connection.ReadLoopAsync, CancellationToken.None);
         return connection;
@@ -147,8 +153,10 @@ internal sealed class PhysicalConnection : IAsyncDisposable
                         return;
                     }
 
+                    var now = _time.GetTimestamp();
                     foreach (var command in written)
                     {
+                        command.WrittenAt = now;
                         if (command.ExpectsReply)
                         {
                             _inFlight.Enqueue(command);
@@ -206,6 +214,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
                     throw new RedisConnectionException($"Redis at {_endpoint} closed the connection.");
                 }
 
+                Volatile.Write(ref _lastReadAt, _time.GetTimestamp());
                 end += received;
                 if (end - start >= _reader.MinimumNeeded)
                 {
@@ -268,8 +277,21 @@ internal sealed class PhysicalConnection : IAsyncDisposable
         command.Completion.TrySetResult(value);
     }
 
-    /// <summary>Fails the connection once: every queued and in-flight command gets the error.</summary>
-    public void Fail(Exception cause)
+    /// <summary>
+    /// Called when <paramref name="command"/> timed out. If not one byte arrived since it was written, the connection is
+    /// taken as dead (a partition, a hung server) and reset: what is still unsent dies with it instead of running late, the
+    /// commands queued behind it fail at once instead of each waiting out its own timeout, and the owner reconnects.
+    /// </summary>
+    public bool AbortIfSilentSince(PendingCommand command)
+    {
+        var written = command.WrittenAt;
+        if (written == 0 || Volatile.Read(ref _lastReadAt) >= written) return false;
+        Fail(new RedisConnectionException($"Redis at {_endpoint} sent nothing since a command that timed out; the connection was reset."), reset: true);
+        return true;
+    }
+
+    /// <summary>Fails the connection once: every queued and in-flight command gets the error. <paramref name="reset"/>: close with RST, dropping unsent data.</summary>
+    public void Fail(Exception cause, bool reset = false)
     {
         var victims = new List<PendingCommand>();
         lock (_failLock)
@@ -296,7 +318,8 @@ internal sealed class PhysicalConnection : IAsyncDisposable
 
         try
         {
-            _socket.Shutdown(SocketShutdown.Both);
+            if (reset) _socket.LingerState = new LingerOption(true, 0);
+            else _socket.Shutdown(SocketShutdown.Both);
         }
         catch (Exception)
         {

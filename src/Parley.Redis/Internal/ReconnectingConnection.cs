@@ -223,6 +223,9 @@ internal sealed class ReconnectingConnection : IAsyncDisposable
         catch (TimeoutException)
         {
             command.Abandoned = true;
+            // Only a full command timeout judges the connection: a caller's shorter one (the cache's) must not cut a
+            // connection others share while Redis is merely slow.
+            if (timeout >= _options.CommandTimeout && connection.AbortIfSilentSince(command)) LogMessages.ResetSilentConnection(_logger, _role, _options.Endpoint, timeout.TotalMilliseconds);
             throw new RedisTimeoutException($"Redis at {_options.Endpoint} did not answer within {timeout.TotalMilliseconds} ms.");
         }
         catch (OperationCanceledException)

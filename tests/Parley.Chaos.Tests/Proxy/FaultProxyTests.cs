@@ -104,17 +104,19 @@ public sealed class FaultProxyTests
         Assert.Equal(data[..1000], received.Data);
     }
 
-    [Fact]
-    public async Task Blackhole_swallows_data_until_removed_and_keeps_the_connection_open()
+    [Theory]
+    [InlineData(false, new byte[] { 7, 8 })]          // Toxiproxy's timeout: what was sent meanwhile is gone
+    [InlineData(true, new byte[] { 1, 2, 3, 7, 8 })]  // a partition: held, then delivered in order
+    public async Task Blackhole_and_partition_pass_nothing_until_removed_and_keep_the_connection_open(bool hold, byte[] afterRemoval)
     {
-        await using var pair = await StartAsync(p => p.Set(FaultDirection.Both, LinkFaults.Blackhole));
+        await using var pair = await StartAsync(p => p.Set(FaultDirection.Both, hold ? LinkFaults.Partitioned : LinkFaults.Blackhole));
         await SendAllAsync(pair.Client, [1, 2, 3]);
         var during = await ReceiveAsync(pair.Server, 3, TimeSpan.FromMilliseconds(500));
         Assert.Empty(during.Data);
         Assert.False(during.Ended);
         pair.Proxy.Clear();
         await SendAllAsync(pair.Client, [7, 8]);
-        Assert.Equal(new byte[] { 7, 8 }, (await ReceiveAsync(pair.Server, 2, Within)).Data);
+        Assert.Equal(afterRemoval, (await ReceiveAsync(pair.Server, afterRemoval.Length, Within)).Data);
     }
 
     [Fact]

@@ -20,8 +20,8 @@ public sealed class ProxyFault : IFault
 
     public static ProxyFault Link(FaultProxy proxy, FaultDirection direction, LinkFaults faults) => new(proxy, direction, faults);
 
-    /// <summary>A partition: both directions swallowed, connections hang (iptables DROP, as the seed does it).</summary>
-    public static ProxyFault Partition(FaultProxy proxy) => new(proxy, FaultDirection.Both, LinkFaults.Blackhole);
+    /// <summary>A partition: nothing passes either way, data is held, connections hang (iptables DROP, as the seed does it).</summary>
+    public static ProxyFault Partition(FaultProxy proxy) => new(proxy, FaultDirection.Both, LinkFaults.Partitioned);
 
     /// <summary>The port refuses connections and open ones are closed.</summary>
     public static ProxyFault Down(FaultProxy proxy) => new(proxy, FaultDirection.Both, null);
@@ -33,7 +33,7 @@ public sealed class ProxyFault : IFault
         else
         {
             _proxy.Set(_direction, _faults);
-            if (_faults.Timeout is not null)
+            if (_faults.Timeout is not null || _faults.Hold)
                 _proxy.CloseAll(reset: false); // a partition also cuts what was connected, so clients reconnect into the hole
         }
         return Task.CompletedTask;

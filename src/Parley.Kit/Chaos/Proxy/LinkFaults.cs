@@ -56,6 +56,14 @@ public sealed record LinkFaults
     /// </summary>
     public TimeSpan? Timeout { get; init; }
 
+    /// <summary>
+    /// Nothing passes, but nothing is lost either: data waits in the proxy (and, once its queue is full, in the kernel's
+    /// buffers) and goes on, in order, when the fault is removed, unless a side closed first. This is a real partition
+    /// (iptables DROP: TCP retransmits until the path heals), where a byte stream never loses bytes in its middle.
+    /// <see cref="Timeout"/> instead swallows data as Toxiproxy does, which no real network does to an open connection.
+    /// </summary>
+    public bool Hold { get; init; }
+
     /// <summary>The connection is reset (TCP RST) this long after the fault started or the connection opened. Toxiproxy: reset_peer.</summary>
     public TimeSpan? ResetPeer { get; init; }
 
@@ -68,8 +76,11 @@ public sealed record LinkFaults
     /// <summary>True when no fault is set.</summary>
     public bool IsNone => this == None;
 
-    /// <summary>A partition: data swallowed, connections left hanging until the fault is removed.</summary>
+    /// <summary>Toxiproxy's timeout=0: data swallowed, connections left hanging until the fault is removed.</summary>
     public static LinkFaults Blackhole { get; } = new() { Timeout = TimeSpan.Zero };
+
+    /// <summary>A network partition: data held (see <see cref="Hold"/>), connections left hanging until the fault is removed.</summary>
+    public static LinkFaults Partitioned { get; } = new() { Hold = true };
 
     internal void Validate()
     {
@@ -98,6 +109,7 @@ public sealed record LinkFaults
         if (BandwidthBytesPerSecond is { } rate) parts.Add($"bandwidth={rate}B/s");
         if (SlowClose is { } slow) parts.Add($"slow_close={slow.TotalMilliseconds:0}ms");
         if (Timeout is { } timeout) parts.Add($"timeout={timeout.TotalMilliseconds:0}ms");
+        if (Hold) parts.Add("hold");
         if (ResetPeer is { } reset) parts.Add($"reset_peer={reset.TotalMilliseconds:0}ms");
         if (Slicer is { } slicer) parts.Add($"slicer={slicer.AverageSize}±{slicer.SizeVariation}B/{slicer.Delay.TotalMilliseconds:0}ms");
         if (LimitBytes is { } limit) parts.Add($"limit_data={limit}B");

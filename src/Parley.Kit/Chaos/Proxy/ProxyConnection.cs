@@ -13,6 +13,7 @@ internal sealed class ProxyConnection
 {
     private const int ChunkSize = 16 * 1024;
     private const int QueuedChunks = 64;
+    private static readonly TimeSpan HoldPoll = TimeSpan.FromMilliseconds(10);
 
     private readonly FaultProxy _proxy;
     private readonly Socket _client;
@@ -152,9 +153,15 @@ internal sealed class ProxyConnection
             try
             {
                 var active = _proxy.Faults(direction);
+                // Partitioned: the chunk waits (and the bounded queue pushes back on the sender) until the fault goes.
+                while (active.Faults.Hold)
+                {
+                    await Task.Delay(HoldPoll, _closed.Token).ConfigureAwait(false);
+                    active = _proxy.Faults(direction);
+                }
                 var faults = active.Faults;
                 if (faults.Timeout is not null)
-                    continue; // partitioned: swallowed
+                    continue; // Toxiproxy's timeout: swallowed
                 if (faults.Latency > TimeSpan.Zero || faults.Jitter > TimeSpan.Zero)
                 {
                     var jitter = faults.Jitter > TimeSpan.Zero ? (Random.Shared.NextDouble() * 2 - 1) * faults.Jitter.TotalMilliseconds : 0;
