@@ -1,7 +1,7 @@
 using System.Globalization;
-using System.Net;
 using Parley.Kit.Load.Engine;
 using Parley.Kit.Load.Gates;
+using Parley.Kit.Load.Http;
 using Parley.Kit.Load.Reports;
 using Parley.Kit.Load.Sampling;
 
@@ -30,6 +30,7 @@ public static class LoadRunner
 {
     public static async Task<RunSummary> RunAsync(ILoadScenario scenario, LoadRunSettings settings, CancellationToken ct)
     {
+        SocketEngine.PreferEventLoops();
         var baseUri = LoopbackGuard.Ensure(settings.Url);
         if (!baseUri.AbsolutePath.EndsWith('/')) baseUri = new Uri(baseUri + "/");
         var profile = settings.Profile;
@@ -53,10 +54,13 @@ public static class LoadRunner
         sampler.Start();
         var monitor = new GateMonitor(settings.Gates, Math.Max(1, (int)profile.GateWindow.TotalSeconds));
         var timeline = new List<TimelinePoint>();
+        // Connections open before the clock starts: the open model's pool, or each closed-model user's own connection.
         if (profile.Model == LoadModel.Open && scenario is not IWebSocketScenario)
             await OpenConnectionsAsync(http, sockets, settings.Log, ct).ConfigureAwait(false);
-        var engine = new LoadEngine(scenario, context, recorder,
-            () => new ParleyApiClient(CreateClient(baseUri, 1, profile.RequestTimeout)));
+        using var users = profile.Model == LoadModel.Closed
+            ? await OwnConnections.OpenAsync(context.Api, (int)Math.Ceiling(profile.Plan.Start), settings.Log, ct).ConfigureAwait(false)
+            : new OwnConnections([]);
+        var engine = new LoadEngine(scenario, context, recorder, users.Take);
         var startedAt = DateTimeOffset.UtcNow;
         var measuringMarked = false;
 
@@ -130,45 +134,49 @@ public static class LoadRunner
 
     private static double Ms(double ns) => Math.Round(ns / 1e6, 3);
 
-    /// <summary>An HTTP/1.1 client with a pool of at most <paramref name="connections"/> kept-alive connections.</summary>
-    public static HttpClient CreateClient(Uri baseUri, int connections, TimeSpan timeout) =>
-        new(new SocketsHttpHandler
-        {
-            MaxConnectionsPerServer = connections,
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
-            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
-            ConnectTimeout = TimeSpan.FromSeconds(5),
-            UseProxy = false,
-            UseCookies = false,
-            AllowAutoRedirect = false,
-            AutomaticDecompression = DecompressionMethods.None,
-        })
-        {
-            BaseAddress = baseUri,
-            Timeout = timeout,
-        };
+    /// <summary>The load kit's HTTP/1.1 client with a pool of at most <paramref name="connections"/> kept-alive connections.</summary>
+    public static LoopbackHttpClient CreateClient(Uri baseUri, int connections, TimeSpan timeout) =>
+        new(baseUri, new LoopbackHttpOptions { MaxConnections = connections, RequestTimeout = timeout });
 
     /// <summary>
-    /// Opens the pool's connections up front (concurrent <c>/health/live</c> requests), so an open-model run holds
-    /// <paramref name="connections"/> sockets like the seed's connection counts, not only as many as the rate needs.
+    /// Opens the pool's connections up front, so an open-model run holds <paramref name="connections"/> sockets like
+    /// the seed's connection counts, not only as many as the rate needs.
     /// </summary>
-    private static async Task OpenConnectionsAsync(HttpClient http, int connections, IProgress<string>? log, CancellationToken ct)
+    private static async Task OpenConnectionsAsync(LoopbackHttpClient http, int connections, IProgress<string>? log, CancellationToken ct)
     {
-        if (connections <= 64) return;
-        log?.Report($"opening {connections:N0} connections ...");
-        var opened = 0;
-        await Parallel.ForEachAsync(Enumerable.Range(0, connections), new ParallelOptions { MaxDegreeOfParallelism = connections, CancellationToken = ct }, async (_, token) =>
-        {
-            try
-            {
-                using var response = await http.GetAsync("health/live", token).ConfigureAwait(false);
-                Interlocked.Increment(ref opened);
-            }
-            catch (HttpRequestException)
-            {
-            }
-        }).ConfigureAwait(false);
+        if (connections > 64) log?.Report($"opening {connections:N0} connections ...");
+        var opened = await http.OpenAsync(connections, ct).ConfigureAwait(false);
         if (opened < connections) log?.Report($"only {opened:N0} of {connections:N0} connections opened");
+    }
+
+    /// <summary>Closed-model users' own connections, opened before the run; users beyond the first stage open theirs when they start.</summary>
+    private sealed class OwnConnections(ParleyApiClient?[] ready) : IDisposable
+    {
+        private ParleyApiClient? _api;
+
+        public static async Task<OwnConnections> OpenAsync(ParleyApiClient api, int users, IProgress<string>? log, CancellationToken ct)
+        {
+            if (users > 64) log?.Report($"opening {users:N0} connections ...");
+            var ready = new ParleyApiClient?[users];
+            var opened = 0;
+            await Parallel.ForEachAsync(Enumerable.Range(0, users), new ParallelOptions { MaxDegreeOfParallelism = 64, CancellationToken = ct }, async (user, token) =>
+            {
+                var own = api.WithOwnConnection();
+                ready[user] = own;
+                if (await own.Http.OpenAsync(1, token).ConfigureAwait(false) == 1) Interlocked.Increment(ref opened);
+            }).ConfigureAwait(false);
+            if (opened < users) log?.Report($"only {opened:N0} of {users:N0} connections opened");
+            return new OwnConnections(ready) { _api = api };
+        }
+
+        /// <summary>User <paramref name="user"/>'s client: the one opened for it, or a new one.</summary>
+        public ParleyApiClient Take(int user) =>
+            (user < ready.Length ? Interlocked.Exchange(ref ready[user], null) : null) ?? _api!.WithOwnConnection();
+
+        public void Dispose()
+        {
+            for (var i = 0; i < ready.Length; i++) Interlocked.Exchange(ref ready[i], null)?.Dispose();
+        }
     }
 
     /// <summary><c>[ 5%] 12s | 2,480 req/s | p95 14.2 ms | errors 0 | pool 0.31</c></summary>

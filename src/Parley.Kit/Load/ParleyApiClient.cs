@@ -1,13 +1,16 @@
-using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Parley.Kit.Load.Http;
 
 namespace Parley.Kit.Load;
 
-/// <summary>An HTTP response as the load kit needs it: status, body bytes, and the headers it reads (ETag).</summary>
+/// <summary>An HTTP response as the load kit needs it: status, body bytes, and the headers it reads (ETag as sent, Retry-After).</summary>
 public readonly record struct ApiResponse(int Status, byte[] Body, string? ETag)
 {
+    public TimeSpan? RetryAfter { get; init; }
+
     public bool IsSuccess => Status is >= 200 and < 300;
 
     public JsonElement Json => JsonDocument.Parse(Body).RootElement;
@@ -19,28 +22,40 @@ public readonly record struct ApiResponse(int Status, byte[] Body, string? ETag)
         : throw new InvalidOperationException($"{what} answered {Status}: {Text[..Math.Min(Text.Length, 300)]}");
 }
 
-/// <summary>Parley's API (../shared/API.md) over one pooled <see cref="HttpClient"/>; paths relative to the base URL.</summary>
-public sealed class ParleyApiClient(HttpClient http)
+/// <summary>
+/// Parley's API (../shared/API.md) over a <see cref="LoopbackHttpClient"/> (its own connection pool, or a closed-model
+/// virtual user's one connection); paths relative to the base URL.
+/// </summary>
+public sealed class ParleyApiClient(LoopbackHttpClient http) : IDisposable
 {
     public const string Password = "load-kit-password";
 
-    public HttpClient Http { get; } = http;
+    public LoopbackHttpClient Http { get; } = http;
 
+    /// <summary>Sends a request; <paramref name="body"/> is sent as is when it is a byte[], else as JSON.</summary>
     public async Task<ApiResponse> SendAsync(HttpMethod method, string path, string? token, object? body = null,
-        Action<HttpRequestHeaders>? headers = null, CancellationToken ct = default)
+        IReadOnlyList<(string Name, string Value)>? headers = null, CancellationToken ct = default)
     {
-        using var request = new HttpRequestMessage(method, path);
-        if (token is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        headers?.Invoke(request.Headers);
-        if (body is not null)
-        {
-            var bytes = body as byte[] ?? JsonSerializer.SerializeToUtf8Bytes(body, JsonSerializerOptions.Web);
-            request.Content = new ByteArrayContent(bytes) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } };
-        }
-        using var response = await Http.SendAsync(request, HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);
-        var content = await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
-        return new ApiResponse((int)response.StatusCode, content, response.Headers.ETag?.Tag);
+        ReadOnlyMemory<byte> bytes = body is null ? default : body as byte[] ?? JsonSerializer.SerializeToUtf8Bytes(body, JsonSerializerOptions.Web);
+        var response = await Http.SendAsync(method.Method, path, token, bytes, headers, ct: ct).ConfigureAwait(false);
+        return new ApiResponse(response.Status, response.Body, response.ETag) { RetryAfter = response.RetryAfter };
     }
+
+    /// <summary>Encodes a request once, for scenarios that send the same one again and again (<see cref="SendAsync(PreparedRequest, bool, CancellationToken)"/>).</summary>
+    public PreparedRequest Prepare(HttpMethod method, string path, string? token) => Http.Prepare(method.Method, path, token);
+
+    /// <summary>Sends a prepared request; <paramref name="discardBody"/> when only the status matters.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<ApiResponse> SendAsync(PreparedRequest request, bool discardBody, CancellationToken ct)
+    {
+        var response = await Http.SendAsync(request, discardBody, ct).ConfigureAwait(false);
+        return new ApiResponse(response.Status, response.Body, response.ETag) { RetryAfter = response.RetryAfter };
+    }
+
+    /// <summary>A client on the same server with one connection of its own (a closed-model virtual user's).</summary>
+    public ParleyApiClient WithOwnConnection() => new(Http.WithOwnConnection());
+
+    public void Dispose() => Http.Dispose();
 
     public Task<ApiResponse> GetAsync(string path, string token, CancellationToken ct) => SendAsync(HttpMethod.Get, path, token, ct: ct);
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Http;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 
 namespace Parley.Kit.Load.Engine;
 
@@ -22,7 +23,8 @@ public sealed record TickInfo(
 /// silently lowering the rate (no coordinated omission); arrivals beyond the in-flight cap are dropped and counted as
 /// errors. Closed model: as many virtual users as the plan says, each sending its next request when the last answered.
 /// </summary>
-public sealed class LoadEngine(ILoadScenario scenario, LoadContext context, LoadRecorder recorder, Func<ParleyApiClient>? connectionFactory = null)
+/// <remarks><paramref name="connectionFactory"/> gives closed-model user n its own client (its own connection); without it users share the context's.</remarks>
+public sealed class LoadEngine(ILoadScenario scenario, LoadContext context, LoadRecorder recorder, Func<int, ParleyApiClient>? connectionFactory = null)
 {
     /// <summary>The operation name of iterations that ended in an exception (timeout, refused connection) before saying what they were.</summary>
     public const string UnfinishedOperation = "(unfinished)";
@@ -183,14 +185,14 @@ public sealed class LoadEngine(ILoadScenario scenario, LoadContext context, Load
                 {
                     if (own is not null)
                     {
-                        own.Http.Dispose();
+                        own.Dispose();
                         own = null;
                     }
                     await Task.Delay(50, ct).ConfigureAwait(false);
                     next = clock.Elapsed + Jitter(profile.Pacing);
                     continue;
                 }
-                own ??= connectionFactory?.Invoke();
+                own ??= connectionFactory?.Invoke(user);
                 long start;
                 if (profile.Pacing > TimeSpan.Zero)
                 {
@@ -213,14 +215,15 @@ public sealed class LoadEngine(ILoadScenario scenario, LoadContext context, Load
         }
         finally
         {
-            own?.Http.Dispose();
+            own?.Dispose();
         }
     }
 
     private static TimeSpan Jitter(TimeSpan pacing) =>
         pacing > TimeSpan.Zero ? TimeSpan.FromTicks(Random.Shared.NextInt64(pacing.Ticks)) : TimeSpan.Zero;
 
-    private async Task IterateAsync(Stopwatch clock, long startTimestamp, long iteration, CancellationToken ct, ParleyApiClient? api = null)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask IterateAsync(Stopwatch clock, long startTimestamp, long iteration, CancellationToken ct, ParleyApiClient? api = null)
     {
         Outcome outcome;
         var measuring = startTimestamp >= (long)(context.Profile.WarmUp.TotalSeconds * Stopwatch.Frequency);

@@ -83,12 +83,30 @@ public sealed class LoadRecorder
 
     public sealed class OperationStats
     {
-        private readonly ConcurrentDictionary<int, long> _statuses = new();
+        /// <summary>Counts by status 0..599 without a lock on the hot path; anything else (a scenario's own code) in <see cref="_others"/>.</summary>
+        private readonly long[] _byStatus = new long[600];
+        private readonly ConcurrentDictionary<int, long> _others = new();
         public readonly LatencyHistogram Latency = new();
         public long Errors;
 
-        public IReadOnlyDictionary<int, long> Statuses => _statuses;
+        public IReadOnlyDictionary<int, long> Statuses
+        {
+            get
+            {
+                var statuses = new Dictionary<int, long>(_others);
+                for (var status = 0; status < _byStatus.Length; status++)
+                {
+                    var count = Interlocked.Read(ref _byStatus[status]);
+                    if (count != 0) statuses[status] = count;
+                }
+                return statuses;
+            }
+        }
 
-        internal void CountStatus(int status) => _statuses.AddOrUpdate(status, 1, (_, n) => n + 1);
+        internal void CountStatus(int status)
+        {
+            if ((uint)status < (uint)_byStatus.Length) Interlocked.Increment(ref _byStatus[status]);
+            else _others.AddOrUpdate(status, 1, (_, n) => n + 1);
+        }
     }
 }

@@ -73,7 +73,7 @@ public sealed class CrudScenario : ILoadScenario
             var actor = outsider ? fixture.Users.First(u => target.Conversation.Members.All(m => m.Id != u.Id)) : target.Conversation.Owner;
             var version = Volatile.Read(ref target.Version);
             var updated = await api.SendAsync(HttpMethod.Patch, $"v1/conversations/{target.Conversation.Id}", actor.Token,
-                new { title = $"renamed {iteration}" }, h => h.TryAddWithoutValidation("If-Match", $"\"{version}\""), ct).ConfigureAwait(false);
+                new { title = $"renamed {iteration}" }, [("If-Match", $"\"{version}\"")], ct).ConfigureAwait(false);
             switch (updated.Status)
             {
                 case 200:
