@@ -30,6 +30,9 @@ internal static class DeliveryMetrics
     public static readonly Counter<long> SocketsClosed = ParleyMetrics.Meter.CreateCounter<long>(
         "parley.ws.closed", "{connection}", "WebSocket connections closed, by reason (see CloseCodes).");
 
+    public static readonly Counter<long> ResyncsSent = ParleyMetrics.Meter.CreateCounter<long>(
+        "parley.ws.resyncs", "{frame}", "resync.required frames sent, by reason (since beyond retention, stream lost with a Redis restart).");
+
     public static readonly Histogram<double> Latency = ParleyMetrics.Meter.CreateHistogram<double>(
         "parley.delivery.latency", "s", "From a message's createdAt to its frame written to a socket.");
 

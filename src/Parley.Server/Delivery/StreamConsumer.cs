@@ -14,7 +14,9 @@ namespace Parley.Server.Delivery;
 /// users who are participants at delivery time (read from the primary, one query per batch), then
 /// acknowledged. On start it first re-reads its own pending entries and claims (<c>XAUTOCLAIM</c>)
 /// entries left pending on other consumers of its group. A group lost with a Redis restart is created
-/// again from the start of the (new) stream.
+/// again from the start of the (new) stream, and every local socket is told <c>resync.required</c>: events
+/// the old stream held and this node had not delivered yet are gone with it (API.md: a client never misses
+/// an event without being told to resync).
 /// </summary>
 public sealed partial class StreamConsumer(
     RedisClient redis, EventStream stream, ConnectionHub hub, RecipientStore recipients, IOptions<DeliveryOptions> options,
@@ -63,7 +65,9 @@ public sealed partial class StreamConsumer(
                 await using var reader = await redis.CreateDedicatedAsync(stoppingToken);
                 // "$" the first time: a new node has no sockets that missed anything. After losing
                 // the group (Redis restarted), "0": everything in the new stream is still to deliver.
-                await reader.XGroupCreateAsync(stream.Key, Group, firstStart ? "$" : "0", createStream: true, stoppingToken);
+                var created = await reader.XGroupCreateAsync(stream.Key, Group, firstStart ? "$" : "0", createStream: true, stoppingToken);
+                if (created && !firstStart) TellSocketsToResync();
+                LogGroupReady(logger, Group, created ? (firstStart ? "created at the stream's end" : "created again at the stream's start") : "found");
                 firstStart = false;
                 await RecoverPendingAsync(reader, o, stoppingToken);
                 _ready.TrySetResult();
@@ -190,6 +194,13 @@ public sealed partial class StreamConsumer(
         DeliveryMetrics.Acknowledged.Add(acked);
     }
 
+    private void TellSocketsToResync()
+    {
+        var told = hub.All().Count(connection => connection.Enqueue(OutgoingFrame.ResyncRequired));
+        DeliveryMetrics.ResyncsSent.Add(told, new KeyValuePair<string, object?>("reason", "stream_lost"));
+        LogResyncAfterLoss(logger, Group, told);
+    }
+
     private int Send(Guid user, OutgoingFrame frame)
     {
         var sent = 0;
@@ -205,6 +216,12 @@ public sealed partial class StreamConsumer(
 
     [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Consumer group {Group} is gone (Redis restarted?); creating it again from the stream's start")]
     private static partial void LogGroupLost(ILogger logger, string group);
+
+    [LoggerMessage(EventId = 3105, Level = LogLevel.Information, Message = "Consumer group {Group} {How}")]
+    private static partial void LogGroupReady(ILogger logger, string group, string how);
+
+    [LoggerMessage(EventId = 3106, Level = LogLevel.Warning, Message = "Consumer group {Group} was lost with the stream: told {Sockets} local sockets to resync")]
+    private static partial void LogResyncAfterLoss(ILogger logger, string group, int sockets);
 
     [LoggerMessage(EventId = 3103, Level = LogLevel.Warning, Message = "Stream read failed, retrying: {Reason}")]
     private static partial void LogReadFailed(ILogger logger, string reason);

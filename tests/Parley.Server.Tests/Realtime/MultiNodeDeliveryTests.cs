@@ -79,9 +79,31 @@ public sealed class MultiNodeDeliveryTests(MultiNodeFixture fixture) : IClassFix
         }
         catch (Xunit.Sdk.XunitException e)
         {
-            Assert.Fail($"{e.Message}\nundispatched outbox rows: {await fixture.CountAsync("SELECT count(*) FROM outbox WHERE dispatched_at IS NULL")}\n--- node ---\n{node.Log()}");
+            Assert.Fail($"{e.Message}\n{await DiagnoseAsync(node)}");
         }
         Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM dead_letters"));
+    }
+
+    [Fact]
+    [Trait("Category", "Integration")]
+    public async Task A_redis_restart_tells_live_sockets_to_resync_and_delivery_goes_on()
+    {
+        await using var node = await fixture.StartNodeAsync("mn-resync");
+        using var api = MultiNodeFixture.Client(node);
+        var owner = await api.NewUserAsync("rso");
+        var member = await api.NewUserAsync("rsm");
+        var conversation = await api.CreateConversationAsync(owner, member);
+        await using var socket = await WsClient.ConnectAsync(node.BaseAddress, member.Token);
+        await api.SendMessageAsync(owner, conversation, "before");
+        await socket.WaitForMessagesAsync(1, Wait);
+
+        // The stream and the node's consumer group are gone with the restart: what the node had not delivered is lost.
+        await fixture.Stack.Redis!.StopAsync();
+        await fixture.Stack.Redis!.StartAsync();
+        await socket.WaitUntilAsync(() => socket.Received.Any(f => WsClient.Type(f) == "resync.required"), Wait, "resync.required after the restart");
+
+        var after = Guid.Parse((await api.SendMessageAsync(owner, conversation, "after"))["id"]!.GetValue<string>());
+        await socket.WaitUntilAsync(() => socket.MessageIds().Contains(after), Wait, "live delivery after the resync");
     }
 
     [Fact]
@@ -127,17 +149,23 @@ public sealed class MultiNodeDeliveryTests(MultiNodeFixture fixture) : IClassFix
 
         var created = sender.Created;
         Assert.True(created.Count >= 300, $"Only {created.Count} of 400 sends got 201 ({sender.Failures} failed); sends must not depend on Redis.");
+        bool Resynced() => socket.Received.Any(f => WsClient.Type(f) == "resync.required");
         try
         {
-            await socket.WaitUntilAsync(() => created.All(new HashSet<Guid>(socket.MessageIds()).Contains), Wait,
-                $"all {created.Count} messages that got 201 (missing: {created.Except(socket.MessageIds()).Count()})");
+            // Every 201 message arrives live, unless Redis lost events with its restart: then the socket is told to
+            // resync (never a silent gap), live delivery goes on, and the client catches up over REST.
+            await socket.WaitUntilAsync(() => created.All(new HashSet<Guid>(socket.MessageIds()).Contains) || (Resynced() && socket.MessageIds().Contains(created[^1])), Wait,
+                $"all {created.Count} messages that got 201, or a resync (missing: {created.Except(socket.MessageIds()).Count()})");
+            if (Resynced())
+            {
+                var history = await HistoryAsync(apiB, member, conversation);
+                Assert.All(created, id => Assert.Contains(id, history));
+            }
         }
         catch (Xunit.Sdk.XunitException e)
         {
             var missing = created.Except(socket.MessageIds()).ToHashSet();
-            var info = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("redis-cli", $"-p {fixture.Stack.Redis!.Port} xinfo groups parley:events") { RedirectStandardOutput = true })!;
-            var groups = await info.StandardOutput.ReadToEndAsync();
-            Assert.Fail($"{e.Message}\ngroups: {groups.Replace('\n', ' ')}\nfirst missing: {missing.Min()} last missing {missing.Max()}\nundispatched outbox rows: {await fixture.CountAsync("SELECT count(*) FROM outbox WHERE dispatched_at IS NULL")}\n--- node A ---\n{a.Log()}\n--- node B ---\n{b.Log()}");
+            Assert.Fail($"{e.Message}\nfirst missing: {missing.Min()} last missing {missing.Max()}\n{await DiagnoseAsync(a, b)}");
         }
         Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM dead_letters"));
     }
@@ -209,5 +237,37 @@ public sealed class MultiNodeDeliveryTests(MultiNodeFixture fixture) : IClassFix
             foreach (var socket in sockets) await socket.DisposeAsync();
             await b.DisposeAsync();
         }
+    }
+
+    /// <summary>What a client told to resync reads: every message id of the conversation, over REST (bounded to 100 pages).</summary>
+    private static async Task<HashSet<Guid>> HistoryAsync(ApiClient api, TestUser user, Guid conversation)
+    {
+        var ids = new HashSet<Guid>();
+        string? cursor = null;
+        for (var page = 0; page < 100; page++)
+        {
+            using var response = await api.GetAsync(user, $"v1/conversations/{conversation}/messages?limit=100" + (cursor is null ? "" : $"&cursor={Uri.EscapeDataString(cursor)}"));
+            var body = System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+            foreach (var item in body["items"]!.AsArray()) ids.Add(Guid.Parse(item!["id"]!.GetValue<string>()));
+            cursor = body["nextCursor"]?.GetValue<string>();
+            if (cursor is null) break;
+        }
+        return ids;
+    }
+
+    /// <summary>For a delivery that did not arrive: the stream and its groups, the outbox, and each node's log.</summary>
+    private async Task<string> DiagnoseAsync(params ServerNode[] nodes)
+    {
+        async Task<string> RedisCli(string command)
+        {
+            using var cli = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("redis-cli", $"-p {fixture.Stack.Redis!.Port} {command}") { RedirectStandardOutput = true })!;
+            return (await cli.StandardOutput.ReadToEndAsync()).Replace('\n', ' ');
+        }
+        var text = new System.Text.StringBuilder()
+            .AppendLine($"stream: {await RedisCli("xinfo stream parley:events")}")
+            .AppendLine($"groups: {await RedisCli("xinfo groups parley:events")}")
+            .AppendLine($"undispatched outbox rows: {await fixture.CountAsync("SELECT count(*) FROM outbox WHERE dispatched_at IS NULL")}");
+        foreach (var node in nodes) text.AppendLine($"--- node {node.BaseAddress} ---").AppendLine(node.Log());
+        return text.ToString();
     }
 }

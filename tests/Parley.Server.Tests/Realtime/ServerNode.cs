@@ -38,6 +38,9 @@ public sealed partial class ServerNode : IAsyncDisposable
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         info.Environment["Logging__LogLevel__Default"] = "Warning";
         info.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
+        // Delivery and Redis connection events, for the failure messages of delivery tests.
+        info.Environment["Logging__LogLevel__Parley.Server.Delivery"] = "Information";
+        info.Environment["Logging__LogLevel__Parley.Redis"] = "Information";
         var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
         var node = new ServerNode(process);
         process.OutputDataReceived += (_, e) => node.OnLine(e.Data);

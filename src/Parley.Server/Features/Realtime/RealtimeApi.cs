@@ -67,6 +67,7 @@ public static class RealtimeApi
         if (Recovery.Decide(position, state) == RecoveryDecision.ResyncRequired)
         {
             await connection.SendDirectAsync(OutgoingFrame.ResyncRequired.Frame, ct);
+            DeliveryMetrics.ResyncsSent.Add(1, new KeyValuePair<string, object?>("reason", "since_not_held"));
             connection.TryGoLive(StreamId.Zero);
             return;
         }
