@@ -65,6 +65,9 @@ public sealed class MultiNodeDeliveryTests(MultiNodeFixture fixture) : IClassFix
             await fixture.Stack.Redis!.StartAsync();
         }
 
+        // As an operator would: retry once the node sees Redis again, or its three quick attempts dead-letter them anew.
+        await Eventually.True(async () => (await ApiClient.Json(await api.Http.GetAsync("/health/ready")))["checks"]?["redis"]?["status"]?.GetValue<string>() == "Healthy",
+            "the node to reach Redis again", TimeSpan.FromSeconds(60));
         await using var socket = await WsClient.ConnectAsync(node.BaseAddress, member.Token);
         await using (var source = NpgsqlDataSource.Create(fixture.Stack.PrimaryConnectionString))
         {
