@@ -2,7 +2,12 @@
 # Trust in the numbers: measures the same endpoints with `parley load get` and with wrk (and the history query with
 # pgbench) in one session, against a running `parley up`, and prints throughput and p50 ratios.
 #
-#   bench/wrk-compare.sh [--root DIR] [--url http://127.0.0.1:8080] [--duration 10] [--connections 64]
+#   bench/wrk-compare.sh [--root DIR] [--url http://127.0.0.1:8080] [--duration 10] [--warmup 5] [--connections 64] [--rounds 4]
+#
+# Each endpoint is measured in --rounds rounds, wrk then parley in odd rounds and parley then wrk in even ones (so a
+# machine getting busier or quieter during the session weighs on both tools alike); a round's ratio compares its two
+# back-to-back runs, and the verdict is on the median round. Both tools warm up for --warmup seconds first (wrk in a
+# run of its own, parley load inside its run, which also brings its JIT-compiled request path to full speed).
 #
 # Needs: wrk (apt-get install -y wrk), curl, python3; pgbench from postgresql-15 for the database reference.
 # The history endpoint needs a seeded user: run `parley load seed` (or any scenario) first.
@@ -10,13 +15,15 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 parley=("$repo/parley")
-root=() url="" duration=10 connections=64
+root=() url="" duration=10 warmup=5 connections=64 rounds=4
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --root) root=(--root "$2"); shift 2 ;;
     --url) url="$2"; shift 2 ;;
     --duration) duration="$2"; shift 2 ;;
     --connections) connections="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
+    --warmup) warmup="$2"; shift 2 ;;
     --parley) parley=($2); shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
@@ -39,10 +46,10 @@ conv="$(curl -sf "$url/v1/conversations?limit=1" -H "authorization: Bearer $toke
 history="v1/conversations/$conv/messages?limit=50"
 
 # wrk: requests/s and p50 in ms from --latency output.
-run_wrk() { # path [token]
+run_wrk() { # path token name
   local args=(-t2 "-c$connections" --latency)
   [[ -n "${2:-}" ]] && args+=(-H "Authorization: Bearer $2")
-  wrk "${args[@]}" -d2s "$url/$1" > /dev/null # warm-up, as parley load's --warmup 2s
+  wrk "${args[@]}" "-d${warmup}s" "$url/$1" > /dev/null # warm-up, as parley load's --warmup
   wrk "${args[@]}" "-d${duration}s" "$url/$1" > "$out/wrk-$3.txt"
   python3 - "$out/wrk-$3.txt" <<'PY'
 import re, sys
@@ -55,23 +62,42 @@ PY
 }
 
 # parley load get, closed model with the same connections; warm-up excluded like wrk's first second is not.
-run_parley() { # path [token] name
-  local args=(load get --closed --connections "$connections" --duration "${duration}s" --warmup 2s --path "$1" --json --results "$out" --summary-export "$out/parley-$3.json")
+run_parley() { # path token name
+  local args=(load get --closed --connections "$connections" --duration "${duration}s" --warmup "${warmup}s" --path "$1" --json --results "$out" --summary-export "$out/parley-$3.json")
   [[ -n "${2:-}" ]] && args+=(--bearer "$2")
   "${parley[@]}" "${args[@]}" "${root[@]}" > /dev/null 2> "$out/parley-$3.log" || true
   python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print("%.0f %.3f" % (s["requests"]/s["measuredSeconds"], s["latency"]["p50"]))' "$out/parley-$3.json"
 }
 
-printf '%-10s %-9s %12s %10s\n' endpoint tool "req/s" "p50 ms" | tee "$out/compare.txt"
+# Build the CLI once and run a copy of it for the whole session: ./parley rebuilds whenever a source file changes, and
+# on a shared checkout that can happen (or fail) between two rounds, inside a measured window.
+if [[ "${parley[*]}" == "$repo/parley" ]]; then
+  "$repo/parley" --help > /dev/null
+  bin="$(mktemp -d)"
+  trap 'rm -rf "$bin"' EXIT
+  cp -r "$repo/.parley/bin/." "$bin/"
+  export PARLEY_REPO="$repo"
+  parley=(dotnet "$bin/parley.dll")
+fi
+
+printf '%-10s %-5s %-9s %12s %10s\n' endpoint round tool "req/s" "p50 ms" | tee "$out/compare.txt"
 declare -A R
 for name in live history; do
   path="health/live"; tok=""
   [[ "$name" == history ]] && { path="$history"; tok="$token"; }
-  read -r wr wp < <(run_wrk "$path" "$tok" "$name")
-  read -r pr pp < <(run_parley "$path" "$tok" "$name")
-  R[$name]="$pr $pp $wr $wp"
-  printf '%-10s %-9s %12s %10s\n' "$name" wrk "$wr" "$wp" | tee -a "$out/compare.txt"
-  printf '%-10s %-9s %12s %10s\n' "$name" parley "$pr" "$pp" | tee -a "$out/compare.txt"
+  R[$name]=""
+  for ((round = 1; round <= rounds; round++)); do
+    if (( round % 2 == 1 )); then
+      read -r wr wp < <(run_wrk "$path" "$tok" "$name-$round")
+      read -r pr pp < <(run_parley "$path" "$tok" "$name-$round")
+    else
+      read -r pr pp < <(run_parley "$path" "$tok" "$name-$round")
+      read -r wr wp < <(run_wrk "$path" "$tok" "$name-$round")
+    fi
+    R[$name]+="$pr $pp $wr $wp;"
+    printf '%-10s %-5s %-9s %12s %10s\n' "$name" "$round" wrk "$wr" "$wp" | tee -a "$out/compare.txt"
+    printf '%-10s %-5s %-9s %12s %10s\n' "$name" "$round" parley "$pr" "$pp" | tee -a "$out/compare.txt"
+  done
 done
 
 # pgbench: the history query itself, same conversation, same connections (database reference for SLO.md's ratios).
@@ -122,14 +148,21 @@ fi
 
 echo | tee -a "$out/compare.txt"
 for name in live history; do
-  read -r pr pp wr wp <<<"${R[$name]}"
-  python3 - "$name" "$pr" "$pp" "$wr" "$wp" <<'PY' | tee -a "$out/compare.txt"
-import sys
-name, pr, pp, wr, wp = sys.argv[1], *map(float, sys.argv[2:])
-t = pr / wr; l = pp / wp
-print(f"{name}: parley/wrk throughput {t:.2f} ({'within' if abs(t-1) <= 0.10 else 'OUTSIDE'} 10%), p50 {l:.2f} ({'within' if abs(l-1) <= 0.20 else 'OUTSIDE'} 20%)")
+  python3 - "$name" "${R[$name]}" <<'PY' | tee -a "$out/compare.txt"
+import statistics, sys
+name = sys.argv[1]
+rounds = [tuple(map(float, r.split())) for r in sys.argv[2].split(";") if r.strip()]
+t = [pr / wr for pr, pp, wr, wp in rounds]
+l = [pp / wp for pr, pp, wr, wp in rounds]
+tm, lm = statistics.median(t), statistics.median(l)
+print(f"{name}: parley/wrk throughput {tm:.2f} ({'within' if abs(tm-1) <= 0.10 else 'OUTSIDE'} 10%), p50 {lm:.2f} ({'within' if abs(lm-1) <= 0.20 else 'OUTSIDE'} 20%)"
+      f"  [median of {len(rounds)} rounds: throughput {' '.join(f'{x:.2f}' for x in t)}; p50 {' '.join(f'{x:.2f}' for x in l)}]")
 PY
 done
-[[ -n "${pgtps:-}" ]] && python3 -c "import sys; print(f'history: wrk/pgbench {float(sys.argv[1])/float(sys.argv[2]):.2f}, parley/pgbench {float(sys.argv[3])/float(sys.argv[2]):.2f}')" \
-  "$(echo "${R[history]}" | cut -d' ' -f3)" "$pgtps" "$(echo "${R[history]}" | cut -d' ' -f1)" | tee -a "$out/compare.txt"
+[[ -n "${pgtps:-}" ]] && python3 - "${R[history]}" "$pgtps" <<'PY' | tee -a "$out/compare.txt"
+import statistics, sys
+rounds = [tuple(map(float, r.split())) for r in sys.argv[1].split(";") if r.strip()]
+pg = float(sys.argv[2])
+print(f"history: wrk/pgbench {statistics.median(r[2] for r in rounds) / pg:.2f}, parley/pgbench {statistics.median(r[0] for r in rounds) / pg:.2f} (median req/s over pgbench tx/s)")
+PY
 echo "(2 cores shared by server, PostgreSQL, replica, Redis and the load tool; results in $out)"
