@@ -11,7 +11,9 @@ namespace Parley.Kit.Tests.Load;
 [Trait("Category", "Integration")]
 public sealed class ScenarioSmokeTests(LoadServerFixture server) : IClassFixture<LoadServerFixture>
 {
-    private Task<RunSummary> RunAsync(string name, double rate = 40, int connections = 8, LoadModel model = LoadModel.Open, string[]? gates = null,
+    // Open model: arrivals beyond connections × 5 in flight are dropped (errors). 32 connections give a busy CI machine
+    // seconds of slack before a drop: this smoke checks correctness, capacity is the benchmarks' business.
+    private Task<RunSummary> RunAsync(string name, double rate = 40, int connections = 32, LoadModel model = LoadModel.Open, string[]? gates = null,
         Dictionary<string, bool>? flags = null)
     {
         var scenario = ScenarioCatalog.Create(name);
