@@ -85,7 +85,18 @@ public static class LoadRunner
         var finishedLoad = DateTimeOffset.UtcNow;
         var server = await sampler.FinishAsync().ConfigureAwait(false);
         settings.Log?.Report("verifying ...");
-        await scenario.VerifyAsync(context, ct).ConfigureAwait(false);
+        string? verifyError = null;
+        try
+        {
+            await scenario.VerifyAsync(context, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HttpRequestException or InvalidOperationException or System.Text.Json.JsonException
+            || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        {
+            // The measured run is kept: a failed check leaves its counters unset, so their gates are inconclusive.
+            verifyError = $"{e.GetType().Name}: {e.Message}";
+            settings.Log?.Report($"verification failed: {verifyError}");
+        }
 
         var measured = Math.Max(0.001, (finishedLoad - startedAt - profile.WarmUp).TotalSeconds);
         var values = context.Counters.ToDictionary(p => p.Key, p => (double)p.Value);
@@ -127,6 +138,7 @@ public static class LoadRunner
             Gates = verdicts.Select(v => new GateVerdict(v.Gate.Text, v.Status.ToString().ToLowerInvariant(), v.Observed, v.Describe())).ToList(),
             Verdict = RunSummary.VerdictOf(verdicts),
             StopReason = engine.StopReason,
+            VerifyError = verifyError,
             Machine = $"{Environment.ProcessorCount} cores shared by server, PostgreSQL, replica, Redis and the load generator ({Environment.MachineName})",
             LatencyHistogram = recorder.All.ToSnapshot(),
         };

@@ -118,6 +118,35 @@ public sealed class ScenarioSmokeTests(LoadServerFixture server) : IClassFixture
     }
 
     [Fact]
+    public async Task A_verification_that_fails_keeps_the_measured_run_and_leaves_its_gate_inconclusive()
+    {
+        var profile = new LoadProfile { Model = LoadModel.Open, Plan = StagePlan.Constant(20, TimeSpan.FromSeconds(1)), Connections = 4, WarmUp = TimeSpan.Zero };
+        var run = await LoadRunner.RunAsync(new VerifyFails(), new LoadRunSettings(server.BaseAddress.ToString(), profile, [Gate.Parse("lost==0")], "smoke"), CancellationToken.None);
+
+        Assert.True(run.Requests > 0);
+        Assert.Contains("verification lost its server", run.VerifyError);
+        Assert.Equal("inconclusive", run.Verdict);
+    }
+
+    /// <summary>The get scenario, whose verification fails as a server gone after a long run would make it.</summary>
+    private sealed class VerifyFails : ILoadScenario
+    {
+        private readonly GetScenario _get = new();
+
+        public string Name => "verify-fails";
+
+        public string Description => "get, then a failing verification";
+
+        public ScenarioDefaults Defaults => _get.Defaults;
+
+        public Task SetupAsync(LoadContext context, CancellationToken ct) => Task.CompletedTask;
+
+        public ValueTask<Outcome> RunOnceAsync(LoadContext context, ParleyApiClient api, long iteration, CancellationToken ct) => _get.RunOnceAsync(context, api, iteration, ct);
+
+        public Task VerifyAsync(LoadContext context, CancellationToken ct) => throw new HttpRequestException("verification lost its server");
+    }
+
+    [Fact]
     public async Task Seeding_copies_users_conversations_and_messages()
     {
         var result = await Seeder.SeedAsync(server.Stack.PrimaryConnectionString,

@@ -38,6 +38,9 @@ internal sealed class HttpConnection : IByteSource, IDisposable
     /// <summary>False once anything went wrong or the server asked to close: the pool disposes it instead of reusing it.</summary>
     public bool Reusable { get; private set; } = true;
 
+    /// <summary>When it was last given back to its pool (a Stopwatch timestamp).</summary>
+    public long IdleSince { get; set; }
+
     /// <summary>The watchdog's slot for this connection.</summary>
     internal int WatchIndex { get; set; } = -1;
 

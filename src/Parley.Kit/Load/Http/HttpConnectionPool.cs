@@ -28,17 +28,31 @@ internal sealed class HttpConnectionPool(HttpOrigin origin, LoopbackHttpOptions 
     public ValueTask<HttpConnection> RentAsync(long deadline, CancellationToken ct)
     {
         TaskCompletionSource<HttpConnection?> waiter;
-        lock (_gate)
+        List<HttpConnection>? stale = null;
+        try
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_idle.TryPop(out var idle)) return ValueTask.FromResult(idle);
-            if (_count < options.MaxConnections)
+            lock (_gate)
             {
-                _count++;
-                return ConnectAsync(ct);
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                while (_idle.TryPop(out var idle))
+                {
+                    if (Stopwatch.GetElapsedTime(idle.IdleSince) < options.IdleTimeout) return ValueTask.FromResult(idle);
+                    // The server may have closed it meanwhile; the ones below are idle even longer (last in, first out).
+                    (stale ??= []).Add(idle);
+                    _count--;
+                }
+                if (_count < options.MaxConnections)
+                {
+                    _count++;
+                    return ConnectAsync(ct);
+                }
+                waiter = new TaskCompletionSource<HttpConnection?>(TaskCreationOptions.RunContinuationsAsynchronously);
+                _waiters.Enqueue(waiter);
             }
-            waiter = new TaskCompletionSource<HttpConnection?>(TaskCreationOptions.RunContinuationsAsynchronously);
-            _waiters.Enqueue(waiter);
+        }
+        finally
+        {
+            foreach (var connection in stale ?? []) connection.Dispose();
         }
         return WaitAsync(waiter, deadline, ct);
     }
@@ -99,6 +113,7 @@ internal sealed class HttpConnectionPool(HttpOrigin origin, LoopbackHttpOptions 
                 {
                     if (waiter.TrySetResult(connection)) return;
                 }
+                connection.IdleSince = Stopwatch.GetTimestamp();
                 _idle.Push(connection);
                 return;
             }

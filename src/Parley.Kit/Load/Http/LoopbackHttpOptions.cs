@@ -17,6 +17,12 @@ public sealed record LoopbackHttpOptions
 
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// A connection idle longer is closed instead of reused: servers close idle keep-alive connections (Kestrel after
+    /// 130 s, nginx after 75 s), and a request written into one that was closed meanwhile fails. Default 60 s.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Status line plus headers (and trailers) of one response; more is an error, not a truncation.</summary>
     public int MaxHeaderBytes { get; init; } = DefaultMaxHeaderBytes;
 
@@ -28,6 +34,7 @@ public sealed record LoopbackHttpOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConnections, 1, nameof(MaxConnections));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(RequestTimeout, TimeSpan.Zero, nameof(RequestTimeout));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ConnectTimeout, TimeSpan.Zero, nameof(ConnectTimeout));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(IdleTimeout, TimeSpan.Zero, nameof(IdleTimeout));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxHeaderBytes, 64, nameof(MaxHeaderBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxBodyBytes, 0, nameof(MaxBodyBytes));
     }

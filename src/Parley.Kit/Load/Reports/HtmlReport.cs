@@ -16,7 +16,7 @@ public static class HtmlReport
         html.Append(CultureInfo.InvariantCulture, $"""
             <h1>parley load {E(run.Scenario)} <span class="{run.Verdict}">{run.Verdict.ToUpperInvariant()}</span></h1>
             <p>{E(run.Url)} · {E(run.Model)} model · plan {E(run.Plan)} · {run.Connections:N0} connections · warm-up {run.WarmUpSeconds:0.#} s excluded ·
-            {run.MeasuredSeconds:0.#} s measured · {E(run.Machine)}{(run.StopReason is null ? "" : $" · stopped early: {E(run.StopReason)}")}</p>
+            {run.MeasuredSeconds:0.#} s measured · {E(run.Machine)}{(run.StopReason is null ? "" : $" · stopped early: {E(run.StopReason)}")}{(run.VerifyError is null ? "" : $" · verification failed: {E(run.VerifyError)}")}</p>
             <h2>Gates</h2><table><tr><th>gate</th><th>verdict</th></tr>
             """);
         foreach (var gate in run.Gates)

@@ -87,6 +87,9 @@ public sealed record RunSummary
 
     public string? StopReason { get; init; }
 
+    /// <summary>Why verification could not finish (its counters, e.g. <c>lost</c>, are then missing: their gates are inconclusive).</summary>
+    public string? VerifyError { get; init; }
+
     public required string Machine { get; init; }
 
     /// <summary>The request latency histogram, so baselines can compare distributions.</summary>

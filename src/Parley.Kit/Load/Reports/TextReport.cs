@@ -10,6 +10,7 @@ public static class TextReport
         var inv = CultureInfo.InvariantCulture;
         yield return string.Create(inv, $"parley load {run.Scenario}: {run.Verdict.ToUpperInvariant()}  ({run.Model} model, plan {run.Plan}, {run.Connections:N0} connections, {run.MeasuredSeconds:0.#} s measured after {run.WarmUpSeconds:0.#} s warm-up)");
         if (run.StopReason is not null) yield return $"stopped early: {run.StopReason}";
+        if (run.VerifyError is not null) yield return $"verification failed: {run.VerifyError}";
         yield return "";
         var rows = new List<string[]> { new[] { "OPERATION", "REQUESTS", "ERRORS", "P50", "P90", "P95", "P99", "P99.9", "MAX" } };
         string[] Row(string name, long count, string errors, LatencySummary l) =>
