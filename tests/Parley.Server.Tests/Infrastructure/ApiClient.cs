@@ -57,6 +57,21 @@ public sealed class ApiClient(HttpClient http) : IDisposable
         return await Json(response);
     }
 
+    /// <summary>Every message id of a conversation, over REST as a client told to resync reads it (bounded to 100 pages).</summary>
+    public async Task<HashSet<Guid>> MessageIdsAsync(TestUser user, Guid conversation)
+    {
+        var ids = new HashSet<Guid>();
+        string? cursor = null;
+        for (var page = 0; page < 100; page++)
+        {
+            var body = await Json(await GetAsync(user, $"/v1/conversations/{conversation}/messages?limit=100" + (cursor is null ? "" : $"&cursor={Uri.EscapeDataString(cursor)}")));
+            foreach (var item in body["items"]!.AsArray()) ids.Add(Guid.Parse(item!["id"]!.GetValue<string>()));
+            cursor = body["nextCursor"]?.GetValue<string>();
+            if (cursor is null) break;
+        }
+        return ids;
+    }
+
     public static async Task<JsonObject> Json(HttpResponseMessage response)
     {
         var text = await response.Content.ReadAsStringAsync();

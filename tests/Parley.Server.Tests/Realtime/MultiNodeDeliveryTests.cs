@@ -161,7 +161,7 @@ public sealed class MultiNodeDeliveryTests(MultiNodeFixture fixture) : IClassFix
                 $"all {created.Count} messages that got 201, or a resync (missing: {created.Except(socket.MessageIds()).Count()})");
             if (Resynced())
             {
-                var history = await HistoryAsync(apiB, member, conversation);
+                var history = await apiB.MessageIdsAsync(member, conversation);
                 Assert.All(created, id => Assert.Contains(id, history));
             }
         }
@@ -240,22 +240,6 @@ public sealed class MultiNodeDeliveryTests(MultiNodeFixture fixture) : IClassFix
             foreach (var socket in sockets) await socket.DisposeAsync();
             await b.DisposeAsync();
         }
-    }
-
-    /// <summary>What a client told to resync reads: every message id of the conversation, over REST (bounded to 100 pages).</summary>
-    private static async Task<HashSet<Guid>> HistoryAsync(ApiClient api, TestUser user, Guid conversation)
-    {
-        var ids = new HashSet<Guid>();
-        string? cursor = null;
-        for (var page = 0; page < 100; page++)
-        {
-            using var response = await api.GetAsync(user, $"v1/conversations/{conversation}/messages?limit=100" + (cursor is null ? "" : $"&cursor={Uri.EscapeDataString(cursor)}"));
-            var body = System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
-            foreach (var item in body["items"]!.AsArray()) ids.Add(Guid.Parse(item!["id"]!.GetValue<string>()));
-            cursor = body["nextCursor"]?.GetValue<string>();
-            if (cursor is null) break;
-        }
-        return ids;
     }
 
     /// <summary>For a delivery that did not arrive: the stream and its groups, the outbox, and each node's log.</summary>

@@ -105,34 +105,24 @@ public sealed class ChaosApi : IDisposable
         ChangeMembershipAsync(owner, conversation, user, added: false);
 
     /// <summary>Every message id in a conversation, newest first, by following <c>nextCursor</c> (bounded to 1,000 pages).</summary>
-    public async Task<IReadOnlyCollection<Guid>> ReadAllAsync(ChaosUser reader, Guid conversation, CancellationToken ct = default)
-    {
-        var ids = new List<Guid>();
-        string? cursor = null;
-        for (var page = 0; page < 1000; page++)
-        {
-            ct.ThrowIfCancellationRequested();
-            var path = $"/v1/conversations/{conversation}/messages?limit=100" + (cursor is null ? "" : $"&cursor={Uri.EscapeDataString(cursor)}");
-            var (status, body) = await CallAsync("check:history", reader, HttpMethod.Get, path).ConfigureAwait(false);
-            if (status != 200 || body is null) throw new InvalidOperationException($"history of {conversation}: {status}");
-            foreach (var item in body["items"]!.AsArray()) ids.Add(Guid.Parse(item!["id"]!.GetValue<string>()));
-            cursor = body["nextCursor"]?.GetValue<string>();
-            if (cursor is null) break;
-        }
-        return ids;
-    }
+    public async Task<IReadOnlyCollection<Guid>> ReadAllAsync(ChaosUser reader, Guid conversation, CancellationToken ct = default) =>
+        await IdsOfPagesAsync("check:history", reader, $"/v1/conversations/{conversation}/messages?limit=100", 1000, $"history of {conversation}", ct).ConfigureAwait(false);
 
     /// <summary>The ids of every conversation <paramref name="reader"/> belongs to (bounded to 100 pages).</summary>
-    public async Task<IReadOnlyList<Guid>> ConversationIdsAsync(ChaosUser reader, CancellationToken ct = default)
+    public Task<IReadOnlyList<Guid>> ConversationIdsAsync(ChaosUser reader, CancellationToken ct = default) =>
+        IdsOfPagesAsync("check:conversations", reader, "/v1/conversations?limit=100", 100, $"conversations of {reader.Handle}", ct);
+
+    /// <summary>The item ids of a keyset-paged list, following <c>nextCursor</c> for at most <paramref name="maxPages"/> pages.</summary>
+    private async Task<IReadOnlyList<Guid>> IdsOfPagesAsync(string operation, ChaosUser reader, string firstPage, int maxPages, string what, CancellationToken ct)
     {
         var ids = new List<Guid>();
         string? cursor = null;
-        for (var page = 0; page < 100; page++)
+        for (var page = 0; page < maxPages; page++)
         {
             ct.ThrowIfCancellationRequested();
-            var path = "/v1/conversations?limit=100" + (cursor is null ? "" : $"&cursor={Uri.EscapeDataString(cursor)}");
-            var (status, body) = await CallAsync("check:conversations", reader, HttpMethod.Get, path).ConfigureAwait(false);
-            if (status != 200 || body is null) throw new InvalidOperationException($"conversations of {reader.Handle}: {status}");
+            var path = firstPage + (cursor is null ? "" : $"&cursor={Uri.EscapeDataString(cursor)}");
+            var (status, body) = await CallAsync(operation, reader, HttpMethod.Get, path).ConfigureAwait(false);
+            if (status != 200 || body is null) throw new InvalidOperationException($"{what}: {status}");
             foreach (var item in body["items"]!.AsArray()) ids.Add(Guid.Parse(item!["id"]!.GetValue<string>()));
             cursor = body["nextCursor"]?.GetValue<string>();
             if (cursor is null) break;
