@@ -1,3 +1,4 @@
+using Parley.Kit.Chaos.Faults;
 using Parley.Kit.Chaos.Scenarios;
 using Xunit.Abstractions;
 
@@ -8,13 +9,38 @@ namespace Parley.Chaos.Tests.Scenarios;
 [Trait("Category", "Chaos")]
 public sealed class ScenarioTests(ChaosEnvironmentFixture fixture, ITestOutputHelper output)
 {
-    private async Task RunAsync(string name)
+    private async Task<ScenarioResult> RunAsync(ChaosScenario scenario)
     {
-        var scenario = ChaosCatalog.Find(name)!;
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var result = await scenario.RunAsync(fixture.Env, timeout.Token);
         output.WriteLine(result.Describe());
+        return result;
+    }
+
+    private async Task RunAsync(string name)
+    {
+        var result = await RunAsync(ChaosCatalog.Find(name)!);
         Assert.True(result.Passed, result.Describe());
+    }
+
+    /// <summary>Injects, never removes: the scenario's own removal is skipped (the stack is healed after the run).</summary>
+    private sealed class NeverRemoved(IFault fault) : IFault
+    {
+        public string Description => $"{fault.Description} (never removed)";
+        public Task InjectAsync(CancellationToken ct = default) => fault.InjectAsync(ct);
+        public Task RemoveAsync(CancellationToken ct = default) => Task.CompletedTask;
+    }
+
+    [Fact, Trait("Tier", "Smoke")]
+    public async Task Replica_lag_that_is_never_removed_fails_as_never_recovered()
+    {
+        var scenario = ((FaultedScenario)ChaosCatalog.Find("replica-lag")!).With(
+            plan => plan with { ListsPerSecond = 0, ReadsPerSecond = 10, SendsPerSecond = 5, FaultDuration = TimeSpan.FromSeconds(4), Recovery = TimeSpan.FromSeconds(1), RecoveryBound = TimeSpan.FromSeconds(4) },
+            fault => new NeverRemoved(fault));
+        var result = await RunAsync(scenario);
+        Assert.False(result.Passed, result.Describe());
+        Assert.Null(result.RecoverySeconds);
+        Assert.Contains("[FAIL] never recovered within 4 s of the fault's removal", result.Describe());
     }
 
     [Fact, Trait("Tier", "Smoke")]

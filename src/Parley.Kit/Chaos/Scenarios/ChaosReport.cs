@@ -74,7 +74,7 @@ public static class ChaosReport
             $"{r.SuccessRateDuringFault:P1} ({r.AnsweredRateDuringFault:P1})",
             $"{r.P95DuringFaultMs:0} / {r.WorstLatencyDuringFaultMs:0} ms",
             r.DetectionSeconds is { } d ? $"{d:0.0} s" : "-",
-            $"{r.RecoverySeconds:0.0} s",
+            r.RecoverySeconds is { } s ? $"{s:0.0} s" : "never",
             r.Invariants.Passed ? $"ok ({r.Invariants.Acknowledged} acked, {r.Invariants.DuplicateDeliveries} dup)" : "VIOLATED",
         }).ToList();
         var widths = header.Select((h, i) => Math.Max(h.Length, rows.Select(row => row[i].Length).DefaultIfEmpty(0).Max())).ToArray();

@@ -26,6 +26,8 @@ public sealed record TrafficPlan
     public TimeSpan Baseline { get; init; } = TimeSpan.FromSeconds(3);
     public TimeSpan FaultDuration { get; init; } = TimeSpan.FromSeconds(6);
     public TimeSpan Recovery { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>How long after the fault's removal the recovery probe may take to pass; past it the scenario fails as never recovered.</summary>
+    public TimeSpan RecoveryBound { get; init; } = TimeSpan.FromSeconds(30);
     public int MaxInFlight { get; init; } = 128;
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan DeliverySettle { get; init; } = TimeSpan.FromSeconds(20);
@@ -79,6 +81,13 @@ public sealed class FaultedScenario(
     public override string Description => description;
     public override bool Smoke => smoke;
     public TrafficPlan Plan => plan;
+
+    /// <summary>The pass criteria applied to a run's figures (the gate tests judge figures without a stack).</summary>
+    internal IEnumerable<Criterion> Judge(ScenarioResult measured) => criteria(measured);
+
+    /// <summary>The same scenario (criteria and probes) with another plan or a wrapped fault, e.g. one never removed to see the gate fail.</summary>
+    public FaultedScenario With(Func<TrafficPlan, TrafficPlan>? changePlan = null, Func<IFault, IFault>? wrapFault = null) =>
+        new(name, description, changePlan?.Invoke(plan) ?? plan, run => wrapFault is null ? fault(run) : wrapFault(fault(run)), criteria, detected, recovered, prepare, smoke);
 
     public override Task<ScenarioResult> RunAsync(ChaosEnvironment env, CancellationToken ct = default) =>
         FaultedRun.RunAsync(env, this, fault, criteria, detected, recovered, prepare, ct);
@@ -156,17 +165,7 @@ public static class FaultedRun
             }
             var removedAt = ledger.NowMs;
             await fault.RemoveAsync(ct).ConfigureAwait(false);
-            double? probeRecoveredAt = null;
-            if (recovered is not null)
-            {
-                var deadline = DateTime.UtcNow.AddSeconds(30);
-                while (DateTime.UtcNow < deadline && probeRecoveredAt is null)
-                {
-                    if (await recovered(run).ConfigureAwait(false)) probeRecoveredAt = ledger.NowMs;
-                    else await Task.Delay(ProbeInterval, ct).ConfigureAwait(false);
-                }
-                if (probeRecoveredAt is null) run.Notes.Add("the recovery probe never passed within 30 s of the fault's removal");
-            }
+            double? probeRecoveredAt = recovered is null ? removedAt : await AwaitRecoveryAsync(() => recovered(run), plan.RecoveryBound, ledger, ct).ConfigureAwait(false);
             await Task.WhenAll(traffic).ConfigureAwait(false);
 
             env.Progress?.Report($"{scenario.Name}: checking invariants");
@@ -188,7 +187,27 @@ public static class FaultedRun
         }
     }
 
-    private static ScenarioResult Measure(
+    /// <summary>
+    /// Polls <paramref name="probe"/> until it passes or <paramref name="bound"/> is over: the ledger time it first passed,
+    /// or null when it never did (the scenario then fails as never recovered, whatever its criteria say).
+    /// </summary>
+    public static async Task<double?> AwaitRecoveryAsync(Func<Task<bool>> probe, TimeSpan bound, ChaosLedger ledger, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + bound;
+        do
+        {
+            if (await probe().ConfigureAwait(false)) return ledger.NowMs;
+            await Task.Delay(ProbeInterval, ct).ConfigureAwait(false);
+        }
+        while (DateTime.UtcNow < deadline);
+        return null;
+    }
+
+    /// <summary>
+    /// The figures of a run. <paramref name="probeRecoveredAt"/>: when the recovery probe passed (the removal time when
+    /// the scenario has none); null: it never passed, so <see cref="ScenarioResult.RecoverySeconds"/> is null and the run fails.
+    /// </summary>
+    internal static ScenarioResult Measure(
         FaultedScenario scenario, IFault fault, ChaosLedger ledger, double injectedAt, double? detectedAt, double removedAt, double? probeRecoveredAt,
         InvariantReport invariants, List<string> notes)
     {
@@ -202,7 +221,7 @@ public static class FaultedRun
         var sentBefore = ledger.Sent.Where(m => m.EndMs <= removedAt).Select(m => m.Id).ToHashSet();
         var deliveryCatchUp = ledger.Deliveries.Where(d => sentBefore.Contains(d.MessageId)).GroupBy(d => (d.ListenerId, d.MessageId))
             .Select(g => g.Min(d => d.AtMs) - removedAt).DefaultIfEmpty(0).Max();
-        var recovery = Math.Max(0, Math.Max(failuresAfter, Math.Max(deliveryCatchUp, (probeRecoveredAt ?? removedAt) - removedAt))) / 1000;
+        double? recovery = probeRecoveredAt is { } passedAt ? Math.Max(0, Math.Max(failuresAfter, Math.Max(deliveryCatchUp, passedAt - removedAt))) / 1000 : null;
         return new ScenarioResult
         {
             Scenario = scenario.Name,
@@ -217,7 +236,8 @@ public static class FaultedRun
             P95DuringFaultMs = Math.Round(P95(latencies), 1),
             P95BeforeFaultMs = Math.Round(P95(before), 1),
             DetectionSeconds = detectedAt is { } d ? Math.Round((d - injectedAt) / 1000, 2) : null,
-            RecoverySeconds = Math.Round(recovery, 2),
+            RecoverySeconds = recovery is { } seconds ? Math.Round(seconds, 2) : null,
+            RecoveryBoundSeconds = scenario.Plan.RecoveryBound.TotalSeconds,
             StatusCounts = measured.GroupBy(r => r.Status).ToDictionary(g => g.Key, g => g.Count()),
             Invariants = invariants,
             Notes = notes,

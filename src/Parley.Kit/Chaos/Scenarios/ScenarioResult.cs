@@ -23,14 +23,24 @@ public sealed record ScenarioResult
     public double P95BeforeFaultMs { get; init; }
     /// <summary>Seconds from the fault's injection until the system noticed (breaker open, health degraded); null when not probed.</summary>
     public double? DetectionSeconds { get; init; }
-    /// <summary>Seconds from the fault's removal until everything worked again (last failure, probes, deliveries caught up).</summary>
-    public double RecoverySeconds { get; init; }
+    /// <summary>
+    /// Seconds from the fault's removal until everything worked again (last failure, probes, deliveries caught up);
+    /// null when the recovery probe never passed within <see cref="RecoveryBoundSeconds"/>: the run fails, whatever its criteria.
+    /// </summary>
+    public double? RecoverySeconds { get; init; }
+    /// <summary>How long after the removal the recovery probe was given (<see cref="TrafficPlan.RecoveryBound"/>).</summary>
+    public double RecoveryBoundSeconds { get; init; }
     public IReadOnlyDictionary<int, int> StatusCounts { get; init; } = new Dictionary<int, int>();
     public IReadOnlyList<Criterion> Criteria { get; init; } = [];
     public required InvariantReport Invariants { get; init; }
     public IReadOnlyList<string> Notes { get; init; } = [];
 
-    public bool Passed => Invariants.Passed && Criteria.All(c => c.Passed);
+    public bool Recovered => RecoverySeconds is not null;
+
+    public bool Passed => Recovered && Invariants.Passed && Criteria.All(c => c.Passed);
+
+    /// <summary>The failure a never-recovered run reports beside its criteria.</summary>
+    public string NeverRecoveredMessage => $"never recovered within {RecoveryBoundSeconds:0.#} s of the fault's removal (the recovery probe never passed)";
 
     public string Describe()
     {
@@ -39,10 +49,11 @@ public sealed record ScenarioResult
             $"{Scenario}: {(Passed ? "PASS" : "FAIL")} — {Description}",
             $"  fault: {Fault}",
             $"  requests {Requests} ({RequestsDuringFault} during the fault), success {SuccessRateDuringFault:P2}, answered {AnsweredRateDuringFault:P2}, "
-                + $"p95 {P95DuringFaultMs:0} ms (before the fault {P95BeforeFaultMs:0} ms), worst {WorstLatencyDuringFaultMs:0} ms, detection {(DetectionSeconds is { } d ? $"{d:0.0} s" : "n/a")}, recovery {RecoverySeconds:0.0} s",
+                + $"p95 {P95DuringFaultMs:0} ms (before the fault {P95BeforeFaultMs:0} ms), worst {WorstLatencyDuringFaultMs:0} ms, detection {(DetectionSeconds is { } d ? $"{d:0.0} s" : "n/a")}, recovery {(RecoverySeconds is { } s ? $"{s:0.0} s" : "never")}",
             $"  statuses: {string.Join(' ', StatusCounts.OrderBy(kv => kv.Key).Select(kv => $"{(kv.Key == 0 ? "none" : kv.Key)}×{kv.Value}"))}",
             $"  invariants: {Invariants.Describe()}",
         };
+        if (!Recovered) lines.Add($"  [FAIL] {NeverRecoveredMessage}");
         lines.AddRange(Criteria.Select(c => $"  [{(c.Passed ? "ok" : "FAIL")}] {c.Name}: {c.Measured} (target {c.Target})"));
         lines.AddRange(Notes.Select(n => $"  note: {n}"));
         return string.Join(Environment.NewLine, lines);
