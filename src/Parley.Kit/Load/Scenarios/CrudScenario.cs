@@ -5,8 +5,10 @@ namespace Parley.Kit.Load.Scenarios;
 
 /// <summary>
 /// Conversation CRUD, 40% create / 30% list / 20% update / 10% delete. A quarter of the updates come from a user who
-/// is not a participant (403 expected) and the rest send the version last seen, which concurrent updates make stale
-/// (409 expected): both count as correct, not as errors, and the run checks that both were observed.
+/// is not a participant (403 expected); the rest send the version last seen, which concurrent updates make stale
+/// (409 expected). A quarter are a stale editor's: the owner sending the version one rename ago, as a client that read
+/// before the other editor wrote, so every run sees 409s however fast the server answers. 403 and 409 count as correct,
+/// not as errors, and the run checks that both were observed.
 /// </summary>
 public sealed class CrudScenario : ILoadScenario
 {
@@ -69,9 +71,12 @@ public sealed class CrudScenario : ILoadScenario
         if (slot < 9)
         {
             var target = _hot[(int)(iteration / 10 % _hot.Length)];
+            // Slot 7 is always the owner; slot 8 alternates between an outsider and the stale editor (decades 10d + 8).
             var outsider = iteration % 4 == 0;
+            var staleEditor = slot == 8 && !outsider;
             var actor = outsider ? fixture.Users.First(u => target.Conversation.Members.All(m => m.Id != u.Id)) : target.Conversation.Owner;
             var version = Volatile.Read(ref target.Version);
+            if (staleEditor && version > 1) version--;
             var updated = await api.SendAsync(HttpMethod.Patch, $"v1/conversations/{target.Conversation.Id}", actor.Token,
                 new { title = $"renamed {iteration}" }, [("If-Match", $"\"{version}\"")], ct).ConfigureAwait(false);
             switch (updated.Status)
