@@ -29,8 +29,21 @@ public sealed class AuthOptions
     [Range(1, 1_000_000)]
     public int FailedLoginsPerAddress { get; set; } = 50;
 
+    /// <summary>The window of the failed-login budgets, in seconds. Default 60.</summary>
     [Range(1, 3600)]
     public int FailureWindowSeconds { get; set; } = 60;
+
+    /// <summary>Password hashes computed at once; 0 means one per core. Default 0.</summary>
+    [Range(0, 1024)]
+    public int HashConcurrency { get; set; }
+
+    /// <summary>Logins and registrations that may wait for a hash slot; beyond that 503 at once. Default 64.</summary>
+    [Range(0, 100_000)]
+    public int HashQueueLength { get; set; } = 64;
+
+    /// <summary>Longest wait for a hash slot before 503, in milliseconds; keep it below client timeouts. Default 2,000.</summary>
+    [Range(1, 60_000)]
+    public int HashQueueWaitMilliseconds { get; set; } = 2_000;
 
     /// <summary>Handles allowed to use the admin endpoints.</summary>
     public string[] Admins { get; set; } = [];

@@ -1,42 +1,72 @@
+using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Options;
 using Parley.Data;
 
 namespace Parley.Server.Auth;
 
+/// <summary>The password-hash queue is full, or a hash waited past <see cref="AuthOptions.HashQueueWaitMilliseconds"/>: answer 503 at once.</summary>
+public sealed class HashQueueFullException() : Exception("The password-hash queue is full.");
+
 /// <summary>
-/// The slow password hash, at most one per core at a time. PBKDF2 holds a thread for its whole
-/// cost; unbounded, a burst of logins occupies every thread-pool thread and starves the async I/O
-/// of all other requests. Waiting callers wait asynchronously, without a thread.
+/// The slow password hash behind a bounded queue: at most <see cref="AuthOptions.HashConcurrency"/>
+/// hashes at a time (PBKDF2 holds a thread for its whole cost; unbounded, a burst of logins occupies
+/// every thread-pool thread and starves all other requests), at most
+/// <see cref="AuthOptions.HashQueueLength"/> waiting (asynchronously, without a thread), none longer
+/// than <see cref="AuthOptions.HashQueueWaitMilliseconds"/>. Beyond that a caller gets
+/// <see cref="HashQueueFullException"/> at once instead of a wait past any request timeout.
 /// </summary>
-public sealed class PasswordHashing(IPasswordHasher<UserRecord> hasher) : IDisposable
+public sealed class PasswordHashing : IDisposable
 {
-    private readonly SemaphoreSlim _slots = new(Environment.ProcessorCount, Environment.ProcessorCount);
+    private readonly IPasswordHasher<UserRecord> _hasher;
+    private readonly ConcurrencyLimiter _slots;
+    private readonly TimeSpan _maxWait;
     private string? _dummyHash;
 
+    public PasswordHashing(IPasswordHasher<UserRecord> hasher, IOptions<AuthOptions> options)
+    {
+        var o = options.Value;
+        _hasher = hasher;
+        _maxWait = TimeSpan.FromMilliseconds(o.HashQueueWaitMilliseconds);
+        _slots = new ConcurrencyLimiter(new ConcurrencyLimiterOptions
+        {
+            PermitLimit = o.HashConcurrency > 0 ? o.HashConcurrency : Environment.ProcessorCount,
+            QueueLimit = o.HashQueueLength,
+            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+        });
+    }
+
     public Task<string> HashAsync(UserRecord? user, string password, CancellationToken ct) =>
-        RunAsync(() => hasher.HashPassword(user!, password), ct);
+        RunAsync(() => _hasher.HashPassword(user!, password), ct);
 
     /// <summary>Verifies a password; with no stored hash (unknown handle) it still pays one hash, so timing does not reveal which handles exist.</summary>
     public Task<PasswordVerificationResult> VerifyAsync(UserRecord? user, string? storedHash, string password, CancellationToken ct) =>
         RunAsync(() =>
         {
-            var verdict = hasher.VerifyHashedPassword(user!, storedHash ?? DummyHash(), password);
+            var verdict = _hasher.VerifyHashedPassword(user!, storedHash ?? DummyHash(), password);
             return storedHash is null ? PasswordVerificationResult.Failed : verdict;
         }, ct);
 
     private string DummyHash() =>
-        _dummyHash ??= hasher.HashPassword(null!, Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)));
+        _dummyHash ??= _hasher.HashPassword(null!, Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)));
 
     private async Task<T> RunAsync<T>(Func<T> work, CancellationToken ct)
     {
-        await _slots.WaitAsync(ct);
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        wait.CancelAfter(_maxWait);
+        RateLimitLease lease;
         try
         {
-            return work();
+            lease = await _slots.AcquireAsync(1, wait.Token);
         }
-        finally
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            _slots.Release();
+            throw new HashQueueFullException();
+        }
+        using (lease)
+        {
+            if (!lease.IsAcquired) throw new HashQueueFullException();
+            return work();
         }
     }
 

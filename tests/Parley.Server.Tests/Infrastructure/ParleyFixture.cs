@@ -68,6 +68,13 @@ public sealed class ParleyFixture : IAsyncLifetime
         return (app, new Uri(address));
     }
 
+    /// <summary>A node of its own with a client, for a test that spends per-node state (login budgets, hash slots).</summary>
+    public async Task<OwnNode> StartOwnNodeAsync(IReadOnlyDictionary<string, string?>? overrides = null)
+    {
+        var (app, address) = await StartNodeAsync(overrides);
+        return new OwnNode(app, new ApiClient(new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(60) }));
+    }
+
     /// <summary>The configured administrator, registered on first use.</summary>
     public async Task<TestUser> AdminAsync(ApiClient api)
     {
@@ -89,6 +96,21 @@ public sealed class ParleyFixture : IAsyncLifetime
             await _app.DisposeAsync();
         }
         if (Stack is not null) await Stack.DisposeAsync();
+    }
+}
+
+/// <summary>A node started for one test; disposing stops it.</summary>
+public sealed class OwnNode(WebApplication app, ApiClient api) : IAsyncDisposable
+{
+    public ApiClient Api => api;
+
+    public WebApplication App => app;
+
+    public async ValueTask DisposeAsync()
+    {
+        api.Dispose();
+        await app.StopAsync();
+        await app.DisposeAsync();
     }
 }
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Claims;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Identity;
@@ -28,7 +29,7 @@ public static partial class AuthApi
         return app;
     }
 
-    public static async Task<IResult> Register(RegisterRequest request, UserStore users, PasswordHashing hashing, CancellationToken ct)
+    public static async Task<IResult> Register(RegisterRequest request, UserStore users, PasswordHashing hashing, HttpContext http, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
         if (request.Handle is null || !HandlePattern().IsMatch(request.Handle))
@@ -40,7 +41,15 @@ public static partial class AuthApi
         if (errors.Count > 0)
             return TypedResults.ValidationProblem(errors, title: "Invalid input");
 
-        var hash = await hashing.HashAsync(null, request.Password!, ct);
+        string hash;
+        try
+        {
+            hash = await hashing.HashAsync(null, request.Password!, ct);
+        }
+        catch (HashQueueFullException)
+        {
+            return HashQueueFull(http);
+        }
         var user = await users.CreateAsync(request.Handle!, request.DisplayName ?? request.Handle!, hash, ct);
         return user is null
             ? Problems.Status(StatusCodes.Status409Conflict, "Conflict", $"The handle '{request.Handle}' is taken.")
@@ -54,22 +63,47 @@ public static partial class AuthApi
         if (string.IsNullOrEmpty(request.Handle) || string.IsNullOrEmpty(request.Password) || request.Password.Length > Limits.PasswordChars)
             return Problems.Validation("handle", "handle and password are required.");
         var address = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
-        if (throttle.IsBlocked(request.Handle, address))
+        // The slot is taken before the hash (see LoginThrottle): parallel guesses cannot outrun it.
+        using var attempt = throttle.TryBegin(request.Handle, address, out var retryAfter);
+        if (attempt is null)
         {
-            http.Response.Headers.RetryAfter = ((int)throttle.RetryAfter.TotalSeconds).ToString();
+            http.Response.Headers.RetryAfter = Math.Ceiling(retryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
             return Problems.Status(StatusCodes.Status429TooManyRequests, "Too many requests", "Too many failed logins; wait before trying again.");
         }
-        var credential = await users.FindCredentialAsync(request.Handle, ct);
-        var verdict = await hashing.VerifyAsync(credential?.User, credential?.PasswordHash, request.Password, ct);
-        if (verdict == PasswordVerificationResult.Failed)
+        PasswordVerificationResult verdict;
+        Credential? credential;
+        try
         {
-            throttle.RecordFailure(request.Handle, address);
-            return Problems.Status(StatusCodes.Status401Unauthorized, "Not authenticated", "Unknown handle or wrong password.");
+            credential = await users.FindCredentialAsync(request.Handle, ct);
+            verdict = await hashing.VerifyAsync(credential?.User, credential?.PasswordHash, request.Password, ct);
         }
+        catch (HashQueueFullException)
+        {
+            attempt.Refund();
+            return HashQueueFull(http);
+        }
+        if (verdict == PasswordVerificationResult.Failed)
+            return Problems.Status(StatusCodes.Status401Unauthorized, "Not authenticated", "Unknown handle or wrong password.");
+        attempt.Refund();
         if (verdict == PasswordVerificationResult.SuccessRehashNeeded)
-            await users.UpdatePasswordHashAsync(credential!.User.Id, await hashing.HashAsync(credential.User, request.Password, ct), ct);
+        {
+            try
+            {
+                await users.UpdatePasswordHashAsync(credential!.User.Id, await hashing.HashAsync(credential.User, request.Password, ct), ct);
+            }
+            catch (HashQueueFullException)
+            {
+                // The upgrade is an optimisation; the next login retries it.
+            }
+        }
         var (token, expiresIn) = tokens.Issue(credential!.User.Id, credential.User.Handle);
         return TypedResults.Ok(new LoginResponse(token, "Bearer", expiresIn, credential.User.Id));
+    }
+
+    private static IResult HashQueueFull(HttpContext http)
+    {
+        http.Response.Headers.RetryAfter = "1";
+        return Problems.Status(StatusCodes.Status503ServiceUnavailable, "Service unavailable", "The server is busy checking passwords; retry shortly.");
     }
 
     public static async Task<IResult> Me(ClaimsPrincipal principal, UserStore users, CancellationToken ct)
