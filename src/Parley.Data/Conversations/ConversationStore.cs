@@ -45,7 +45,7 @@ public sealed class ConversationStore(ParleyDatabase db, ConversationAccess acce
     internal const string UpdateTitleSql = """
         WITH updated AS (
             UPDATE conversations SET title = $3, version = version + 1, updated_at = $4
-            WHERE id = $1 AND version = $2 AND deleted_at IS NULL
+            WHERE id = $1 AND version = ANY($2) AND deleted_at IS NULL
             RETURNING id, version)
         INSERT INTO outbox (conversation_id, type, payload)
         SELECT id, 'conversation.updated', jsonb_build_object('version', version) FROM updated
@@ -153,14 +153,15 @@ public sealed class ConversationStore(ParleyDatabase db, ConversationAccess acce
     }
 
     /// <summary>Renames the conversation if <paramref name="expectedVersion"/> is still current.</summary>
-    public async Task<Outcome<ConversationRecord>> UpdateTitleAsync(Guid id, Guid userId, int expectedVersion, string? title, CancellationToken ct)
+    /// <summary>Sets the title if the conversation's version is one of <paramref name="expectedVersions"/> (an If-Match list; empty never matches).</summary>
+    public async Task<Outcome<ConversationRecord>> UpdateTitleAsync(Guid id, Guid userId, int[] expectedVersions, string? title, CancellationToken ct)
     {
         if (ConversationAccess.Deny<ConversationRecord>(await access.CheckAsync(id, userId, ct)) is { } denied) return denied;
         await using var conn = await db.Primary.OpenConnectionAsync(ct);
         await using (var cmd = new NpgsqlCommand(UpdateTitleSql, conn))
         {
             cmd.Parameters.Add(new() { Value = id });
-            cmd.Parameters.Add(new() { Value = expectedVersion });
+            cmd.Parameters.Add(new() { Value = expectedVersions });
             cmd.Parameters.Add(new() { Value = (object?)title ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
             cmd.Parameters.Add(new() { Value = Clock.UtcNowMs(time) });
             if (await cmd.ExecuteNonQueryAsync(ct) == 0)
@@ -168,7 +169,8 @@ public sealed class ConversationStore(ParleyDatabase db, ConversationAccess acce
                 var current = await ReadAsync(conn, null, id, ct);
                 return current is null
                     ? Outcome<ConversationRecord>.Fail(OutcomeStatus.NotFound, "No such conversation.")
-                    : Outcome<ConversationRecord>.Fail(OutcomeStatus.Conflict, $"Version {expectedVersion} is stale; the current version is {current.Version}.");
+                    : Outcome<ConversationRecord>.Fail(OutcomeStatus.Conflict, (expectedVersions.Length == 0 ? "If-Match holds no strong ETag (a weak one never matches)" : $"Version {string.Join(", ", expectedVersions)} is stale")
+                        + $"; the current version is {current.Version}.");
             }
         }
         return Outcome<ConversationRecord>.Ok((await ReadAsync(conn, null, id, ct))!);

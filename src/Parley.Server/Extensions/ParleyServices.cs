@@ -68,7 +68,14 @@ public static class ParleyServices
         services.AddProblemDetails(o => o.CustomizeProblemDetails = ProblemDefaults.Apply);
         services.AddExceptionHandler<ExceptionProblems>();
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
-        services.Configure<JsonOptions>(o => o.SerializerOptions.Converters.Add(new UtcMillisecondsConverter()));
+        services.Configure<JsonOptions>(o =>
+        {
+            o.SerializerOptions.Converters.Add(new UtcMillisecondsConverter());
+            // {"body":"a","body":"b"} is ambiguous (proxies and validators may read the other one): 400.
+            o.SerializerOptions.AllowDuplicateProperties = false;
+            // The web defaults read "50" as a number; a number is a number.
+            o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
+        });
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Limits.RequestBodyBytes);
 
         services.AddHealthChecks().AddCheck<PrimaryHealthCheck>("primary")

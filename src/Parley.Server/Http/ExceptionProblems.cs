@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
 using Npgsql;
 using Parley.Data.Paging;
 
@@ -23,13 +24,24 @@ public sealed partial class ExceptionProblems(IProblemDetailsService problems, I
             LogUnexpected(logger, exception, http.Request.Path);
         }
         http.Response.StatusCode = status;
-        return await problems.TryWriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = http,
-            Exception = exception,
-            ProblemDetails = { Status = status, Title = title, Detail = detail },
-        });
+        var problem = Field(exception) is { } field
+            ? new HttpValidationProblemDetails(new Dictionary<string, string[]> { [field] = [detail] })
+            : new ProblemDetails();
+        (problem.Status, problem.Title, problem.Detail) = (status, title, detail);
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = http, Exception = exception, ProblemDetails = problem });
     }
+
+    /// <summary>
+    /// The field a 400 is about, for the problem's <c>errors</c>: the JSON path of a body that did not
+    /// bind (wrong type, lone surrogate escape, invalid UTF-8, too deep), without its <c>$.</c>; the cursor.
+    /// </summary>
+    public static string? Field(Exception e) => e switch
+    {
+        BadHttpRequestException { StatusCode: 400, InnerException: System.Text.Json.JsonException { Path: { } path } } =>
+            path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path,
+        InvalidCursorException => "cursor",
+        _ => null,
+    };
 
     public static (int Status, string Title, string Detail) Classify(Exception e) => e switch
     {

@@ -5,11 +5,20 @@ namespace Parley.Server.Http;
 /// <summary>Problem+json results for the API's error cases (RFC 9457).</summary>
 public static class Problems
 {
-    public static IResult Validation(string field, string message) =>
-        TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] }, title: "Invalid input", detail: message);
+    public static IResult Validation(string field, string message) => Validation(new Dictionary<string, string[]> { [field] = [message] });
+
+    /// <summary>A 400 with <c>errors: {field: [messages]}</c>; the detail repeats the messages.</summary>
+    public static IResult Validation(Dictionary<string, string[]> errors) =>
+        TypedResults.ValidationProblem(errors, title: "Invalid input", detail: string.Join(" ", errors.Values.SelectMany(m => m)));
 
     public static IResult Status(int status, string title, string? detail) =>
         TypedResults.Problem(detail: detail, statusCode: status, title: title);
+
+    /// <summary>422: the sender used this clientMessageId before, for another body; <c>messageId</c> is the stored message.</summary>
+    public static IResult ClientMessageIdReused(Guid messageId) => TypedResults.Problem(
+        detail: $"clientMessageId was used for message {messageId} with a different body; use a new clientMessageId for new text.",
+        statusCode: StatusCodes.Status422UnprocessableEntity, title: "clientMessageId reused for another body",
+        type: ProblemTypes.ClientMessageIdReused, extensions: new Dictionary<string, object?> { ["messageId"] = messageId });
 
     public static IResult TooLarge(string detail) => Status(StatusCodes.Status413PayloadTooLarge, "Payload too large", detail);
 

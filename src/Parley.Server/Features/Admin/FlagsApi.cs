@@ -11,7 +11,7 @@ public sealed record SetFlagRequest(bool? Enabled, int? Percentage);
 
 public static partial class FlagsApi
 {
-    [GeneratedRegex("^[a-z0-9_.-]{1,100}$")]
+    [GeneratedRegex(@"^[a-z0-9_.-]{1,100}\z")] // \z: $ would also match before a final newline
     private static partial Regex FlagName();
 
     public static IEndpointRouteBuilder MapFlagsApi(this IEndpointRouteBuilder app)

@@ -17,7 +17,8 @@ public sealed record LoginResponse(string AccessToken, string TokenType, int Exp
 
 public static partial class AuthApi
 {
-    [GeneratedRegex("^[a-z0-9_.-]{3,32}$")]
+    // \z, not $: $ also matches before a final newline, so "alice\n" would pass.
+    [GeneratedRegex(@"^[a-z0-9_.-]{3,32}\z")]
     private static partial Regex HandlePattern();
 
     public static IEndpointRouteBuilder MapAuthApi(this IEndpointRouteBuilder app)
@@ -38,8 +39,9 @@ public static partial class AuthApi
             errors["password"] = [$"password must be 8–{Limits.PasswordChars} characters."];
         if (request.DisplayName is { Length: > Limits.DisplayNameChars } || request.DisplayName is { } d && string.IsNullOrWhiteSpace(d))
             errors["displayName"] = [$"displayName must be 1–{Limits.DisplayNameChars} characters when given."];
+        TextInput.Collect(errors, new("password", request.Password, TextKind.SingleLine), new("displayName", request.DisplayName, TextKind.SingleLine));
         if (errors.Count > 0)
-            return TypedResults.ValidationProblem(errors, title: "Invalid input");
+            return Problems.Validation(errors);
 
         string hash;
         try
@@ -62,6 +64,7 @@ public static partial class AuthApi
     {
         if (string.IsNullOrEmpty(request.Handle) || string.IsNullOrEmpty(request.Password) || request.Password.Length > Limits.PasswordChars)
             return Problems.Validation("handle", "handle and password are required.");
+        if (TextInput.Refuse(new("handle", request.Handle, TextKind.SingleLine), new("password", request.Password, TextKind.SingleLine)) is { } bad) return bad;
         var address = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
         // The slot is taken before the hash (see LoginThrottle): parallel guesses cannot outrun it.
         using var attempt = throttle.TryBegin(request.Handle, address, out var retryAfter);

@@ -1,5 +1,7 @@
 using System.Security.Claims;
+using System.Globalization;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Net.Http.Headers;
 using Parley.Data;
 using Parley.Data.Conversations;
 using Parley.Server.Auth;
@@ -29,6 +31,7 @@ public static class ConversationsApi
     {
         if (request.Title is { Length: > Limits.TitleChars })
             return Problems.Validation("title", $"title must be at most {Limits.TitleChars} characters.");
+        if (TextInput.Refuse(new TextField("title", request.Title, TextKind.SingleLine)) is { } bad) return bad;
         if (request.ParticipantIds is { Length: > Limits.ParticipantsPerCreate })
             return Problems.Validation("participantIds", $"At most {Limits.ParticipantsPerCreate} participants at creation.");
         var outcome = await store.CreateAsync(user.UserId(), request.Title, request.ParticipantIds ?? [], ct);
@@ -57,11 +60,12 @@ public static class ConversationsApi
     {
         if (string.IsNullOrEmpty(ifMatch))
             return Problems.Status(StatusCodes.Status428PreconditionRequired, "Precondition required", "Send If-Match with the conversation's ETag.");
-        if (!TryParseETag(ifMatch, out var version))
-            return Problems.Validation("If-Match", "If-Match must be an ETag such as \"3\".");
+        if (ParseIfMatch(ifMatch) is not { } versions)
+            return Problems.Validation("If-Match", "If-Match must be one or more ETags such as \"3\" (not *).");
         if (request.Title is { Length: > Limits.TitleChars })
             return Problems.Validation("title", $"title must be at most {Limits.TitleChars} characters.");
-        var outcome = await store.UpdateTitleAsync(id, user.UserId(), version, request.Title, ct);
+        if (TextInput.Refuse(new TextField("title", request.Title, TextKind.SingleLine)) is { } bad) return bad;
+        var outcome = await store.UpdateTitleAsync(id, user.UserId(), versions, request.Title, ct);
         if (outcome.Status == OutcomeStatus.Ok) await cache.ConversationChangedAsync(id, ct);
         return Problems.From(outcome, c => WithETag(TypedResults.Ok(c), c));
     }
@@ -75,12 +79,21 @@ public static class ConversationsApi
 
     private static IResult WithETag(IResult inner, ConversationRecord conversation) => new ETagResult(inner, conversation.Version);
 
-    private static bool TryParseETag(string value, out int version)
+    /// <summary>
+    /// The versions an If-Match list may match under strong comparison (RFC 9110 §13.1.1): weak tags
+    /// never match, nor do strong ones that are not one of our <c>"&lt;version&gt;"</c> tags, so the
+    /// list may come back empty (409 stale). Null when the header is malformed, or <c>*</c>: a PATCH
+    /// must name the version it read, which is what 428 asks for.
+    /// </summary>
+    internal static int[]? ParseIfMatch(string value)
     {
-        var text = value.Trim();
-        if (text.StartsWith("W/", StringComparison.Ordinal)) text = text[2..];
-        version = 0;
-        return text.Length >= 3 && text[0] == '"' && text[^1] == '"' && int.TryParse(text.AsSpan(1, text.Length - 2), out version);
+        if (!EntityTagHeaderValue.TryParseStrictList([value], out var tags) || tags.Count == 0 || tags.Any(t => t.Equals(EntityTagHeaderValue.Any)))
+            return null;
+        return [.. tags.Where(t => !t.IsWeak).Select(t => Version(t.Tag.AsSpan(1, t.Tag.Length - 2))).Where(v => v >= 0).Distinct()];
+
+        // Strong comparison is octet by octet: "01" is not the tag "1".
+        static int Version(ReadOnlySpan<char> opaque) =>
+            int.TryParse(opaque, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && opaque.SequenceEqual(v.ToString(CultureInfo.InvariantCulture)) ? v : -1;
     }
 
     /// <summary>Adds <c>ETag: "&lt;version&gt;"</c> to another result.</summary>

@@ -30,6 +30,7 @@ public static class MessagesApi
             return Problems.TooLarge($"body is over {Limits.MessageBodyBytes:N0} UTF-8 bytes.");
         if (request.ClientMessageId is { } cmid && (cmid.Length is 0 or > Limits.ClientMessageIdChars))
             return Problems.Validation("clientMessageId", $"clientMessageId must be 1–{Limits.ClientMessageIdChars} characters when given.");
+        if (TextInput.Refuse(new("body", request.Body, TextKind.MultiLine), new("clientMessageId", request.ClientMessageId, TextKind.SingleLine)) is { } bad) return bad;
         var outcome = await store.SendAsync(id, user.UserId(), request.Body, request.ClientMessageId, ct);
         if (outcome is { Status: Parley.Data.OutcomeStatus.Ok, Value.Replayed: false })
             await cache.ConversationChangedAsync(id, ct);
@@ -37,6 +38,9 @@ public static class MessagesApi
         {
             if (!sent.Replayed)
                 return TypedResults.Created($"/v1/conversations/{id}/messages/{sent.Message.Id}", sent.Message);
+            // Answering the first message for another text would lose the new one without a word.
+            if (!string.Equals(sent.Message.Body, request.Body, StringComparison.Ordinal))
+                return Problems.ClientMessageIdReused(sent.Message.Id);
             http.Response.Headers["Idempotent-Replay"] = "true";
             return TypedResults.Ok(sent.Message);
         });
