@@ -39,6 +39,7 @@ public static class ConfigValidator
         [Parley.Server.Monitoring.MonitoringOptions.Section] = typeof(Parley.Server.Monitoring.MonitoringOptions),
         [Parley.Server.Delivery.NodeOptions.Section] = typeof(Parley.Server.Delivery.NodeOptions),
         [Parley.Server.Delivery.DeliveryOptions.Section] = typeof(Parley.Server.Delivery.DeliveryOptions),
+        [Parley.Server.Features.Messages.SendRateOptions.Section] = typeof(Parley.Server.Features.Messages.SendRateOptions),
     };
 
     private const string PrimaryKey = DataOptions.Section + ":" + nameof(DataOptions.PrimaryConnectionString);

@@ -18,6 +18,7 @@ public static class ParleyPipeline
         app.UseStatusCodePages();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseRateLimiter();
         app.UseOutboxWakeup();
         app.MapHealthApi();
         app.MapPrometheusMetrics();

@@ -14,6 +14,7 @@ using Parley.Data.Users;
 using Parley.Redis;
 using Parley.Server.Auth;
 using Parley.Server.Features.Health;
+using Parley.Server.Features.Messages;
 using Parley.Server.Http;
 using Parley.Server.Observability;
 
@@ -64,6 +65,7 @@ public static class ParleyServices
         services.AddAuthentication(TokenAuthenticationHandler.SchemeName)
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null);
         services.AddAuthorization();
+        services.AddSendRateLimit();
 
         services.AddProblemDetails(o => o.CustomizeProblemDetails = ProblemDefaults.Apply);
         services.AddExceptionHandler<ExceptionProblems>();

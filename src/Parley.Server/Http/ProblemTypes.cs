@@ -8,4 +8,7 @@ public static class ProblemTypes
 {
     /// <summary>422: a <c>clientMessageId</c> sent again with a different body; <c>messageId</c> names the stored message.</summary>
     public const string ClientMessageIdReused = "urn:parley:problem:client-message-id-reused";
+
+    /// <summary>429: the user's send rate (<c>Parley:SendRate</c>) is spent; <c>Retry-After</c> says when to try again.</summary>
+    public const string SendRateLimited = "urn:parley:problem:send-rate-limited";
 }

@@ -16,7 +16,7 @@ public static class MessagesApi
     public static IEndpointRouteBuilder MapMessagesApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/conversations/{id:guid}").RequireAuthorization();
-        group.MapPost("/messages", Send);
+        group.MapPost("/messages", Send).RequireRateLimiting(SendRateLimit.Policy);
         group.MapGet("/messages", History);
         group.MapPost("/read", MarkRead);
         return app;
