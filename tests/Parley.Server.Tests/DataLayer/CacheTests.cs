@@ -92,8 +92,15 @@ public sealed class CacheTests(ParleyFixture fixture) : IAsyncLifetime
         var id = await _api.CreateConversationAsync(owner, member);
         await _api.SendMessageAsync(owner, id, "secret");
         await Bodies(member, id);
-        await Bodies(member, id);
-        await _api.SendAsync(owner, HttpMethod.Delete, $"/v1/conversations/{id}/participants/{member.Id}");
+        var hits = await Hits();
+        Assert.Equal(["secret"], await Bodies(member, id));
+        Assert.Equal(hits + 1, await Hits()); // the member was served from the cache
+        Assert.Equal(HttpStatusCode.NoContent, (await _api.SendAsync(owner, HttpMethod.Delete, $"/v1/conversations/{id}/participants/{member.Id}")).StatusCode);
+        // The owner's reads cache the page again: the removed member's read finds it cached and is still refused.
+        await Bodies(owner, id);
+        hits = await Hits();
+        Assert.Equal(["secret"], await Bodies(owner, id));
+        Assert.Equal(hits + 1, await Hits());
         await ApiClient.AssertProblem(await _api.GetAsync(member, $"/v1/conversations/{id}/messages"), HttpStatusCode.Forbidden);
     }
 
