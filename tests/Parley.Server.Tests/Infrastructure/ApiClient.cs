@@ -57,17 +57,32 @@ public sealed class ApiClient(HttpClient http) : IDisposable
         return await Json(response);
     }
 
-    /// <summary>Every message id of a conversation, over REST as a client told to resync reads it (bounded to 100 pages).</summary>
-    public async Task<HashSet<Guid>> MessageIdsAsync(TestUser user, Guid conversation)
+    /// <summary>
+    /// Message ids of a conversation over REST as a client told to resync reads them (bounded to 100 pages): with
+    /// <paramref name="after"/>, the catch-up (<c>after=</c>, oldest first); without, the whole history.
+    /// </summary>
+    public async Task<HashSet<Guid>> MessageIdsAsync(TestUser user, Guid conversation, Guid? after = null)
     {
         var ids = new HashSet<Guid>();
         string? cursor = null;
         for (var page = 0; page < 100; page++)
         {
-            var body = await Json(await GetAsync(user, $"/v1/conversations/{conversation}/messages?limit=100" + (cursor is null ? "" : $"&cursor={Uri.EscapeDataString(cursor)}")));
-            foreach (var item in body["items"]!.AsArray()) ids.Add(Guid.Parse(item!["id"]!.GetValue<string>()));
-            cursor = body["nextCursor"]?.GetValue<string>();
-            if (cursor is null) break;
+            var query = after is { } last ? $"after={last}" : cursor is null ? "" : $"cursor={Uri.EscapeDataString(cursor)}";
+            var response = await GetAsync(user, $"/v1/conversations/{conversation}/messages?limit=100&{query}");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var body = await Json(response);
+            var items = body["items"]!.AsArray().Select(i => Guid.Parse(i!["id"]!.GetValue<string>())).ToList();
+            ids.UnionWith(items);
+            if (after is not null)
+            {
+                if (items.Count == 0) break;
+                after = items[^1];
+            }
+            else
+            {
+                cursor = body["nextCursor"]?.GetValue<string>();
+                if (cursor is null) break;
+            }
         }
         return ids;
     }

@@ -52,11 +52,17 @@ public sealed class MultiNodeFixture : IAsyncLifetime
     }
 }
 
-/// <summary>Sends messages at a steady rate through a set of nodes, keeping the ids of those answered 201.</summary>
+/// <summary>
+/// Sends messages at a steady rate through a set of nodes, keeping the ids of those accepted. Like a client, it retries
+/// a 503 (after its Retry-After, at most 2 s) or a lost answer with the same clientMessageId, up to 5 attempts.
+/// </summary>
 public sealed class SteadySender(IReadOnlyList<ApiClient> clients, TestUser sender, Guid conversation)
 {
+    private const int Attempts = 5;
     private readonly List<Guid> _created = [];
+    private readonly Dictionary<Guid, long> _startedAt = [];
     private int _failures;
+    private int _retries;
 
     public IReadOnlyList<Guid> Created
     {
@@ -66,7 +72,16 @@ public sealed class SteadySender(IReadOnlyList<ApiClient> clients, TestUser send
         }
     }
 
+    /// <summary>Sends not accepted after every attempt (or refused outright).</summary>
     public int Failures => Volatile.Read(ref _failures);
+
+    public int Retries => Volatile.Read(ref _retries);
+
+    /// <summary>The <see cref="System.Diagnostics.Stopwatch"/> timestamp at which the accepted message's first attempt started.</summary>
+    public long StartedAt(Guid id)
+    {
+        lock (_created) return _startedAt[id];
+    }
 
     /// <summary>Sends <paramref name="count"/> messages at <paramref name="perSecond"/>, round-robin over the clients, 8 in flight at most.</summary>
     public async Task RunAsync(int count, int perSecond, Func<int, Task>? onProgress = null)
@@ -79,28 +94,14 @@ public sealed class SteadySender(IReadOnlyList<ApiClient> clients, TestUser send
         {
             var due = start + (interval * i);
             var delay = due - DateTime.UtcNow;
-            if (delay > TimeSpan.Zero) await Task.Delay(delay);
+            if (delay > TimeSpan.Zero) await Task.Delay(delay); // the send rate, not a synchronisation
             await gate.WaitAsync();
             var n = i;
             tasks.Add(Task.Run(async () =>
             {
                 try
                 {
-                    var client = clients[n % clients.Count];
-                    using var response = await client.PostAsync(sender, $"/v1/conversations/{conversation}/messages", new { body = $"steady {n}", clientMessageId = $"s{n}" });
-                    if (response.StatusCode == System.Net.HttpStatusCode.Created)
-                    {
-                        var id = Guid.Parse((await ApiClient.Json(response))["id"]!.GetValue<string>());
-                        lock (_created) _created.Add(id);
-                    }
-                    else
-                    {
-                        Interlocked.Increment(ref _failures);
-                    }
-                }
-                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-                {
-                    Interlocked.Increment(ref _failures);
+                    await SendAsync(n);
                 }
                 finally
                 {
@@ -110,5 +111,38 @@ public sealed class SteadySender(IReadOnlyList<ApiClient> clients, TestUser send
             if (onProgress is not null) await onProgress(n);
         }
         await Task.WhenAll(tasks);
+    }
+
+    private async Task SendAsync(int n)
+    {
+        var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        for (var attempt = 0; attempt < Attempts; attempt++)
+        {
+            if (attempt > 0) Interlocked.Increment(ref _retries);
+            var wait = TimeSpan.FromMilliseconds(500);
+            try
+            {
+                var client = clients[(n + attempt) % clients.Count];
+                using var response = await client.PostAsync(sender, $"/v1/conversations/{conversation}/messages", new { body = $"steady {n}", clientMessageId = $"s{n}" });
+                if (response.StatusCode is System.Net.HttpStatusCode.Created or System.Net.HttpStatusCode.OK)
+                {
+                    var id = Guid.Parse((await ApiClient.Json(response))["id"]!.GetValue<string>());
+                    lock (_created)
+                    {
+                        _created.Add(id);
+                        _startedAt[id] = startedAt;
+                    }
+                    return;
+                }
+                if (response.StatusCode != System.Net.HttpStatusCode.ServiceUnavailable) break;
+                if (response.Headers.RetryAfter?.Delta is { } after) wait = after < TimeSpan.FromSeconds(2) ? after : TimeSpan.FromSeconds(2);
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                // No answer: the message may or may not be stored; the same clientMessageId makes the retry safe.
+            }
+            await Task.Delay(wait); // the client's back-off, bounded by the attempts
+        }
+        Interlocked.Increment(ref _failures);
     }
 }

@@ -58,6 +58,22 @@ public sealed class WsClient : IAsyncDisposable
             return Received.Where(f => Type(f) == "message.created").Select(f => Guid.Parse(f["message"]!["id"]!.GetValue<string>())).ToList();
     }
 
+    /// <summary>The index in <see cref="Received"/> of the last <c>resync.required</c>; −1 when never told.</summary>
+    public int LastResyncIndex()
+    {
+        lock (Received) return Received.FindLastIndex(f => Type(f) == "resync.required");
+    }
+
+    /// <summary>The last message delivered before frame <paramref name="index"/>: where a told client's REST catch-up starts (null: none yet).</summary>
+    public Guid? LastMessageIdBefore(int index)
+    {
+        lock (Received)
+        {
+            var last = Received.Take(index).LastOrDefault(f => Type(f) == "message.created");
+            return last is null ? null : Guid.Parse(last["message"]!["id"]!.GetValue<string>());
+        }
+    }
+
     /// <summary>Waits until <paramref name="condition"/> holds; fails with <paramref name="what"/> after <paramref name="timeout"/>.</summary>
     public async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, string what)
     {
