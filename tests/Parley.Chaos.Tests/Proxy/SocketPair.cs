@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Parley.Kit.Chaos.Proxy;
@@ -83,13 +82,6 @@ public sealed class SocketPair : IAsyncDisposable
             // bounded: return what arrived
         }
         return (data.ToArray(), reads, false);
-    }
-
-    public static async Task<TimeSpan> TimeAsync(Func<Task> action)
-    {
-        var watch = Stopwatch.StartNew();
-        await action();
-        return watch.Elapsed;
     }
 
     public async ValueTask DisposeAsync()
