@@ -25,6 +25,7 @@ public static class ParleyCli
             LoadCommand.Create(global),
             DlqCommand.Create(global),
             FlagsCommand.Create(global),
+            AdminCommand.Create(global),
         };
         return root;
     }

@@ -89,11 +89,13 @@ public sealed class ConfigCheckTests : IDisposable
     }
 
     [Fact]
-    public async Task Array_elements_of_known_settings_are_known()
+    public async Task The_removed_admin_list_is_not_a_setting_any_more()
     {
+        // Admins are a database role now (`parley admin grant`); a leftover list must not pass silently.
         var result = await CheckAsync(Settings(admins: ["alice", "bob"]), "--strict");
 
-        Assert.True(result.ExitCode == ExitCodes.Ok, result.ToString());
+        Assert.Equal(ExitCodes.Usage, result.ExitCode);
+        Assert.Contains("Parley:Auth:Admins:0", result.Out);
     }
 
     [Fact]

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Npgsql;
 using Parley.Cli.Local;
 using Parley.Data;
 using Parley.Data.Flags;
@@ -61,16 +60,6 @@ public static class FlagsCommand
 
     private static readonly string[] Known = [FlagNames.HistoryReplica, FlagNames.ListReplica, FlagNames.HistoryCache, FlagNames.ListCache];
 
-    private static async Task<int> WithFlags(CliContext cli, string? connection, Func<FeatureFlags, Task<int>> action)
-    {
-        await using var db = new ParleyDatabase(new DataOptions { PrimaryConnectionString = DatabaseTarget.ConnectionString(cli, connection) });
-        try
-        {
-            return await action(new FeatureFlags(db));
-        }
-        catch (NpgsqlException e)
-        {
-            throw new CliException(ExitCodes.Failure, $"database error: {e.Message}");
-        }
-    }
+    private static Task<int> WithFlags(CliContext cli, string? connection, Func<FeatureFlags, Task<int>> action) =>
+        DatabaseTarget.RunAsync(cli, connection, db => action(new FeatureFlags(db)));
 }

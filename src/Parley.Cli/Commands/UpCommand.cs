@@ -18,7 +18,7 @@ public static class UpCommand
         var port = new Option<int>("--port") { Description = "HTTP port of the first node on 127.0.0.1; 0 picks a free one.", DefaultValueFactory = _ => 8080 };
         var nodes = new Option<int>("--nodes") { Description = "Server nodes to run (on consecutive ports).", DefaultValueFactory = _ => 1 };
         var pgBouncer = new Option<bool>("--pgbouncer") { Description = "Send writes through PgBouncer (transaction mode) instead of straight to the primary." };
-        var admins = new Option<string[]>("--admin") { Description = "A handle allowed to use /v1/admin/* (Parley:Auth:Admins); repeatable. `parley load --flag` uses load_admin." };
+        var admins = new Option<string[]>("--admin") { Description = "A handle granted the admin role in the database (held until it registers when new); repeatable. `parley load --flag` uses load_admin." };
         port.InRange(0, 65535);
         nodes.InRange(1, 16);
 
@@ -99,6 +99,7 @@ public static class UpCommand
                 var migrated = await Migrator.MigrateAsync(primary, cli.Progress, shutdown.Token);
                 await cli.Err.WriteLineAsync($"Schema at version {migrated.ToVersion} ({migrated.Applied.Count} migration(s) applied).");
             }
+            await AdminCommand.GrantForLocalStackAsync(cli, stack.PrimaryConnectionString, options.Admins, shutdown.Token);
 
             var settings = new Dictionary<string, string?>
             {
@@ -108,8 +109,6 @@ public static class UpCommand
                 ["Parley:Data:ReplicaConnectionString"] = stack.ReplicaConnectionString,
                 ["Parley:Redis:Endpoint"] = stack.RedisEndpoint,
             };
-            for (var i = 0; i < options.Admins.Count; i++)
-                settings[$"Parley:Auth:Admins:{i}"] = options.Admins[i];
             var apps = new List<WebApplication>();
             try
             {

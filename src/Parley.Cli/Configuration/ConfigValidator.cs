@@ -138,9 +138,6 @@ public static class ConfigValidator
         if (segments.Length < 3 || !Sections.TryGetValue($"{segments[0]}:{segments[1]}", out var type))
             return false;
         var property = type.GetProperty(segments[2], BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
-        if (property is null || !property.CanWrite)
-            return false;
-        // Deeper keys are array elements (Parley:Auth:Admins:0).
-        return segments.Length == 3 || (segments.Length == 4 && property.PropertyType.IsArray && int.TryParse(segments[3], out _));
+        return segments.Length == 3 && property is { CanWrite: true };
     }
 }

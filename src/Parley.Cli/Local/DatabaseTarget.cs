@@ -39,4 +39,18 @@ public static class DatabaseTarget
     }
 
     public static NpgsqlDataSource Open(CliContext cli, string? connection) => NpgsqlDataSource.Create(ConnectionString(cli, connection));
+
+    /// <summary>Runs <paramref name="action"/> on the target database; a database error ends it as a failure with its message.</summary>
+    public static async Task<int> RunAsync(CliContext cli, string? connection, Func<ParleyDatabase, Task<int>> action)
+    {
+        await using var db = new ParleyDatabase(new DataOptions { PrimaryConnectionString = ConnectionString(cli, connection) });
+        try
+        {
+            return await action(db);
+        }
+        catch (NpgsqlException e)
+        {
+            throw new CliException(ExitCodes.Failure, $"database error: {e.Message}");
+        }
+    }
 }

@@ -8,8 +8,9 @@ public sealed record Credential(UserRecord User, string PasswordHash);
 public sealed class UserStore(ParleyDatabase db, TimeProvider time)
 {
     internal const string InsertSql = """
-        INSERT INTO users (id, handle, display_name, password_hash, created_at)
-        VALUES ($1, $2, $3, $4, $5)
+        WITH held AS (DELETE FROM pending_admin_grants WHERE handle = $2 RETURNING handle)
+        INSERT INTO users (id, handle, display_name, password_hash, created_at, is_admin)
+        VALUES ($1, $2, $3, $4, $5, EXISTS (SELECT 1 FROM held))
         ON CONFLICT (handle) DO NOTHING
         """;
 
@@ -21,7 +22,7 @@ public sealed class UserStore(ParleyDatabase db, TimeProvider time)
         SELECT id, handle, display_name, created_at FROM users WHERE id = $1
         """;
 
-    /// <summary>Creates a user; null when the handle is taken.</summary>
+    /// <summary>Creates a user (an admin when a grant was held for its handle); null when the handle is taken.</summary>
     public async Task<UserRecord?> CreateAsync(string handle, string displayName, string passwordHash, CancellationToken ct)
     {
         var now = Clock.UtcNowMs(time);

@@ -16,7 +16,7 @@ public sealed record LoadRunSettings(string Url, LoadProfile Profile, IReadOnlyL
     /// <summary>Setup and verification steps.</summary>
     public IProgress<string>? Log { get; init; }
 
-    /// <summary>Runtime flags to set for the run (name → on/off), restored afterwards; needs <see cref="AdminHandle"/> in Parley:Auth:Admins.</summary>
+    /// <summary>Runtime flags to set for the run (name → on/off), restored afterwards; needs <see cref="AdminHandle"/> to be an admin (`parley admin grant`).</summary>
     public IReadOnlyDictionary<string, bool> Flags { get; init; } = new Dictionary<string, bool>();
 
     public string AdminHandle { get; init; } = "load_admin";

@@ -26,7 +26,7 @@ public sealed class RuntimeFlags : IAsyncDisposable
         var admin = await api.RegisterAndLoginAsync(adminHandle, ct).ConfigureAwait(false);
         var list = await api.GetAsync("v1/admin/flags", admin.Token, ct).ConfigureAwait(false);
         if (list.Status == 403)
-            throw new LoadConfigurationException($"'{adminHandle}' is not an admin of this server: start it with `parley up --admin {adminHandle}` (Parley:Auth:Admins) to use --flag.");
+            throw new LoadConfigurationException($"'{adminHandle}' is not an admin of this server: start it with `parley up --admin {adminHandle}` or run `parley admin grant {adminHandle}` to use --flag.");
         var current = list.EnsureSuccess("list flags").Json.GetProperty("items").EnumerateArray()
             .ToDictionary(f => f.GetProperty("name").GetString()!, f => (f.GetProperty("enabled").GetBoolean(), f.TryGetProperty("percentage", out var p) && p.ValueKind == JsonValueKind.Number ? p.GetInt32() : 100));
         var result = new RuntimeFlags(api, admin);

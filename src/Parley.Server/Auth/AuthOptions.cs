@@ -17,6 +17,24 @@ public sealed class AuthOptions
     [Range(1, 24 * 60)]
     public int AccessTokenMinutes { get; set; } = 60;
 
+    /// <summary>When above 0, the access token lifetime in seconds instead of <see cref="AccessTokenMinutes"/> (short-lived deployments, tests). Default 0.</summary>
+    [Range(0, 24 * 3600)]
+    public int AccessTokenSeconds { get; set; }
+
+    /// <summary>A session's refresh token stays valid this many days after its last use (each refresh extends it). Default 30.</summary>
+    [Range(1, 3650)]
+    public int RefreshTokenDays { get; set; } = 30;
+
+    /// <summary>
+    /// How long a node trusts what it last read about a session (revoked or not), in seconds: the
+    /// bound on how long another node still accepts an access token after its logout. The node that
+    /// revokes applies it at once. Open WebSockets re-check at this interval. Default 5.
+    /// </summary>
+    [Range(1, 300)]
+    public int SessionCheckSeconds { get; set; } = 5;
+
+    public int AccessTokenLifetimeSeconds => AccessTokenSeconds > 0 ? AccessTokenSeconds : AccessTokenMinutes * 60;
+
     /// <summary>PBKDF2 iterations of the password hash; the login cost is proportional. Default 100,000.</summary>
     [Range(1_000, 10_000_000)]
     public int PasswordHashIterations { get; set; } = 100_000;
@@ -44,9 +62,6 @@ public sealed class AuthOptions
     /// <summary>Longest wait for a hash slot before 503, in milliseconds; keep it below client timeouts. Default 2,000.</summary>
     [Range(1, 60_000)]
     public int HashQueueWaitMilliseconds { get; set; } = 2_000;
-
-    /// <summary>Handles allowed to use the admin endpoints.</summary>
-    public string[] Admins { get; set; } = [];
 
     public byte[] KeyBytes()
     {

@@ -7,12 +7,13 @@ namespace Parley.Server.Auth;
 
 /// <summary>Bearer token authentication; WebSocket clients in browsers may pass <c>?access_token=</c>.</summary>
 public sealed class TokenAuthenticationHandler(
-    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, TokenService tokens, IProblemDetailsService problems)
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, TokenService tokens, SessionRevocations revocations,
+    IProblemDetailsService problems)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "Bearer";
 
-    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         string? token = null;
         var header = Request.Headers.Authorization.ToString();
@@ -21,11 +22,13 @@ public sealed class TokenAuthenticationHandler(
         else if (Request.Path.StartsWithSegments("/v1/ws") && Request.Query.TryGetValue("access_token", out var query))
             token = query.ToString();
         if (string.IsNullOrEmpty(token))
-            return Task.FromResult(AuthenticateResult.NoResult());
+            return AuthenticateResult.NoResult();
         var principal = tokens.Validate(token);
-        return Task.FromResult(principal is null
-            ? AuthenticateResult.Fail("The access token is malformed, expired or not ours.")
-            : AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName)));
+        if (principal is null)
+            return AuthenticateResult.Fail("The access token is malformed, expired or not ours.");
+        if (await revocations.IsRevokedAsync(principal.SessionId(), Context.RequestAborted))
+            return AuthenticateResult.Fail("The access token's session was logged out.");
+        return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
@@ -54,4 +57,12 @@ public static class ClaimsPrincipalExtensions
 {
     public static Guid UserId(this ClaimsPrincipal user) =>
         Guid.Parse(user.FindFirstValue(ClaimTypes.NameIdentifier) ?? throw new InvalidOperationException("No authenticated user."));
+
+    /// <summary>The login session of the access token (<c>sid</c>).</summary>
+    public static Guid SessionId(this ClaimsPrincipal user) =>
+        Guid.Parse(user.FindFirstValue(TokenService.SessionClaim) ?? throw new InvalidOperationException("No authenticated session."));
+
+    /// <summary>When the access token expires.</summary>
+    public static DateTimeOffset TokenExpires(this ClaimsPrincipal user) =>
+        DateTimeOffset.FromUnixTimeSeconds(long.Parse(user.FindFirstValue(TokenService.ExpiresClaim) ?? "0", System.Globalization.CultureInfo.InvariantCulture));
 }

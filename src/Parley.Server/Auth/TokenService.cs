@@ -7,18 +7,26 @@ using Microsoft.Extensions.Options;
 
 namespace Parley.Server.Auth;
 
-/// <summary>Issues and validates compact HS256 JWTs (RFC 7519): <c>sub</c>, <c>handle</c>, <c>iss</c>, <c>iat</c>, <c>exp</c>.</summary>
+/// <summary>
+/// Issues and validates compact HS256 JWTs (RFC 7519): <c>sub</c>, <c>handle</c>, <c>sid</c> (the login
+/// session, checked for revocation by <see cref="SessionRevocations"/>), <c>iss</c>, <c>iat</c>, <c>exp</c>.
+/// </summary>
 public sealed class TokenService(IOptions<AuthOptions> options, TimeProvider time)
 {
     private static readonly string Header = Base64Url.EncodeToString("""{"alg":"HS256","typ":"JWT"}"""u8);
     private readonly byte[] _key = options.Value.KeyBytes();
     private readonly AuthOptions _options = options.Value;
 
-    public (string Token, int ExpiresIn) Issue(Guid userId, string handle)
+    public const string SessionClaim = "sid";
+
+    public const string ExpiresClaim = "exp";
+
+    public (string Token, int ExpiresIn) Issue(Guid userId, string handle, Guid sessionId)
     {
         var now = time.GetUtcNow().ToUnixTimeSeconds();
-        var lifetime = _options.AccessTokenMinutes * 60;
-        var payload = JsonSerializer.SerializeToUtf8Bytes(new TokenPayload(userId.ToString(), handle, _options.Issuer, now, now + lifetime), TokenJson.Default.TokenPayload);
+        var lifetime = _options.AccessTokenLifetimeSeconds;
+        var payload = JsonSerializer.SerializeToUtf8Bytes(
+            new TokenPayload(userId.ToString(), handle, sessionId.ToString(), _options.Issuer, now, now + lifetime), TokenJson.Default.TokenPayload);
         var unsigned = $"{Header}.{Base64Url.EncodeToString(payload)}";
         return ($"{unsigned}.{Base64Url.EncodeToString(Sign(unsigned))}", lifetime);
     }
@@ -43,10 +51,13 @@ public sealed class TokenService(IOptions<AuthOptions> options, TimeProvider tim
             return null;
         }
         if (payload is null || payload.Iss != _options.Issuer || payload.Exp <= time.GetUtcNow().ToUnixTimeSeconds()
-            || !Guid.TryParse(payload.Sub, out _))
+            || !Guid.TryParse(payload.Sub, out _) || !Guid.TryParse(payload.Sid, out _))
             return null;
         var identity = new ClaimsIdentity(
-            [new Claim(ClaimTypes.NameIdentifier, payload.Sub), new Claim(ClaimTypes.Name, payload.Handle)],
+            [
+                new Claim(ClaimTypes.NameIdentifier, payload.Sub), new Claim(ClaimTypes.Name, payload.Handle),
+                new Claim(SessionClaim, payload.Sid), new Claim(ExpiresClaim, payload.Exp.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ],
             TokenAuthenticationHandler.SchemeName);
         return new ClaimsPrincipal(identity);
     }
@@ -61,6 +72,7 @@ public sealed class TokenService(IOptions<AuthOptions> options, TimeProvider tim
 internal sealed record TokenPayload(
     [property: System.Text.Json.Serialization.JsonPropertyName("sub")] string Sub,
     [property: System.Text.Json.Serialization.JsonPropertyName("handle")] string Handle,
+    [property: System.Text.Json.Serialization.JsonPropertyName("sid")] string? Sid,
     [property: System.Text.Json.Serialization.JsonPropertyName("iss")] string Iss,
     [property: System.Text.Json.Serialization.JsonPropertyName("iat")] long Iat,
     [property: System.Text.Json.Serialization.JsonPropertyName("exp")] long Exp);

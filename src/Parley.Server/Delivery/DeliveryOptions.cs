@@ -61,6 +61,10 @@ public sealed class DeliveryOptions
     [Range(16, 1_000_000)]
     public int SendQueueCapacity { get; set; } = 1024;
 
+    /// <summary>Open WebSockets per user on one node; one more closes the oldest with 4004. Default 20.</summary>
+    [Range(1, 10_000)]
+    public int MaxSocketsPerUser { get; set; } = 20;
+
     /// <summary>Interval of server ping frames. Default 15 s.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);

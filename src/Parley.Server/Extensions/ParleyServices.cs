@@ -54,6 +54,8 @@ public static class ParleyServices
         services.AddHostedService(sp => sp.GetRequiredService<MembershipSync>());
         services.AddSingleton<ConversationAccess>();
         services.AddSingleton<UserStore>();
+        services.AddSingleton<SessionStore>();
+        services.AddSingleton<AdminRoles>();
         services.AddSingleton<ConversationStore>();
         services.AddSingleton<MessageStore>();
 
@@ -62,6 +64,7 @@ public static class ParleyServices
         services.AddSingleton<PasswordHashing>();
         services.AddSingleton<TokenService>();
         services.AddSingleton<LoginThrottle>();
+        services.AddSingleton<SessionRevocations>();
         services.AddAuthentication(TokenAuthenticationHandler.SchemeName)
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null);
         services.AddAuthorization();

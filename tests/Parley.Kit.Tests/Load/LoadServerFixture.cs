@@ -5,7 +5,9 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Parley.Data;
 using Parley.Data.Migrations;
+using Parley.Data.Users;
 using Parley.Kit.Stack;
 using Parley.Server;
 
@@ -25,6 +27,8 @@ public sealed class LoadServerFixture : IAsyncLifetime
         Stack = await LocalStack.StartAsync(new StackOptions());
         await using (var source = NpgsqlDataSource.Create(Stack.PrimaryConnectionString))
             await Migrator.MigrateAsync(source);
+        await using (var db = new ParleyDatabase(new DataOptions { PrimaryConnectionString = Stack.PrimaryConnectionString }))
+            await new AdminRoles(db).GrantAsync("load_admin", holdUntilRegistered: true, CancellationToken.None);
         var settings = new Dictionary<string, string?>
         {
             ["Parley:Data:PrimaryConnectionString"] = Stack.PrimaryConnectionString,
@@ -33,7 +37,6 @@ public sealed class LoadServerFixture : IAsyncLifetime
             ["Parley:Auth:SigningKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
             // Smoke runs log in dozens of users; the production cost (100,000) is for real passwords.
             ["Parley:Auth:PasswordHashIterations"] = "1000",
-            ["Parley:Auth:Admins:0"] = "load_admin",
         };
         _app = ParleyApp.Build(["--urls", "http://127.0.0.1:0"], builder =>
         {

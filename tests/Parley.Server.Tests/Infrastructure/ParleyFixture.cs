@@ -6,7 +6,9 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Parley.Data;
 using Parley.Data.Migrations;
+using Parley.Data.Users;
 using Parley.Kit.Stack;
 using Parley.Server;
 
@@ -36,6 +38,8 @@ public sealed class ParleyFixture : IAsyncLifetime
         Stack = await LocalStack.StartAsync(new StackOptions());
         await using (var source = NpgsqlDataSource.Create(Stack.PrimaryConnectionString))
             await Migrator.MigrateAsync(source);
+        await using (var db = new ParleyDatabase(new DataOptions { PrimaryConnectionString = Stack.PrimaryConnectionString }))
+            await new AdminRoles(db).GrantAsync(AdminHandle, holdUntilRegistered: true, CancellationToken.None);
 
         Settings["Parley:Data:PrimaryConnectionString"] = Stack.PrimaryConnectionString;
         Settings["Parley:Data:ReplicaConnectionString"] = Stack.ReplicaConnectionString;
@@ -45,7 +49,6 @@ public sealed class ParleyFixture : IAsyncLifetime
         // Tests register hundreds of users; the production default (100,000) is for real passwords.
         Settings["Parley:Auth:PasswordHashIterations"] = "1000";
         Settings["Parley:Auth:FailedLoginsPerHandle"] = "5";
-        Settings["Parley:Auth:Admins:0"] = AdminHandle;
         // A tight lag bound and a fast probe so breaker tests need not wait long.
         Settings["Parley:Data:Replica:MaxLagSeconds"] = "1";
         Settings["Parley:Data:Replica:ProbeIntervalSeconds"] = "0.25";
@@ -75,7 +78,7 @@ public sealed class ParleyFixture : IAsyncLifetime
         return new OwnNode(app, new ApiClient(new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(60) }));
     }
 
-    /// <summary>The configured administrator, registered on first use.</summary>
+    /// <summary>The administrator (its grant held in the database since start), registered on first use.</summary>
     public async Task<TestUser> AdminAsync(ApiClient api)
     {
         var register = await api.Http.PostAsJsonAsync("/v1/auth/register", new { handle = AdminHandle, password = "admin password" });

@@ -64,7 +64,8 @@ public sealed class CloseCodeTests
     public void Close_codes_are_distinct_and_in_the_allowed_ranges()
     {
         int[] codes = [CloseCodes.Normal, CloseCodes.GoingAway, CloseCodes.UnsupportedData, CloseCodes.PolicyViolation,
-            CloseCodes.MessageTooBig, CloseCodes.InternalError, CloseCodes.SlowConsumer, CloseCodes.DeadPeer];
+            CloseCodes.MessageTooBig, CloseCodes.InternalError, CloseCodes.SlowConsumer, CloseCodes.DeadPeer,
+            CloseCodes.TokenExpired, CloseCodes.SessionRevoked, CloseCodes.TooManySockets];
         Assert.Equal(codes.Length, codes.Distinct().Count());
         Assert.All(codes, c => Assert.True(c is >= 1000 and <= 1011 or >= 4000 and <= 4999, $"{c} is not a code a server may send"));
         Assert.All(codes, c => Assert.NotEqual("other", CloseCodes.Reason(c)));
@@ -75,6 +76,9 @@ public sealed class CloseCodeTests
     [InlineData(CloseCodes.SlowConsumer, true)]
     [InlineData(CloseCodes.InternalError, true)]
     [InlineData(CloseCodes.DeadPeer, true)]
+    [InlineData(CloseCodes.TokenExpired, true)]
+    [InlineData(CloseCodes.SessionRevoked, false)]
+    [InlineData(CloseCodes.TooManySockets, false)]
     [InlineData(CloseCodes.Normal, false)]
     [InlineData(CloseCodes.PolicyViolation, false)]
     [InlineData(CloseCodes.MessageTooBig, false)]
@@ -85,7 +89,7 @@ public sealed class CloseCodeTests
     public void A_full_send_queue_closes_a_live_connection_as_slow_consumer_but_not_a_replaying_one()
     {
         using var socket = System.Net.WebSockets.WebSocket.CreateFromStream(new MemoryStream(), new System.Net.WebSockets.WebSocketCreationOptions { IsServer = true });
-        var replaying = new RealtimeConnection(Guid.NewGuid(), socket, 16, TimeProvider.System);
+        var replaying = new RealtimeConnection(Guid.NewGuid(), Guid.NewGuid(), socket, 16, TimeProvider.System);
         var frame = new OutgoingFrame(new StreamId(1, 0), [1], null);
         for (var i = 0; i < 16; i++) Assert.True(replaying.Enqueue(frame));
         Assert.False(replaying.Enqueue(frame));

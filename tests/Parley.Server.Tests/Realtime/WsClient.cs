@@ -125,6 +125,15 @@ public sealed class WsClient : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits (bounded) for the server to close the socket; returns the close code it sent.</summary>
+    public async Task<int?> WaitForCloseAsync(TimeSpan? timeout = null)
+    {
+        var limit = timeout ?? TimeSpan.FromSeconds(30);
+        if (await Task.WhenAny(_receiver, Task.Delay(limit)) != _receiver)
+            Assert.Fail($"The server did not close the socket within {limit.TotalSeconds:N0} s ({_socket.State}).");
+        return (int?)_socket.CloseStatus;
+    }
+
     /// <summary>Closes the handshake politely (bounded).</summary>
     public async Task CloseAsync()
     {

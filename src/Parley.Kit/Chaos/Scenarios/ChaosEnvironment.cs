@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using Npgsql;
+using Parley.Data;
 using Parley.Data.Migrations;
+using Parley.Data.Users;
 using Parley.Kit.Chaos.Faults;
 using Parley.Kit.Chaos.Nodes;
 using Parley.Kit.Stack;
@@ -36,6 +38,8 @@ public sealed class ChaosEnvironment : IAsyncDisposable
         {
             await using (var source = NpgsqlDataSource.Create(chaos.Stack.PrimaryConnectionString))
                 await Migrator.MigrateAsync(source, ct: ct).ConfigureAwait(false);
+            await using (var db = new ParleyDatabase(new DataOptions { PrimaryConnectionString = chaos.Stack.PrimaryConnectionString }))
+                await new AdminRoles(db).GrantAsync(AdminHandle, holdUntilRegistered: true, ct).ConfigureAwait(false);
             return new ChaosEnvironment(chaos, progress);
         }
         catch
@@ -64,7 +68,6 @@ public sealed class ChaosEnvironment : IAsyncDisposable
             ["Parley:Auth:PasswordHashIterations"] = "1000",
             ["Parley:Auth:FailedLoginsPerHandle"] = "1000",
             ["Parley:Auth:FailedLoginsPerAddress"] = "100000",
-            ["Parley:Auth:Admins:0"] = AdminHandle,
             ["Parley:Node:Id"] = nodeId,
             ["Parley:Monitoring:VacuumPollInterval"] = "01:00:00",
         };

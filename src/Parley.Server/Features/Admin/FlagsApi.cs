@@ -1,7 +1,7 @@
 using System.Security.Claims;
 using System.Text.RegularExpressions;
-using Microsoft.Extensions.Options;
 using Parley.Data.Flags;
+using Parley.Data.Users;
 using Parley.Server.Auth;
 using Parley.Server.Http;
 
@@ -22,12 +22,12 @@ public static partial class FlagsApi
         return app;
     }
 
-    public static IResult List(ClaimsPrincipal user, FeatureFlags flags, IOptions<AuthOptions> auth) =>
-        IsAdmin(user, auth.Value) is { } denied ? denied : TypedResults.Ok(new { items = flags.All.OrderBy(f => f.Name) });
+    public static async Task<IResult> List(ClaimsPrincipal user, FeatureFlags flags, AdminRoles admins, CancellationToken ct) =>
+        await Denied(user, admins, ct) ?? TypedResults.Ok(new { items = flags.All.OrderBy(f => f.Name) });
 
-    public static async Task<IResult> Set(string name, SetFlagRequest request, ClaimsPrincipal user, FeatureFlags flags, IOptions<AuthOptions> auth, CancellationToken ct)
+    public static async Task<IResult> Set(string name, SetFlagRequest request, ClaimsPrincipal user, FeatureFlags flags, AdminRoles admins, CancellationToken ct)
     {
-        if (IsAdmin(user, auth.Value) is { } denied) return denied;
+        if (await Denied(user, admins, ct) is { } denied) return denied;
         if (!FlagName().IsMatch(name))
             return Problems.Validation("name", "A flag name is 1–100 characters of a-z, 0-9, '_', '.' or '-'.");
         if (request.Enabled is null)
@@ -37,8 +37,9 @@ public static partial class FlagsApi
         return TypedResults.Ok(await flags.SetAsync(name, request.Enabled.Value, request.Percentage ?? 100, ct));
     }
 
-    private static IResult? IsAdmin(ClaimsPrincipal user, AuthOptions auth) =>
-        auth.Admins.Contains(user.FindFirstValue(ClaimTypes.Name))
+    // Read from the database on every call (admin calls are rare), so a revoke applies at once.
+    private static async Task<IResult?> Denied(ClaimsPrincipal user, AdminRoles admins, CancellationToken ct) =>
+        await admins.IsAdminAsync(user.UserId(), ct)
             ? null
-            : Problems.Status(StatusCodes.Status403Forbidden, "Forbidden", "Only administrators (Parley:Auth:Admins) may manage flags.");
+            : Problems.Status(StatusCodes.Status403Forbidden, "Forbidden", "Only administrators (`parley admin grant <handle>`) may manage flags.");
 }

@@ -4,7 +4,9 @@ using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Identity;
 using Parley.Data;
 using Parley.Data.Users;
+using Microsoft.Extensions.Options;
 using Parley.Server.Auth;
+using Parley.Server.Features.Realtime;
 using Parley.Server.Http;
 
 namespace Parley.Server.Features.Auth;
@@ -13,7 +15,10 @@ public sealed record RegisterRequest(string? Handle, string? Password, string? D
 
 public sealed record LoginRequest(string? Handle, string? Password);
 
-public sealed record LoginResponse(string AccessToken, string TokenType, int ExpiresIn, Guid UserId);
+public sealed record RefreshRequest(string? RefreshToken);
+
+/// <summary>Login and refresh answer: a short-lived access token and the session's next single-use refresh token.</summary>
+public sealed record LoginResponse(string AccessToken, string TokenType, int ExpiresIn, Guid UserId, string RefreshToken);
 
 public static partial class AuthApi
 {
@@ -26,6 +31,8 @@ public static partial class AuthApi
         var auth = app.MapGroup("/v1/auth").AllowAnonymous();
         auth.MapPost("/register", Register);
         auth.MapPost("/login", Login);
+        auth.MapPost("/refresh", Refresh);
+        app.MapPost("/v1/auth/logout", Logout).RequireAuthorization();
         app.MapGet("/v1/me", Me).RequireAuthorization();
         return app;
     }
@@ -59,8 +66,8 @@ public static partial class AuthApi
     }
 
     public static async Task<IResult> Login(
-        LoginRequest request, UserStore users, PasswordHashing hashing, TokenService tokens, LoginThrottle throttle,
-        HttpContext http, CancellationToken ct)
+        LoginRequest request, UserStore users, PasswordHashing hashing, TokenService tokens, SessionStore sessions, LoginThrottle throttle,
+        IOptions<AuthOptions> options, HttpContext http, CancellationToken ct)
     {
         if (string.IsNullOrEmpty(request.Handle) || string.IsNullOrEmpty(request.Password) || request.Password.Length > Limits.PasswordChars)
             return Problems.Validation("handle", "handle and password are required.");
@@ -99,8 +106,45 @@ public static partial class AuthApi
                 // The upgrade is an optimisation; the next login retries it.
             }
         }
-        var (token, expiresIn) = tokens.Issue(credential!.User.Id, credential.User.Handle);
-        return TypedResults.Ok(new LoginResponse(token, "Bearer", expiresIn, credential.User.Id));
+        var refreshToken = SessionStore.NewToken();
+        var sessionId = await sessions.CreateAsync(credential!.User.Id, refreshToken, RefreshLifetime(options.Value), ct);
+        return Issued(tokens, credential.User.Id, credential.User.Handle, sessionId, refreshToken);
+    }
+
+    /// <summary>Spends a refresh token for new tokens; a spent one presented again revokes its whole session.</summary>
+    public static async Task<IResult> Refresh(
+        RefreshRequest request, SessionStore sessions, SessionRevocations revocations, TokenService tokens, IOptions<AuthOptions> options, CancellationToken ct)
+    {
+        if (string.IsNullOrEmpty(request.RefreshToken) || request.RefreshToken.Length > MaxRefreshTokenChars)
+            return Problems.Validation("refreshToken", "refreshToken is required (the one the last login or refresh returned).");
+        var next = SessionStore.NewToken();
+        var result = await sessions.RotateAsync(request.RefreshToken, next, RefreshLifetime(options.Value), ct);
+        if (result.Outcome == RefreshOutcome.Rotated)
+            return Issued(tokens, result.UserId, result.Handle, result.SessionId, next);
+        if (result.Outcome == RefreshOutcome.Reused) revocations.Revoked(result.SessionId);
+        return Problems.Status(StatusCodes.Status401Unauthorized, "Not authenticated",
+            "The refresh token is unknown, expired, already used or of a logged-out session; log in again.");
+    }
+
+    /// <summary>Revokes the session of the calling access token: its refresh token, its access tokens and its WebSockets.</summary>
+    public static async Task<IResult> Logout(ClaimsPrincipal principal, SessionStore sessions, SessionRevocations revocations, ConnectionHub hub, CancellationToken ct)
+    {
+        var sessionId = principal.SessionId();
+        await sessions.RevokeAsync(sessionId, principal.UserId(), ct);
+        revocations.Revoked(sessionId);
+        hub.CloseSession(principal.UserId(), sessionId, CloseCodes.SessionRevoked);
+        return TypedResults.NoContent();
+    }
+
+    // SessionStore.NewToken is 43 characters; anything much longer is not ours.
+    private const int MaxRefreshTokenChars = 128;
+
+    private static TimeSpan RefreshLifetime(AuthOptions options) => TimeSpan.FromDays(options.RefreshTokenDays);
+
+    private static IResult Issued(TokenService tokens, Guid userId, string handle, Guid sessionId, string refreshToken)
+    {
+        var (token, expiresIn) = tokens.Issue(userId, handle, sessionId);
+        return TypedResults.Ok(new LoginResponse(token, "Bearer", expiresIn, userId, refreshToken));
     }
 
     private static IResult HashQueueFull(HttpContext http)

@@ -37,13 +37,25 @@ public static class CloseCodes
     /// <summary>4001: the peer did not answer ping frames in time (recorded only; a dead peer gets no close frame).</summary>
     public const int DeadPeer = 4001;
 
+    /// <summary>4002: the access token the socket was opened with expired. Refresh it (<c>POST /v1/auth/refresh</c>) and reconnect with <c>since</c>.</summary>
+    public const int TokenExpired = 4002;
+
+    /// <summary>4003: the socket's session was revoked (logout, or a reused refresh token). Log in again; do not reconnect with the old token.</summary>
+    public const int SessionRevoked = 4003;
+
+    /// <summary>
+    /// 4004: the user opened more than <c>Parley:Delivery:MaxSocketsPerUser</c> (default 20) sockets on
+    /// this node; the oldest is closed. Do not reconnect automatically: that would close another.
+    /// </summary>
+    public const int TooManySockets = 4004;
+
     /// <summary>Largest frame a client may send (pings are tiny).</summary>
     public const int MaxClientFrameBytes = 4096;
 
     /// <summary>Whether a client should reconnect (with <c>since</c>) after a close with <paramref name="code"/>.</summary>
     public static bool ShouldReconnect(int code) => code switch
     {
-        Normal or UnsupportedData or PolicyViolation or MessageTooBig => false,
+        Normal or UnsupportedData or PolicyViolation or MessageTooBig or SessionRevoked or TooManySockets => false,
         _ => true,
     };
 
@@ -58,6 +70,9 @@ public static class CloseCodes
         InternalError => "internal_error",
         SlowConsumer => "slow_consumer",
         DeadPeer => "dead_peer",
+        TokenExpired => "token_expired",
+        SessionRevoked => "session_revoked",
+        TooManySockets => "too_many_sockets",
         _ => "other",
     };
 

@@ -11,10 +11,24 @@ public sealed class ConnectionHub
 
     public int Count => Volatile.Read(ref _count);
 
-    public void Register(RealtimeConnection connection)
+    /// <summary>
+    /// Adds <paramref name="connection"/>; when its user then has more than <paramref name="maxPerUser"/>
+    /// open sockets here, the oldest are closed with <see cref="CloseCodes.TooManySockets"/> (the newest
+    /// is the one a user is looking at).
+    /// </summary>
+    public void Register(RealtimeConnection connection, int maxPerUser)
     {
-        _byUser.AddOrUpdate(connection.UserId, static (_, c) => [c], static (_, list, c) => list.Add(c), connection);
+        var list = _byUser.AddOrUpdate(connection.UserId, static (_, c) => [c], static (_, list, c) => list.Add(c), connection);
         Interlocked.Increment(ref _count);
+        var open = list.Where(c => !c.IsClosing).ToList();
+        foreach (var oldest in open.Take(open.Count - maxPerUser)) oldest.RequestClose(CloseCodes.TooManySockets);
+    }
+
+    /// <summary>Closes <paramref name="userId"/>'s sockets here that were opened in session <paramref name="sessionId"/>.</summary>
+    public void CloseSession(Guid userId, Guid sessionId, int code)
+    {
+        foreach (var connection in ConnectionsOf(userId))
+            if (connection.SessionId == sessionId) connection.RequestClose(code);
     }
 
     public void Unregister(RealtimeConnection connection)

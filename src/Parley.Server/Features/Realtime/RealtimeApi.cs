@@ -20,7 +20,7 @@ public static class RealtimeApi
 
     public static async Task<IResult> Connect(
         HttpContext http, ClaimsPrincipal user, string? since, ConnectionHub hub, EventStream stream, RecipientStore recipients,
-        IOptions<DeliveryOptions> options, IHostApplicationLifetime lifetime, TimeProvider time)
+        SessionRevocations revocations, IOptions<DeliveryOptions> options, IHostApplicationLifetime lifetime, TimeProvider time)
     {
         if (!http.WebSockets.IsWebSocketRequest)
             return Problems.Status(StatusCodes.Status400BadRequest, "WebSocket upgrade required", "Connect to /v1/ws with a WebSocket client.");
@@ -37,10 +37,11 @@ public static class RealtimeApi
             KeepAliveInterval = o.KeepAliveInterval,
             KeepAliveTimeout = o.KeepAliveTimeout,
         });
-        var connection = new RealtimeConnection(user.UserId(), socket, o.SendQueueCapacity, time);
+        var connection = new RealtimeConnection(user.UserId(), user.SessionId(), socket, o.SendQueueCapacity, time);
         // Registered before the replay, so nothing published meanwhile is missed; the overlap is
         // removed by eventId (TryGoLive).
-        hub.Register(connection);
+        hub.Register(connection, o.MaxSocketsPerUser);
+        var watch = WatchTokenAsync(connection, user.TokenExpires(), revocations, time);
         DeliveryMetrics.ConnectionOpened();
         var code = CloseCodes.InternalError;
         try
@@ -49,11 +50,40 @@ public static class RealtimeApi
         }
         finally
         {
+            await watch;
             hub.Unregister(connection);
             DeliveryMetrics.ConnectionClosed();
             DeliveryMetrics.SocketsClosed.Add(1, new KeyValuePair<string, object?>("reason", CloseCodes.Reason(code)));
         }
         return Results.Empty;
+    }
+
+    /// <summary>
+    /// A socket lives no longer than its access token: closed with <see cref="CloseCodes.TokenExpired"/>
+    /// when it expires, with <see cref="CloseCodes.SessionRevoked"/> within one session check of a logout
+    /// on another node (this node's logout closes it at once, see <see cref="ConnectionHub.CloseSession"/>).
+    /// </summary>
+    private static async Task WatchTokenAsync(RealtimeConnection connection, DateTimeOffset expires, SessionRevocations revocations, TimeProvider time)
+    {
+        try
+        {
+            while (!connection.IsClosing)
+            {
+                var left = expires - time.GetUtcNow();
+                if (left <= TimeSpan.Zero)
+                {
+                    connection.RequestClose(CloseCodes.TokenExpired);
+                    return;
+                }
+                await Task.Delay(left < revocations.CheckInterval ? left : revocations.CheckInterval, time, connection.Closing);
+                if (await revocations.IsRevokedAsync(connection.SessionId, connection.Closing))
+                    connection.RequestClose(CloseCodes.SessionRevoked);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // the socket closed
+        }
     }
 
     private static async Task ReplayAsync(RealtimeConnection connection, StreamId? since, EventStream stream, RecipientStore recipients, CancellationToken ct)

@@ -22,7 +22,7 @@ public sealed record OutgoingFrame(StreamId? Id, byte[] Frame, DateTime? Message
 /// connection replays (<c>since</c>), a full queue only means "replay again from the stream"; once
 /// live, a full queue closes the socket with <see cref="CloseCodes.SlowConsumer"/>.
 /// </summary>
-public sealed class RealtimeConnection(Guid userId, WebSocket socket, int queueCapacity, TimeProvider time)
+public sealed class RealtimeConnection(Guid userId, Guid sessionId, WebSocket socket, int queueCapacity, TimeProvider time)
 {
     private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(2);
 
@@ -36,6 +36,9 @@ public sealed class RealtimeConnection(Guid userId, WebSocket socket, int queueC
     private StreamId _lastReplayed = StreamId.Zero;
 
     public Guid UserId { get; } = userId;
+
+    /// <summary>The login session of the access token the socket was opened with.</summary>
+    public Guid SessionId { get; } = sessionId;
 
     /// <summary>True once a close was requested (by either side, the server's shutdown or the slow-client policy).</summary>
     public bool IsClosing => _close.Task.IsCompleted;
