@@ -4,7 +4,7 @@ using Parley.Kit.Stack;
 
 namespace Parley.Cli.Tests;
 
-/// <summary><c>parley migrate</c>, <c>flags</c> and <c>dlq</c> against a real PostgreSQL, with --connection.</summary>
+/// <summary><c>parley migrate</c>, <c>flags</c>, <c>admin</c> and <c>dlq</c> against a real PostgreSQL, with --connection.</summary>
 [Trait("Category", "Integration")]
 public sealed class DatabaseCommandsTests : IAsyncLifetime
 {
@@ -72,5 +72,34 @@ public sealed class DatabaseCommandsTests : IAsyncLifetime
         await reader.ReadAsync();
         Assert.Equal(0, reader.GetInt64(0));
         Assert.Equal(1, reader.GetInt64(1));
+    }
+
+    [Fact]
+    public async Task Admin_grant_and_revoke_set_the_role_of_a_registered_user_only()
+    {
+        await using var source = NpgsqlDataSource.Create(Connection);
+        await using (var insert = source.CreateCommand(
+            "INSERT INTO users (id, handle, display_name, password_hash, created_at) VALUES (gen_random_uuid(), 'cli_admin', 'a', 'x', now())"))
+            await insert.ExecuteNonQueryAsync();
+
+        var grant = await CliRun.InProcessAsync("admin", "grant", "cli_admin", "--connection", Connection);
+        Assert.True(grant.ExitCode == ExitCodes.Ok, grant.ToString());
+        Assert.True(await IsAdminAsync(source, "cli_admin"));
+
+        var unknown = await CliRun.InProcessAsync("admin", "grant", "nobody_here", "--connection", Connection);
+        Assert.Equal(ExitCodes.Failure, unknown.ExitCode);
+        Assert.Contains("no user 'nobody_here'", unknown.Err);
+
+        var revoke = await CliRun.InProcessAsync("--json", "admin", "revoke", "cli_admin", "--connection", Connection);
+        Assert.True(revoke.ExitCode == ExitCodes.Ok, revoke.ToString());
+        Assert.False(JsonDocument.Parse(revoke.Out).RootElement.GetProperty("admin").GetBoolean());
+        Assert.False(await IsAdminAsync(source, "cli_admin"));
+    }
+
+    private static async Task<bool> IsAdminAsync(NpgsqlDataSource source, string handle)
+    {
+        await using var cmd = source.CreateCommand("SELECT is_admin FROM users WHERE handle = $1");
+        cmd.Parameters.Add(new() { Value = handle });
+        return await cmd.ExecuteScalarAsync() is true;
     }
 }
