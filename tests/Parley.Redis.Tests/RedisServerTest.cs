@@ -26,6 +26,18 @@ public abstract class RedisServerTest(RedisServerFixture server) : IClassFixture
         return subscriber;
     }
 
+    /// <summary>Waits until the server holds at least <paramref name="count"/> blocked clients (INFO clients): a blocking command is in place.</summary>
+    protected async Task WaitForBlockedClientsAsync(int count = 1)
+    {
+        await using var probe = await RedisClient.ConnectAsync(Server.Options());
+        await WaitUntil(async () =>
+        {
+            var info = (await probe.ExecuteAsync("INFO", ["clients"])).AsString() ?? "";
+            var line = info.Split("\r\n").First(l => l.StartsWith("blocked_clients:", StringComparison.Ordinal));
+            return int.Parse(line["blocked_clients:".Length..], System.Globalization.CultureInfo.InvariantCulture) >= count;
+        }, $"{count} blocked client(s) on the server");
+    }
+
     protected static async Task WaitUntil(Func<Task<bool>> condition, string what, int seconds = 10)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);
