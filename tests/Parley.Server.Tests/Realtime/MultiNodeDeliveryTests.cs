@@ -163,7 +163,7 @@ public sealed class MultiNodeDeliveryTests(MultiNodeFixture fixture) : IClassFix
             await outage;
         }
 
-        // Sends do not depend on Redis: every one is accepted (503 + Retry-After retried with its clientMessageId, as a client does).
+        // Sends do not depend on Redis: every one is accepted (503 or 429 + Retry-After retried with its clientMessageId, as a client does).
         var created = sender.Created;
         Assert.True(created.Count == 400, $"{created.Count} of 400 sends got 201 ({sender.Failures} failed, {sender.Retries} retries)");
         try
@@ -239,7 +239,7 @@ public sealed class MultiNodeDeliveryTests(MultiNodeFixture fixture) : IClassFix
         try
         {
             var created = sender.Created;
-            // The surviving node accepts every send (503 + Retry-After retried with its clientMessageId, as a client does).
+            // The surviving node accepts every send (503 or 429 + Retry-After retried with its clientMessageId, as a client does).
             Assert.True(created.Count == count, $"{created.Count} of {count} sends got 201 through the surviving node ({sender.Failures} failed, {sender.Retries} retries).");
             for (var i = 0; i < members.Count; i++)
             {

@@ -54,7 +54,7 @@ public sealed class MultiNodeFixture : IAsyncLifetime
 
 /// <summary>
 /// Sends messages at a steady rate through a set of nodes, keeping the ids of those accepted. Like a client, it retries
-/// a 503 (after its Retry-After, at most 2 s) or a lost answer with the same clientMessageId, up to 5 attempts.
+/// a 503 or 429 (after its Retry-After, at most 2 s) or a lost answer with the same clientMessageId, up to 5 attempts.
 /// </summary>
 public sealed class SteadySender(IReadOnlyList<ApiClient> clients, TestUser sender, Guid conversation)
 {
@@ -134,7 +134,7 @@ public sealed class SteadySender(IReadOnlyList<ApiClient> clients, TestUser send
                     }
                     return;
                 }
-                if (response.StatusCode != System.Net.HttpStatusCode.ServiceUnavailable) break;
+                if (response.StatusCode is not (System.Net.HttpStatusCode.ServiceUnavailable or System.Net.HttpStatusCode.TooManyRequests)) break;
                 if (response.Headers.RetryAfter?.Delta is { } after) wait = after < TimeSpan.FromSeconds(2) ? after : TimeSpan.FromSeconds(2);
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
