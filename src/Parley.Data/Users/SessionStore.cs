@@ -25,8 +25,11 @@ public sealed record RefreshResult(RefreshOutcome Outcome, Guid SessionId, Guid 
 /// </summary>
 public sealed class SessionStore(ParleyDatabase db, TimeProvider time)
 {
+    // Also drops the user's revoked and expired sessions: a missing session counts as revoked.
     internal const string CreateSql = """
-        WITH s AS (
+        WITH gone AS (
+            DELETE FROM auth_sessions WHERE user_id = $2 AND (revoked_at IS NOT NULL OR expires_at <= $4)),
+        s AS (
             INSERT INTO auth_sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $4, $5) RETURNING id)
         INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $3, id, $4 FROM s
         """;
@@ -45,10 +48,10 @@ public sealed class SessionStore(ParleyDatabase db, TimeProvider time)
         SELECT spent.session_id, spent.user_id, u.handle FROM spent JOIN users u ON u.id = spent.user_id
         """;
 
-    // A spent token presented again: someone holds a copy. Revoke the family.
-    internal const string RevokeReusedSql = """
+    // Revokes the family of a token: of a spent one only ($3, reuse: someone holds a copy), or of any (logout).
+    internal const string RevokeFamilySql = """
         UPDATE auth_sessions SET revoked_at = COALESCE(revoked_at, $2)
-        WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL)
+        WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1 AND (used_at IS NOT NULL OR NOT $3))
         RETURNING id, user_id
         """;
 
@@ -88,13 +91,23 @@ public sealed class SessionStore(ParleyDatabase db, TimeProvider time)
             await using var reader = await rotate.ExecuteReaderAsync(ct);
             if (await reader.ReadAsync(ct)) return new RefreshResult(RefreshOutcome.Rotated, reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2));
         }
-        await using var revoke = db.Primary.CreateCommand(RevokeReusedSql);
+        return await RevokeFamilyAsync(hash, spentOnly: true, now, ct) is { } family
+            ? new RefreshResult(RefreshOutcome.Reused, family.SessionId, family.UserId, "")
+            : new RefreshResult(RefreshOutcome.Invalid, Guid.Empty, Guid.Empty, "");
+    }
+
+    /// <summary>Revokes the session of <paramref name="refreshToken"/>, spent or not (logout); null when the token is unknown.</summary>
+    public Task<(Guid SessionId, Guid UserId)?> RevokeByTokenAsync(string refreshToken, CancellationToken ct) =>
+        RevokeFamilyAsync(Hash(refreshToken), spentOnly: false, Clock.UtcNowMs(time), ct);
+
+    private async Task<(Guid SessionId, Guid UserId)?> RevokeFamilyAsync(byte[] hash, bool spentOnly, DateTime now, CancellationToken ct)
+    {
+        await using var revoke = db.Primary.CreateCommand(RevokeFamilySql);
         revoke.Parameters.Add(new() { Value = hash });
         revoke.Parameters.Add(new() { Value = now });
+        revoke.Parameters.Add(new() { Value = spentOnly });
         await using var revoked = await revoke.ExecuteReaderAsync(ct);
-        return await revoked.ReadAsync(ct)
-            ? new RefreshResult(RefreshOutcome.Reused, revoked.GetGuid(0), revoked.GetGuid(1), "")
-            : new RefreshResult(RefreshOutcome.Invalid, Guid.Empty, Guid.Empty, "");
+        return await revoked.ReadAsync(ct) ? (revoked.GetGuid(0), revoked.GetGuid(1)) : null;
     }
 
     /// <summary>Revokes <paramref name="userId"/>'s session <paramref name="sessionId"/> (logout); idempotent.</summary>

@@ -62,7 +62,7 @@ public sealed class SessionTests(ParleyFixture fixture)
     }
 
     [Fact]
-    public async Task Logout_revokes_the_refresh_token_the_access_token_and_closes_the_sessions_sockets()
+    public async Task Logout_with_the_refresh_token_revokes_it_the_access_token_and_closes_the_sessions_sockets()
     {
         using var api = fixture.Client();
         var user = await api.NewUserAsync("lo");
@@ -71,7 +71,8 @@ public sealed class SessionTests(ParleyFixture fixture)
         await using var socket = await WsClient.ConnectAsync(fixture.BaseAddress, session.Access);
         await using var otherSocket = await WsClient.ConnectAsync(fixture.BaseAddress, user.Token);
 
-        Assert.Equal(HttpStatusCode.NoContent, (await api.PostAsync(inSession, "/v1/auth/logout", null)).StatusCode);
+        // API.md's form: the refresh token in the body, no access token needed.
+        Assert.Equal(HttpStatusCode.NoContent, (await api.Http.PostAsJsonAsync("/v1/auth/logout", new { refreshToken = session.Refresh })).StatusCode);
 
         Assert.Equal(CloseCodes.SessionRevoked, await socket.WaitForCloseAsync());
         await ApiClient.AssertProblem(await api.GetAsync(inSession, "/v1/me"), HttpStatusCode.Unauthorized);
@@ -79,6 +80,14 @@ public sealed class SessionTests(ParleyFixture fixture)
         // The user's other session (NewUserAsync's login) is untouched.
         await otherSocket.PingAsync();
         Assert.Equal(HttpStatusCode.OK, (await api.GetAsync(user, "/v1/me")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Logout_without_a_session_to_name_is_401()
+    {
+        using var api = fixture.Client();
+        await ApiClient.AssertProblem(await api.Http.PostAsJsonAsync("/v1/auth/logout", new { refreshToken = "never-issued" }), HttpStatusCode.Unauthorized);
+        await ApiClient.AssertProblem(await api.Http.PostAsync("/v1/auth/logout", null), HttpStatusCode.Unauthorized);
     }
 
     [Fact]
@@ -90,9 +99,11 @@ public sealed class SessionTests(ParleyFixture fixture)
         var session = await LoginAsync(api, user.Handle);
         await using var socket = await WsClient.ConnectAsync(other.Api.Http.BaseAddress!, session.Access);
 
+        // With no body, logout revokes the session of the calling access token.
         Assert.Equal(HttpStatusCode.NoContent, (await api.PostAsync(user with { Token = session.Access }, "/v1/auth/logout", null)).StatusCode);
 
         Assert.Equal(CloseCodes.SessionRevoked, await socket.WaitForCloseAsync());
+        await ApiClient.AssertProblem(await PostRefresh(api, session.Refresh), HttpStatusCode.Unauthorized);
         await ApiClient.AssertProblem(await other.Api.GetAsync(user with { Token = session.Access }, "/v1/me"), HttpStatusCode.Unauthorized);
     }
 

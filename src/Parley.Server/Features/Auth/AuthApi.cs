@@ -32,7 +32,7 @@ public static partial class AuthApi
         auth.MapPost("/register", Register);
         auth.MapPost("/login", Login);
         auth.MapPost("/refresh", Refresh);
-        app.MapPost("/v1/auth/logout", Logout).RequireAuthorization();
+        auth.MapPost("/logout", Logout);
         app.MapGet("/v1/me", Me).RequireAuthorization();
         return app;
     }
@@ -126,13 +126,31 @@ public static partial class AuthApi
             "The refresh token is unknown, expired, already used or of a logged-out session; log in again.");
     }
 
-    /// <summary>Revokes the session of the calling access token: its refresh token, its access tokens and its WebSockets.</summary>
-    public static async Task<IResult> Logout(ClaimsPrincipal principal, SessionStore sessions, SessionRevocations revocations, ConnectionHub hub, CancellationToken ct)
+    /// <summary>
+    /// Revokes a session — its refresh tokens, its access tokens and its WebSockets: the one of
+    /// <c>{refreshToken}</c> (API.md), or with no body the one of the calling access token.
+    /// </summary>
+    public static async Task<IResult> Logout(
+        RefreshRequest? request, ClaimsPrincipal principal, SessionStore sessions, SessionRevocations revocations, ConnectionHub hub, CancellationToken ct)
     {
-        var sessionId = principal.SessionId();
-        await sessions.RevokeAsync(sessionId, principal.UserId(), ct);
-        revocations.Revoked(sessionId);
-        hub.CloseSession(principal.UserId(), sessionId, CloseCodes.SessionRevoked);
+        (Guid SessionId, Guid UserId)? session;
+        if (!string.IsNullOrEmpty(request?.RefreshToken))
+        {
+            session = request.RefreshToken.Length > MaxRefreshTokenChars ? null : await sessions.RevokeByTokenAsync(request.RefreshToken, ct);
+        }
+        else if (principal.Identity?.IsAuthenticated == true)
+        {
+            session = (principal.SessionId(), principal.UserId());
+            await sessions.RevokeAsync(session.Value.SessionId, session.Value.UserId, ct);
+        }
+        else
+        {
+            session = null;
+        }
+        if (session is not { } revoked)
+            return Problems.Status(StatusCodes.Status401Unauthorized, "Not authenticated", "Send the session's refreshToken, or its access token as 'Authorization: Bearer <token>'.");
+        revocations.Revoked(revoked.SessionId);
+        hub.CloseSession(revoked.UserId, revoked.SessionId, CloseCodes.SessionRevoked);
         return TypedResults.NoContent();
     }
 
