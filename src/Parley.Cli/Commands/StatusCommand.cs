@@ -26,6 +26,7 @@ public static class StatusCommand
             cli.WriteJson(new
             {
                 root = cli.Home.Root,
+                data = instance.Stack?.DataDirectory,
                 state = exitCode switch { ExitCodes.Ok => "running", ExitCodes.Degraded => "degraded", _ => "stopped" },
                 url = instance.Url,
                 urls = instance.Server?.Urls ?? [],
@@ -46,6 +47,8 @@ public static class StatusCommand
         await cli.Out.WriteLineAsync(instance.Url is { } serverUrl
             ? $"Server: {serverUrl}  /health/ready: {(ready ? "200 ready" : "not ready")}"
             : "Server: not serving");
+        if (instance.Stack is { } stack)
+            await cli.Out.WriteLineAsync($"Data: {stack.DataDirectory}");
         return exitCode;
     }
 }

@@ -18,23 +18,30 @@ public static class UpCommand
         var port = new Option<int>("--port") { Description = "HTTP port of the first node on 127.0.0.1; 0 picks a free one.", DefaultValueFactory = _ => 8080 };
         var nodes = new Option<int>("--nodes") { Description = "Server nodes to run (on consecutive ports).", DefaultValueFactory = _ => 1 };
         var pgBouncer = new Option<bool>("--pgbouncer") { Description = "Send writes through PgBouncer (transaction mode) instead of straight to the primary." };
+        var redisMemory = new Option<int>("--redis-maxmemory")
+        {
+            Description = "Redis maxmemory in MB (policy noeviction: a full Redis refuses cache writes, never evicts the event stream).",
+            DefaultValueFactory = _ => new StackOptions().RedisMaxMemoryMegabytes,
+        };
         var admins = new Option<string[]>("--admin") { Description = "A handle granted the admin role in the database (held until it registers when new); repeatable. `parley load --flag` uses load_admin." };
         port.InRange(0, 65535);
         nodes.InRange(1, 16);
+        redisMemory.InRange(1, 1_048_576);
 
         var command = new Command("up", "Start PostgreSQL (primary + replica), PgBouncer and Redis, migrate, and run the server until Ctrl-C.")
         {
-            detach, port, nodes, pgBouncer, admins,
+            detach, port, nodes, pgBouncer, redisMemory, admins,
         };
         command.SetHandler(global, (result, cli, ct) =>
         {
-            var options = new UpOptions(result.GetValue(port), result.GetValue(nodes), result.GetValue(pgBouncer), result.GetValue(admins) ?? []);
+            var options = new UpOptions(
+                result.GetValue(port), result.GetValue(nodes), result.GetValue(pgBouncer), result.GetValue(redisMemory), result.GetValue(admins) ?? []);
             return result.GetValue(detach) ? DetachAsync(cli, options, ct) : RunAsync(cli, options, ct);
         });
         return command;
     }
 
-    private sealed record UpOptions(int Port, int Nodes, bool PgBouncer, IReadOnlyList<string> Admins);
+    private sealed record UpOptions(int Port, int Nodes, bool PgBouncer, int RedisMaxMemory, IReadOnlyList<string> Admins);
 
     private static async Task<int> DetachAsync(CliContext cli, UpOptions options, CancellationToken ct)
     {
@@ -42,16 +49,23 @@ public static class UpCommand
         string[] arguments =
         [
             "up", "--root", cli.Home.Root, "--port", $"{options.Port}", "--nodes", $"{options.Nodes}",
+            "--redis-maxmemory", $"{options.RedisMaxMemory}",
             .. options.PgBouncer ? ["--pgbouncer"] : Array.Empty<string>(),
             .. options.Admins.SelectMany(admin => new[] { "--admin", admin }),
         ];
         var pid = Detacher.Launch(cli.Home, arguments);
         await cli.Err.WriteAsync($"Starting Parley in the background (pid {pid}, log {cli.Home.UpLogFile})");
         var url = await Detacher.WaitUntilReadyAsync(cli.Home, pid, DetachTimeout, cli.Err, ct);
+        var data = LocalInstance.Read(cli.Home).Stack?.DataDirectory;
         if (cli.Json)
-            cli.WriteJson(new { url, pid, log = cli.Home.UpLogFile });
+        {
+            cli.WriteJson(new { url, pid, log = cli.Home.UpLogFile, data });
+        }
         else
+        {
             await cli.Out.WriteLineAsync($"Parley is up at {url}  (pid {pid}; `parley status`, stop with `parley down`)");
+            await cli.Out.WriteLineAsync(DataLine(data));
+        }
         return ExitCodes.Ok;
     }
 
@@ -92,7 +106,8 @@ public static class UpCommand
         {
             var signingKey = LocalSettings.LoadOrCreateSigningKey(home);
             await cli.Err.WriteLineAsync($"Starting the local stack in {home.Root} ...");
-            await using var stack = await LocalStack.StartAsync(new StackOptions { RootDirectory = home.Root }, cli.Progress, shutdown.Token);
+            var stackOptions = new StackOptions { RootDirectory = home.Root, Durable = true, RedisMaxMemoryMegabytes = options.RedisMaxMemory };
+            await using var stack = await LocalStack.StartAsync(stackOptions, cli.Progress, shutdown.Token);
 
             await using (var primary = NpgsqlDataSource.Create(stack.PrimaryConnectionString))
             {
@@ -129,6 +144,7 @@ public static class UpCommand
             var started = string.Join(", ", stack.Components.Select(c => $"{c.Name} :{c.Port}"));
             await cli.Out.WriteLineAsync($"Parley is up at {string.Join(" ", urls)}  (Ctrl-C to stop)");
             await cli.Out.WriteLineAsync($"  started: {started}; {options.Nodes} server node(s){(options.PgBouncer ? ", writes through PgBouncer" : "")}");
+            await cli.Out.WriteLineAsync(DataLine(stack.DataDirectory));
             await cli.Out.FlushAsync(CancellationToken.None);
 
             await ServerHost.RunUntilShutdownAsync(apps, shutdown.Token);
@@ -142,6 +158,9 @@ public static class UpCommand
         await cli.Out.WriteLineAsync("Parley stopped.");
         return ExitCodes.Ok;
     }
+
+    private static string DataLine(string? data) =>
+        $"  data: {data} (kept by `parley down`; `parley backup FILE` saves it, `parley reset --yes` wipes it)";
 
     /// <summary>Refuses to start a second stack over a live one.</summary>
     private static void EnsureNothingRuns(ParleyHome home)

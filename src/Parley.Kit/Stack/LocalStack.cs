@@ -34,12 +34,15 @@ public sealed class LocalStack : IAsyncDisposable
         _primary = options.WithPrimary ? new PostgresPrimary(data, env, options.Database) : null;
         _replica = options.WithReplica ? new PostgresReplica(data, env, _primary!) : null;
         _pgBouncer = options.WithPgBouncer ? new PgBouncerServer(data, env, _primary!, options.Database) : null;
-        _redis = options.WithRedis ? new RedisServer(data, env) : null;
+        _redis = options.WithRedis ? new RedisServer(data, env, options.Durable, options.RedisMaxMemoryMegabytes) : null;
         Components = Drivers.Select(driver => new StackComponent(driver, WriteState)).ToList();
     }
 
     /// <summary>Where stack.json lives: <see cref="StackOptions.RootDirectory"/>, or the temporary directory created for this stack.</summary>
     public string RootDirectory => _layout.RootDirectory;
+
+    /// <summary>Where the components keep their data, sockets and logs (see <see cref="StackOptions.Durable"/>).</summary>
+    public string DataDirectory => _layout.DataDirectory;
 
     /// <summary>Trust auth as <c>parley</c> to the stack's database on the primary.</summary>
     public string PrimaryConnectionString => _primary?.ConnectionString(_database) ?? throw NotStarted("a primary");
@@ -76,7 +79,7 @@ public sealed class LocalStack : IAsyncDisposable
         options.Validate();
         var runAsPostgres = Environment.IsPrivilegedProcess;
         var binaries = StackBinaries.Locate(options, runAsPostgres);
-        var layout = StackLayout.Create(options.RootDirectory, runAsPostgres);
+        var layout = StackLayout.Create(options.RootDirectory, runAsPostgres, options.Durable);
         if (!layout.DeleteRootOnStop)
             ClearStaleStack(layout);
 
@@ -94,8 +97,8 @@ public sealed class LocalStack : IAsyncDisposable
     }
 
     /// <summary>
-    /// Stops the components in reverse order and the watchdog, and deletes the data (and the root when it was
-    /// a temporary directory; otherwise stack.json). Idempotent; concurrent calls share one stop.
+    /// Stops the components in reverse order and the watchdog, and deletes the data unless the stack is durable
+    /// (and the root when it was a temporary directory; otherwise stack.json). Idempotent; concurrent calls share one stop.
     /// </summary>
     public Task StopAsync(CancellationToken ct = default)
     {
@@ -111,6 +114,7 @@ public sealed class LocalStack : IAsyncDisposable
         _layout.RootDirectory,
         _layout.DataDirectory,
         _layout.DeleteRootOnStop,
+        _layout.KeepData,
         _env.RunAsPostgres,
         _ownerPid,
         _watchdogPid,
@@ -129,7 +133,8 @@ public sealed class LocalStack : IAsyncDisposable
 
     /// <summary>
     /// Stops the stack described by <c>&lt;root&gt;/stack.json</c>, e.g. from <c>parley down</c> in another process:
-    /// the watchdog, then every component (SIGKILL if a clean stop does not finish), then its directories. No-op without stack.json.
+    /// the watchdog, then every component (SIGKILL if a clean stop does not finish), then its directories (a durable
+    /// stack keeps its data). No-op without stack.json.
     /// </summary>
     public static async Task StopFromStateAsync(string rootDirectory, CancellationToken ct = default)
     {
@@ -145,7 +150,7 @@ public sealed class LocalStack : IAsyncDisposable
             WithPgBouncer = kinds.Contains(StackComponentKind.PgBouncer),
             WithRedis = kinds.Contains(StackComponentKind.Redis),
         };
-        var layout = new StackLayout(state.RootDirectory, state.DeleteRootOnStop, state.DataDirectory);
+        var layout = new StackLayout(state.RootDirectory, state.DeleteRootOnStop, state.DataDirectory, state.KeepData);
         var env = new StackEnvironment(StackBinaries.Locate(options, state.RunAsPostgres), state.RunAsPostgres, options.ReadyTimeout, progress: null);
         var stack = new LocalStack(options, layout, env);
         foreach (var driver in stack.Drivers.Reverse())
@@ -154,6 +159,20 @@ public sealed class LocalStack : IAsyncDisposable
             await driver.StopAsync(ct).ConfigureAwait(false);
         }
         layout.Delete();
+    }
+
+    /// <summary>
+    /// Deletes the data a durable stack (<see cref="StackOptions.Durable"/>) with this root keeps, and returns where it was,
+    /// or null when there was none. Throws <see cref="InvalidOperationException"/> while a stack from this root runs.
+    /// </summary>
+    public static string? DeleteDurableData(string rootDirectory)
+    {
+        var layout = StackLayout.Create(rootDirectory, Environment.IsPrivilegedProcess, durable: true);
+        ClearStaleStack(layout);
+        if (!Directory.Exists(layout.DataDirectory))
+            return null;
+        layout.DeleteData();
+        return layout.DataDirectory;
     }
 
     private static void ClearStaleStack(StackLayout layout)
@@ -180,9 +199,27 @@ public sealed class LocalStack : IAsyncDisposable
             Console.CancelKeyPress += OnCancelKeyPress;
         }
         WriteState();
+        var previousPorts = ReadPorts();
         foreach (var component in Components)
-            await component.CreateAsync(ct).ConfigureAwait(false);
+            await component.CreateAsync(previousPorts.TryGetValue(component.Name, out var port) ? port : null, ct).ConfigureAwait(false);
+        if (_layout.KeepData)
+            await File.WriteAllTextAsync(_layout.PortsFile, JsonSerializer.Serialize(Components.ToDictionary(c => c.Name, c => c.Port)), ct).ConfigureAwait(false);
         _env.Report($"stack ready; state in {_layout.StateFile}");
+    }
+
+    private Dictionary<string, int> ReadPorts()
+    {
+        try
+        {
+            return _layout.KeepData && File.Exists(_layout.PortsFile)
+                ? JsonSerializer.Deserialize<Dictionary<string, int>>(File.ReadAllText(_layout.PortsFile)) ?? []
+                : [];
+        }
+        catch (JsonException)
+        {
+            // Cut short by a crash: any free ports will do.
+            return [];
+        }
     }
 
     private async Task StopCoreAsync()

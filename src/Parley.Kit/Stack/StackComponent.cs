@@ -40,7 +40,8 @@ public sealed class StackComponent
     /// <summary>Starts the server again on the same port and data and waits until it is ready.</summary>
     public Task StartAsync(CancellationToken ct = default) => ChangeAsync(_driver.StartAsync, StackComponentState.Running, ct);
 
-    internal Task CreateAsync(CancellationToken ct) => ChangeAsync(_driver.CreateAsync, StackComponentState.Running, ct);
+    internal Task CreateAsync(int? preferredPort, CancellationToken ct) =>
+        ChangeAsync(token => _driver.CreateAsync(preferredPort, token), StackComponentState.Running, ct);
 
     internal StackComponentInfo Describe() => new(Kind, Name, Port, Pid, State, _driver.Directory);
 

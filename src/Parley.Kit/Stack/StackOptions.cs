@@ -20,8 +20,22 @@ public sealed partial record StackOptions
     /// <summary>PgBouncer in transaction pooling mode in front of the primary. Needs the primary. Default: true.</summary>
     public bool WithPgBouncer { get; init; } = true;
 
-    /// <summary>redis-server without persistence. Default: true.</summary>
+    /// <summary>redis-server: without persistence, or with an append-only file when <see cref="Durable"/>. Default: true.</summary>
     public bool WithRedis { get; init; } = true;
+
+    /// <summary>
+    /// Keep the data across stops and reuse it on the next start, as <c>parley up</c> does: initdb and pg_basebackup run only
+    /// when a component's data is missing (a replica that cannot catch up is cloned again), Redis appends to an AOF
+    /// (fsync every second), and each component gets its previous port back while that port is free. Needs
+    /// <see cref="RootDirectory"/>. Default: false (fresh data, deleted on stop, as tests want).
+    /// </summary>
+    public bool Durable { get; init; }
+
+    /// <summary>
+    /// Redis <c>maxmemory</c> in megabytes, with policy <c>noeviction</c>: a full Redis refuses writes (the cache breaker skips
+    /// them) and never evicts a key, so the event stream is never cut short. Default: 256.
+    /// </summary>
+    public int RedisMaxMemoryMegabytes { get; init; } = 256;
 
     /// <summary>Database created on the primary; letters, digits and underscores. Default: <c>parley</c>.</summary>
     public string Database { get; init; } = "parley";
@@ -38,6 +52,10 @@ public sealed partial record StackOptions
             throw new ArgumentException("WithReplica and WithPgBouncer need WithPrimary = true.");
         if (!DatabaseName().IsMatch(Database))
             throw new ArgumentException($"Database '{Database}' must be 1-63 letters, digits or underscores, starting with a letter.");
+        if (Durable && RootDirectory is null)
+            throw new ArgumentException("Durable needs a RootDirectory to keep the data under.");
+        if (RedisMaxMemoryMegabytes <= 0)
+            throw new ArgumentException("RedisMaxMemoryMegabytes must be positive.");
         if (ReadyTimeout <= TimeSpan.Zero)
             throw new ArgumentException("ReadyTimeout must be positive.");
         if (OwnerPid is <= 0)

@@ -11,4 +11,7 @@ public sealed class StackStartException : Exception
 
     /// <summary>The component's name, e.g. <c>replica</c>.</summary>
     public string Component { get; }
+
+    /// <summary>What went wrong, in a few words, without the log tail.</summary>
+    public string Reason { get; init; } = "";
 }

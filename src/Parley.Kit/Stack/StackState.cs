@@ -8,8 +8,9 @@ namespace Parley.Kit.Stack;
 /// and removed when the stack stops. Serialises with System.Text.Json in camelCase.
 /// </summary>
 /// <param name="RootDirectory">Where stack.json lives.</param>
-/// <param name="DataDirectory">Where the component data, sockets and logs live; deleted on stop.</param>
+/// <param name="DataDirectory">Where the component data, sockets and logs live; deleted on stop unless <paramref name="KeepData"/>.</param>
 /// <param name="DeleteRootOnStop">True when the root is a temporary directory the stack created.</param>
+/// <param name="KeepData">True for a durable stack (<see cref="StackOptions.Durable"/>): a stop keeps the data for the next start.</param>
 /// <param name="RunAsPostgres">True when PostgreSQL and PgBouncer run as the <c>postgres</c> user (the stack was started as root).</param>
 /// <param name="OwnerPid">The process whose death tears the stack down.</param>
 /// <param name="WatchdogPid">The detached watchdog that does so.</param>
@@ -17,6 +18,7 @@ public sealed record StackState(
     string RootDirectory,
     string DataDirectory,
     bool DeleteRootOnStop,
+    bool KeepData,
     bool RunAsPostgres,
     int OwnerPid,
     int? WatchdogPid,

@@ -22,13 +22,16 @@ internal static class StackProbes
         return await command.ExecuteScalarAsync();
     }
 
-    public static async Task<string> PingRedisAsync(string endpoint)
+    public static Task<string> PingRedisAsync(string endpoint) => RedisAsync(endpoint, "PING");
+
+    /// <summary>Sends one inline command (e.g. <c>SET k v</c>) and returns the raw reply without its final CRLF.</summary>
+    public static async Task<string> RedisAsync(string endpoint, string command)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(IPEndPoint.Parse(endpoint), timeout.Token);
-        await socket.SendAsync("PING\r\n"u8.ToArray(), timeout.Token);
-        var reply = new byte[64];
+        await socket.SendAsync(Encoding.ASCII.GetBytes(command + "\r\n"), timeout.Token);
+        var reply = new byte[256];
         var read = await socket.ReceiveAsync(reply, timeout.Token);
         return Encoding.ASCII.GetString(reply, 0, read).TrimEnd();
     }

@@ -50,25 +50,60 @@ internal abstract class ComponentDriver(StackComponentKind kind, string dataDire
         }
     }
 
-    /// <summary>First start: creates the data, picks a free port (another on a clash) and waits until ready.</summary>
-    public async Task CreateAsync(CancellationToken ct)
+    /// <summary>
+    /// First start of this stack: creates the data unless a finished earlier preparation left it (a durable stack),
+    /// picks a port (the preferred one while it is free, another on a clash) and waits until ready. A component that
+    /// <see cref="CanReseed"/> and does not start on data it reused gets fresh data and one more try.
+    /// </summary>
+    public async Task CreateAsync(int? preferredPort, CancellationToken ct)
     {
-        Env.Report($"{Name}: preparing {Directory}");
-        await PrepareAsync(ct).ConfigureAwait(false);
+        var reused = File.Exists(PreparedMarker) && System.IO.Directory.Exists(Directory);
+        if (reused)
+            Env.Report($"{Name}: reusing {Directory}");
+        else
+            await PrepareFreshAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await StartOnFreePortAsync(preferredPort, ct).ConfigureAwait(false);
+        }
+        catch (StackStartException e) when (reused && CanReseed)
+        {
+            Env.Report($"{Name}: cannot run on its old data ({e.Reason}); re-seeding it");
+            await KillAsync(ct).ConfigureAwait(false);
+            await PrepareFreshAsync(ct).ConfigureAwait(false);
+            await StartOnFreePortAsync(preferredPort, ct).ConfigureAwait(false);
+        }
+        await AfterCreateAsync(ct).ConfigureAwait(false);
+    }
+
+    private async Task StartOnFreePortAsync(int? preferredPort, CancellationToken ct)
+    {
         for (var attempt = 1; ; attempt++)
         {
-            Port = LoopbackPorts.Pick();
+            Port = attempt == 1 && preferredPort is { } port && LoopbackPorts.IsFree(port) ? port : LoopbackPorts.Pick();
             try
             {
                 await StartCoreAsync(portClashIsRetryable: true, ct).ConfigureAwait(false);
-                break;
+                return;
             }
             catch (PortInUseException) when (attempt < PortAttempts)
             {
                 Env.Report($"{Name}: port {Port} was taken meanwhile; trying another");
             }
         }
-        await AfterCreateAsync(ct).ConfigureAwait(false);
+    }
+
+    // Written once PrepareAsync finished, beside (not in) the directory: pg_basebackup would copy a marker inside the primary's.
+    private string PreparedMarker => Path.Combine(dataDirectory, Name + ".prepared");
+
+    private async Task PrepareFreshAsync(CancellationToken ct)
+    {
+        File.Delete(PreparedMarker);
+        if (System.IO.Directory.Exists(Directory))
+            System.IO.Directory.Delete(Directory, recursive: true);
+        Env.Report($"{Name}: preparing {Directory}");
+        await PrepareAsync(ct).ConfigureAwait(false);
+        await File.WriteAllTextAsync(PreparedMarker, $"{DateTimeOffset.UtcNow:O}\n", ct).ConfigureAwait(false);
     }
 
     /// <summary>Starts the server on <see cref="Port"/> with its existing data and waits (bounded) until it is ready.</summary>
@@ -91,7 +126,10 @@ internal abstract class ComponentDriver(StackComponentKind kind, string dataDire
         {
             if (ReadPid() is { } pid && !ProcessTree.IsAlive(pid))
                 throw Failure($"exited during start (pid {pid})", logStart, portClashIsRetryable);
-            if (LogSince(logStart).Contains(PortClash, StringComparison.Ordinal) || DateTime.UtcNow >= deadline)
+            var log = LogSince(logStart);
+            if (HopelessLogLine is { } hopeless && log.Contains(hopeless, StringComparison.Ordinal))
+                throw Failure($"cannot get ready: its log says \"{hopeless}\"", logStart, portClashIsRetryable);
+            if (log.Contains(PortClash, StringComparison.Ordinal) || DateTime.UtcNow >= deadline)
                 throw Failure($"not ready within {Env.ReadyTimeout.TotalSeconds:0}s", logStart, portClashIsRetryable);
             await Task.Delay(PollInterval, ct).ConfigureAwait(false);
         }
@@ -127,13 +165,25 @@ internal abstract class ComponentDriver(StackComponentKind kind, string dataDire
     /// <summary>True once the server answers as it should; false (not an exception) while it does not yet.</summary>
     protected abstract Task<bool> ProbeAsync(CancellationToken ct);
 
-    /// <summary>One-time work after the first successful start.</summary>
+    /// <summary>Work after the stack's first start of this component (idempotent: durable data may have had it done before).</summary>
     protected virtual Task AfterCreateAsync(CancellationToken ct) => Task.CompletedTask;
 
-    /// <summary>Removes a pid file left by a killed server, so a failed launch is not mistaken for the old process.</summary>
+    /// <summary>True when fresh data is a safe answer to a start that fails on reused data (a replica: the primary has it all).</summary>
+    protected virtual bool CanReseed => false;
+
+    /// <summary>A log text that means waiting longer will not help (e.g. the WAL a replica needs is gone).</summary>
+    protected virtual string? HopelessLogLine => null;
+
+    /// <summary>The server's process name in /proc/&lt;pid&gt;/comm, to tell its pid file from one whose pid now belongs to another program.</summary>
+    protected abstract string ProcessName { get; }
+
+    /// <summary>
+    /// Removes a pid file left by a killed server (its pid gone, or reused by another program), so it neither blocks the start
+    /// nor makes a failed launch look like the old process.
+    /// </summary>
     protected void DeleteStalePidFile()
     {
-        if (ReadPid() is not { } pid || !ProcessTree.IsAlive(pid))
+        if (ReadPid() is not { } pid || !ProcessTree.IsAliveAs(pid, ProcessName))
             File.Delete(PidFile);
     }
 
@@ -154,7 +204,7 @@ internal abstract class ComponentDriver(StackComponentKind kind, string dataDire
         if (portClash)
             reason = $"127.0.0.1:{Port} is taken by another process";
         var tail = string.Join(Environment.NewLine, log.Split('\n').TakeLast(30));
-        return new StackStartException(Name, inner is null ? reason : $"{reason}: {inner.Message}", tail, inner);
+        return new StackStartException(Name, inner is null ? reason : $"{reason}: {inner.Message}", tail, inner) { Reason = reason };
     }
 
     private long LogLength() => File.Exists(LogFile) ? new FileInfo(LogFile).Length : 0;

@@ -14,6 +14,8 @@ internal sealed class PgBouncerServer(string dataDirectory, StackEnvironment env
 
     protected override string PidFile => Path.Combine(Directory, "pgbouncer.pid");
 
+    protected override string ProcessName => "pgbouncer";
+
     private string ConfigFile => Path.Combine(Directory, "pgbouncer.ini");
 
     public string ConnectionString =>

@@ -42,9 +42,15 @@ internal sealed class PostgresPrimary(string dataDirectory, StackEnvironment env
 
     protected override async Task AfterCreateAsync(CancellationToken ct)
     {
-        Env.Report($"{Name}: creating database {database}");
         await using var connection = new NpgsqlConnection(ConnectionString("postgres") + ";Pooling=false");
         await connection.OpenAsync(ct).ConfigureAwait(false);
+        await using var exists = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", connection)
+        {
+            Parameters = { new() { Value = database } },
+        };
+        if (await exists.ExecuteScalarAsync(ct).ConfigureAwait(false) is true)
+            return;
+        Env.Report($"{Name}: creating database {database}");
         // The name is validated by StackOptions (letters, digits, underscores), so quoting it is enough.
         await using var command = new NpgsqlCommand($"CREATE DATABASE \"{database}\"", connection);
         await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);

@@ -17,5 +17,15 @@ internal sealed class PostgresReplica(string dataDirectory, StackEnvironment env
             StackEnvironment.CommandTimeout,
             ct);
 
+    // The primary's port may differ from the one pg_basebackup wrote into postgresql.auto.conf; the command line wins.
+    protected override string ExtraServerOptions =>
+        " -c " + Shell.Quote($"primary_conninfo=host=127.0.0.1 port={primary.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)} user={User} application_name=replica");
+
+    // Everything the replica holds is on the primary, so cloning it again loses nothing.
+    protected override bool CanReseed => true;
+
+    // The primary recycled WAL the replica still needs (it was down too long): it would retry forever.
+    protected override string? HopelessLogLine => "has already been removed";
+
     protected override Task<bool> ProbeAsync(CancellationToken ct) => QueryIsTrueAsync(StreamingSql, ct);
 }

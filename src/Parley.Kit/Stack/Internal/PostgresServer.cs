@@ -11,6 +11,11 @@ internal abstract class PostgresServer(StackComponentKind kind, string dataDirec
 
     protected override string PidFile => Path.Combine(Directory, "postmaster.pid");
 
+    protected override string ProcessName => "postgres";
+
+    /// <summary>More server options for the postgres command line (already shell-quoted), applied on every start.</summary>
+    protected virtual string ExtraServerOptions => "";
+
     public override string ShellStopCommand =>
         $"{Env.ShellAsPostgres}{Shell.Quote(Env.Binaries.PgCtl)} -D {Shell.Quote(Directory)} stop -m fast -w -t {StopSeconds} || stop_pid {Shell.Quote(PidFile)}";
 
@@ -21,10 +26,18 @@ internal abstract class PostgresServer(StackComponentKind kind, string dataDirec
     /// <summary>pg_ctl start -w: returns once the server accepts connections. Port and socket directory go on the command line so a restart keeps them.</summary>
     protected override async Task LaunchAsync(CancellationToken ct)
     {
+        // After a SIGKILL, PostgreSQL removes its own stale lock files, unless their pid now belongs to another process.
+        DeleteStalePidFile();
+        foreach (var socketLock in System.IO.Directory.EnumerateFiles(Directory, ".s.PGSQL.*.lock"))
+        {
+            var owner = File.ReadLines(socketLock).FirstOrDefault();
+            if (!int.TryParse(owner, out var pid) || !ProcessTree.IsAliveAs(pid, ProcessName))
+                File.Delete(socketLock);
+        }
         var waitSeconds = Env.ReadyTimeout.TotalSeconds.ToString("0", CultureInfo.InvariantCulture);
         var result = await Env.RunAsPostgresAsync(
             Env.Binaries.PgCtl,
-            ["-D", Directory, "-l", LogFile, "-o", $"-p {Port} -k {Shell.Quote(Directory)}", "-w", "-t", waitSeconds, "start"],
+            ["-D", Directory, "-l", LogFile, "-o", $"-p {Port} -k {Shell.Quote(Directory)}{ExtraServerOptions}", "-w", "-t", waitSeconds, "start"],
             DataDirectory,
             Env.ReadyTimeout + TimeSpan.FromSeconds(10),
             ct).ConfigureAwait(false);

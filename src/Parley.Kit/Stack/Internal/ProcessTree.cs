@@ -24,13 +24,26 @@ internal static partial class ProcessTree
         return state is not ('Z' or 'X' or 'x');
     }
 
+    /// <summary>True when the process is alive and runs <paramref name="name"/> (/proc/&lt;pid&gt;/comm, at most 15 characters).</summary>
+    public static bool IsAliveAs(int pid, string name)
+    {
+        try
+        {
+            return IsAlive(pid) && File.ReadAllText($"/proc/{pid}/comm").TrimEnd('\n') == (name.Length > 15 ? name[..15] : name);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
     public static void Terminate(int pid) => _ = Kill(pid, SigTerm);
 
     /// <summary>
     /// SIGKILLs the process and every descendant, then waits (bounded) until their parent has reaped them too:
-    /// PostgreSQL refuses to start while the pid in its lock file still exists, even as a zombie.
+    /// PostgreSQL refuses to start while the pid in its lock file still exists, even as a zombie. False if some remain after the timeout.
     /// </summary>
-    public static Task KillTreeAsync(int pid, TimeSpan timeout, CancellationToken ct)
+    public static Task<bool> KillTreeAsync(int pid, TimeSpan timeout, CancellationToken ct)
     {
         var victims = Descendants(pid).Prepend(pid).ToList();
         foreach (var victim in victims)

@@ -5,13 +5,19 @@ using System.Text;
 
 namespace Parley.Kit.Stack.Internal;
 
-/// <summary>redis-server without persistence, daemonised, ready once it answers PING.</summary>
-internal sealed class RedisServer(string dataDirectory, StackEnvironment env)
+/// <summary>
+/// redis-server, daemonised, ready once it answers PING. Durable: an append-only file fsynced every second (the event
+/// stream survives a restart, a crash loses at most about its last second).
+/// Bounded by maxmemory with noeviction either way.
+/// </summary>
+internal sealed class RedisServer(string dataDirectory, StackEnvironment env, bool durable, int maxMemoryMegabytes)
     : ComponentDriver(StackComponentKind.Redis, dataDirectory, env)
 {
     private static readonly TimeSpan PingTimeout = TimeSpan.FromSeconds(2);
 
     protected override string PidFile => Path.Combine(Directory, "redis.pid");
+
+    protected override string ProcessName => "redis-server";
 
     public string Endpoint => $"127.0.0.1:{Port}";
 
@@ -27,7 +33,9 @@ internal sealed class RedisServer(string dataDirectory, StackEnvironment env)
         string[] args =
         [
             "--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "no", "--dir", Directory,
+            "--save", "", "--dir", Directory,
+            .. durable ? ["--appendonly", "yes", "--appendfsync", "everysec"] : new[] { "--appendonly", "no" },
+            "--maxmemory", $"{maxMemoryMegabytes.ToString(CultureInfo.InvariantCulture)}mb", "--maxmemory-policy", "noeviction",
             "--unixsocket", Path.Combine(Directory, "redis.sock"), "--unixsocketperm", "700",
             "--daemonize", "yes", "--pidfile", PidFile, "--logfile", LogFile,
         ];
