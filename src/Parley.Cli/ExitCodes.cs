@@ -18,7 +18,7 @@ public static class ExitCodes
     /// <summary>A system binary (postgres, pgbouncer, redis-server) is not installed; the message says what to apt-get install.</summary>
     public const int MissingBinary = 4;
 
-    /// <summary><c>up</c>: a local stack already runs from this root.</summary>
+    /// <summary><c>up</c>: a local stack already runs from this root; <c>reset</c>: refuses while it runs.</summary>
     public const int AlreadyRunning = 5;
 
     /// <summary><c>load</c>: an SLO gate was breached.</summary>
@@ -37,7 +37,7 @@ public static class ExitCodes
           2    bad arguments or invalid configuration
           3    status: some components are down
           4    a system binary is missing (the message says what to apt-get install)
-          5    up: a stack already runs from this root (run `parley down`)
+          5    up, reset: a stack already runs from this root (run `parley down`)
           6    load: an SLO gate was breached
           7    load: a gate had no data (inconclusive, never a pass)
           130  interrupted

@@ -29,6 +29,10 @@ internal sealed record StackBinaries(string? PostgresBin, string? PgBouncer, str
 
     public string PgBaseBackup => Path.Combine(PostgresBin!, "pg_basebackup");
 
+    public string PgDump => Path.Combine(PostgresBin!, "pg_dump");
+
+    public string PgRestore => Path.Combine(PostgresBin!, "pg_restore");
+
     private static string FindPostgresBin(string[] path, string postgresRoots)
     {
         var versioned = Directory.Exists(postgresRoots)
