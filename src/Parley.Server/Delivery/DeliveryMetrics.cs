@@ -31,7 +31,7 @@ internal static class DeliveryMetrics
         "parley.ws.closed", "{connection}", "WebSocket connections closed, by reason (see CloseCodes).");
 
     public static readonly Counter<long> ResyncsSent = ParleyMetrics.Meter.CreateCounter<long>(
-        "parley.ws.resyncs", "{frame}", "resync.required frames sent, by reason (since beyond retention, stream lost with a Redis restart).");
+        "parley.ws.resyncs", "{frame}", "resync.required frames sent, by reason (since beyond retention, a replay past its bound, stream lost with a Redis restart).");
 
     public static readonly Histogram<double> Latency = ParleyMetrics.Meter.CreateHistogram<double>(
         "parley.delivery.latency", "s", "From a message's createdAt to its frame written to a socket.");

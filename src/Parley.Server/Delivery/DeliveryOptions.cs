@@ -65,6 +65,17 @@ public sealed class DeliveryOptions
     [Range(1, 10_000)]
     public int MaxSocketsPerUser { get; set; } = 20;
 
+    /// <summary>
+    /// Stream entries (every user's) one <c>since</c> replay may read; past it the client gets
+    /// <c>resync.required</c> and catches up over REST. Default 50,000 (100 s of the 500 msg/s soak).
+    /// </summary>
+    [Range(100, 10_000_000)]
+    public int ReplayMaxEntries { get; set; } = 50_000;
+
+    /// <summary>Bytes of stream entries one <c>since</c> replay may read (what it sends is less); past it: <c>resync.required</c>. Default 32 MiB.</summary>
+    [Range(4096, 1L << 34)]
+    public long ReplayMaxBytes { get; set; } = 32L << 20;
+
     /// <summary>Interval of server ping frames. Default 15 s.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);

@@ -1,6 +1,8 @@
+using System.Buffers.Text;
 using System.Security.Claims;
 using Microsoft.Extensions.Options;
 using Parley.Data.Outbox;
+using Parley.Redis;
 using Parley.Server.Auth;
 using Parley.Server.Delivery;
 using Parley.Server.Http;
@@ -46,7 +48,7 @@ public static class RealtimeApi
         var code = CloseCodes.InternalError;
         try
         {
-            code = await connection.RunAsync((c, ct) => ReplayAsync(c, from, stream, recipients, ct), lifetime.ApplicationStopping);
+            code = await connection.RunAsync((c, ct) => ReplayAsync(c, from, stream, recipients, o, ct), lifetime.ApplicationStopping);
         }
         finally
         {
@@ -86,7 +88,15 @@ public static class RealtimeApi
         }
     }
 
-    private static async Task ReplayAsync(RealtimeConnection connection, StreamId? since, EventStream stream, RecipientStore recipients, CancellationToken ct)
+    /// <summary>
+    /// Replays what followed <paramref name="since"/> for this user, oldest first. Entries are matched
+    /// on their raw conversation field, so other users' entries are never parsed or rebuilt; the
+    /// replay reads at most <see cref="DeliveryOptions.ReplayMaxEntries"/> entries and
+    /// <see cref="DeliveryOptions.ReplayMaxBytes"/> bytes of the stream, and past either bound tells the
+    /// client <c>resync.required</c> (it catches up over REST) instead of going on.
+    /// </summary>
+    private static async Task ReplayAsync(
+        RealtimeConnection connection, StreamId? since, EventStream stream, RecipientStore recipients, DeliveryOptions options, CancellationToken ct)
     {
         if (since is not { } position)
         {
@@ -96,12 +106,11 @@ public static class RealtimeApi
         var state = await stream.GetStateAsync(ct);
         if (Recovery.Decide(position, state) == RecoveryDecision.ResyncRequired)
         {
-            await connection.SendDirectAsync(OutgoingFrame.ResyncRequired.Frame, ct);
-            DeliveryMetrics.ResyncsSent.Add(1, new KeyValuePair<string, object?>("reason", "since_not_held"));
-            connection.TryGoLive(StreamId.Zero);
+            await ResyncAsync(connection, "since_not_held", ct);
             return;
         }
         var last = position;
+        long entriesLeft = options.ReplayMaxEntries, bytesLeft = options.ReplayMaxBytes;
         do
         {
             while (true)
@@ -112,8 +121,14 @@ public static class RealtimeApi
                 var conversations = await recipients.ConversationsOfAsync(connection.UserId, ct);
                 foreach (var entry in entries)
                 {
+                    bytesLeft -= entry.Fields.Sum(f => f.Value.Length);
+                    if (--entriesLeft < 0 || bytesLeft < 0)
+                    {
+                        await ResyncAsync(connection, "replay_bound", ct);
+                        return;
+                    }
                     if (StreamId.TryParse(entry.Id, out var id)) last = id;
-                    if (DeliveryEvent.FromEntry(entry) is { } e
+                    if (MayConcern(entry, conversations) && DeliveryEvent.FromEntry(entry) is { } e
                         && (conversations.Contains(e.ConversationId) || (e.Type == "participant.removed" && e.SubjectUserId == connection.UserId)))
                         await connection.SendDirectAsync(e.Frame, ct);
                 }
@@ -121,5 +136,18 @@ public static class RealtimeApi
             }
         }
         while (!connection.TryGoLive(last));
+    }
+
+    // One of the user's conversations, or a removal (which also reaches the removed user): decided on the raw fields.
+    private static bool MayConcern(StreamEntry entry, HashSet<Guid> conversations) =>
+        (entry[EventStream.ConversationField] is { } c && Utf8Parser.TryParse(c.Span, out Guid conversation, out _) && conversations.Contains(conversation))
+        || (entry[EventStream.TypeField] is { } type && type.Span.SequenceEqual("participant.removed"u8));
+
+    private static async Task ResyncAsync(RealtimeConnection connection, string reason, CancellationToken ct)
+    {
+        await connection.SendDirectAsync(OutgoingFrame.ResyncRequired.Frame, ct);
+        DeliveryMetrics.ResyncsSent.Add(1, new KeyValuePair<string, object?>("reason", reason));
+        // A queue overflow before this point only emptied the queue (the client catches up anyway); the second call goes live.
+        if (!connection.TryGoLive(StreamId.Zero)) connection.TryGoLive(StreamId.Zero);
     }
 }
