@@ -11,11 +11,12 @@ namespace Parley.Server.Caching;
 
 /// <summary>
 /// The cached reads (first history page, first conversation-list page, each behind its flag) and
-/// the invalidation every write performs before it answers.
+/// the invalidation every write performs before it answers. The invalidations run after the write
+/// committed, so they never fail the request: whatever goes wrong is logged and covered by the epoch.
 /// </summary>
-public sealed class CachedReads(
+public sealed partial class CachedReads(
     ReadCache cache, FeatureFlags flags, ConversationAccess access, MessageStore messages, ConversationStore conversations,
-    MembershipSync membership, IOptions<JsonOptions> json)
+    MembershipSync membership, IOptions<JsonOptions> json, ILogger<CachedReads> logger)
 {
     private readonly JsonSerializerOptions _json = json.Value.SerializerOptions;
 
@@ -54,7 +55,22 @@ public sealed class CachedReads(
     private const string JsonContentType = "application/json; charset=utf-8";
 
     /// <summary>A conversation changed (message, title, deletion, membership): its history and every participant's list.</summary>
-    public async Task ConversationChangedAsync(Guid conversationId, CancellationToken ct, params Guid[] alsoUsers)
+    public Task ConversationChangedAsync(Guid conversationId, CancellationToken ct, params Guid[] alsoUsers) =>
+        AfterCommitAsync(() => InvalidateConversationAsync(conversationId, alsoUsers, ct));
+
+    /// <summary>Who belongs to the conversation changed (or it was deleted): participant sets on every node, then as above.</summary>
+    public Task MembershipChangedAsync(Guid conversationId, CancellationToken ct, params Guid[] alsoUsers) =>
+        AfterCommitAsync(async () =>
+        {
+            await membership.PublishAsync(conversationId, ct);
+            await InvalidateConversationAsync(conversationId, alsoUsers, ct);
+        });
+
+    /// <summary>Only this user's list changed (its read marker, or it joined a new conversation).</summary>
+    public Task UserChangedAsync(CancellationToken ct, params Guid[] userIds) =>
+        AfterCommitAsync(() => cache.InvalidateAsync(userIds.Select(ReadCache.User).ToArray(), ct));
+
+    private async Task InvalidateConversationAsync(Guid conversationId, Guid[] alsoUsers, CancellationToken ct)
     {
         // From this node's participant sets when current; a deleted conversation's members come from its rows.
         var participants = await access.MemberIdsAsync(conversationId, ct) ?? await conversations.ParticipantIdsAsync(conversationId, ct);
@@ -62,14 +78,21 @@ public sealed class CachedReads(
         await cache.InvalidateAsync(scopes, ct);
     }
 
-    /// <summary>Who belongs to the conversation changed (or it was deleted): participant sets on every node, then as above.</summary>
-    public async Task MembershipChangedAsync(Guid conversationId, CancellationToken ct, params Guid[] alsoUsers)
+    // The write committed: its answer is its success status whatever fails here (the participant lookup, the
+    // publish, a cancelled request). What could not be invalidated is retired by the epoch.
+    private async Task AfterCommitAsync(Func<Task> invalidate)
     {
-        await membership.PublishAsync(conversationId, ct);
-        await ConversationChangedAsync(conversationId, ct, alsoUsers);
+        try
+        {
+            await invalidate();
+        }
+        catch (Exception e)
+        {
+            cache.RetireAll();
+            LogInvalidationFailed(logger, e.GetType().Name, e.Message);
+        }
     }
 
-    /// <summary>Only this user's list changed (its read marker, or it joined a new conversation).</summary>
-    public Task UserChangedAsync(CancellationToken ct, params Guid[] userIds) =>
-        cache.InvalidateAsync(userIds.Select(ReadCache.User).ToArray(), ct);
+    [LoggerMessage(EventId = 1204, Level = LogLevel.Warning, Message = "Cache invalidation after a committed write failed ({Type}: {Reason}); every cached entry is retired instead")]
+    private static partial void LogInvalidationFailed(ILogger logger, string type, string reason);
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Parley.Data.Conversations;
 using Parley.Redis;
+using Parley.Server.Features.Health;
 
 namespace Parley.Server.Caching;
 
@@ -10,7 +11,8 @@ namespace Parley.Server.Caching;
 /// subscription is up, so a node that could miss an invalidation asks the primary instead.
 /// </summary>
 public sealed partial class MembershipSync(
-    MembershipCache cache, RedisClient redis, IOptions<RedisOptions> options, ILogger<MembershipSync> logger) : BackgroundService
+    MembershipCache cache, RedisClient redis, RedisProbe probe, IOptions<RedisOptions> options, IOptions<HealthOptions> health,
+    ILogger<MembershipSync> logger) : BackgroundService
 {
     private string Channel => redis.Key("membership");
 
@@ -18,13 +20,18 @@ public sealed partial class MembershipSync(
     public async Task PublishAsync(Guid conversationId, CancellationToken ct)
     {
         cache.Invalidate(conversationId);
+        // Other nodes' subscriptions are down too, or their entries expire within MembershipCache.MaxAge (as for a failed publish).
+        if (!probe.Answers)
+        {
+            LogPublishFailed(logger, conversationId, "Redis is not answering");
+            return;
+        }
         try
         {
-            await redis.PublishAsync(Channel, conversationId.ToString("N"), ct);
+            await redis.ExecuteAsync("PUBLISH", [Channel, conversationId.ToString("N")], TimeSpan.FromMilliseconds(health.Value.RedisTimeoutMilliseconds), ct);
         }
         catch (RedisException e)
         {
-            // Other nodes' subscriptions are down too, or their entries expire within MembershipCache.MaxAge.
             LogPublishFailed(logger, conversationId, e.Message);
         }
     }

@@ -1,6 +1,8 @@
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Parley.Redis;
+using Parley.Server.Features.Health;
 using Parley.Server.Observability;
 using Polly;
 using Polly.CircuitBreaker;
@@ -18,7 +20,11 @@ public sealed class CacheOptions
     /// <summary>Per-operation Redis timeout; slower counts as a failure. Default 100 ms.</summary>
     public int TimeoutMilliseconds { get; set; } = 100;
 
-    /// <summary>How long the cache is skipped after its breaker opens. Default 2 s.</summary>
+    /// <summary>
+    /// How long the cache is skipped after its breaker opens on error replies (half of at least 4 lookups in 5 s).
+    /// A lost connection or a timeout opens it at once instead, until the Redis probe's next <c>PING</c> is answered.
+    /// Default 2 s.
+    /// </summary>
     public int BreakSeconds { get; set; } = 2;
 }
 
@@ -28,9 +34,12 @@ public sealed class CacheOptions
 /// INCR, so all of a scope's entries go at once without KEYS or SCAN, and a reader that raced a
 /// writer can only fill a key nobody reads any more. A global epoch is bumped whenever an
 /// invalidation could not be delivered, so nothing stale survives a Redis outage.
-/// Redis that is down or slow is skipped behind a breaker: callers get a miss at once.
+/// Redis that is down or slow is skipped behind a breaker: callers get a miss at once. The first lost
+/// connection or timed-out command opens it (held open, no minimum throughput: one request paying a
+/// timeout is enough), as does a failed <see cref="RedisProbe"/>; the probe's next answered <c>PING</c> is
+/// the half-open test that closes it.
 /// </summary>
-public sealed class ReadCache
+public sealed partial class ReadCache
 {
     private static readonly Counter<long> Requests = ParleyMetrics.Meter.CreateCounter<long>(
         "parley.cache.requests", "{request}", "Cache lookups by result: hit, miss or skipped (cache unavailable).");
@@ -58,12 +67,19 @@ public sealed class ReadCache
     private readonly CacheOptions _options;
     private readonly ResiliencePipeline _pipeline;
     private readonly CircuitBreakerStateProvider _state = new();
+    private readonly CircuitBreakerManualControl _control = new();
+    private readonly SemaphoreSlim _controlGate = new(1, 1);
+    private readonly RedisProbe _probe;
+    private readonly ILogger<ReadCache> _logger;
     private readonly string _epochKey;
     private volatile bool _epochStale;
+    private volatile bool _held;
 
-    public ReadCache(RedisClient redis, IOptions<CacheOptions> options)
+    public ReadCache(RedisClient redis, RedisProbe probe, IOptions<CacheOptions> options, ILogger<ReadCache> logger)
     {
         _redis = redis;
+        _probe = probe;
+        _logger = logger;
         _options = options.Value;
         _epochKey = redis.Key("cache:epoch");
         _pipeline = new ResiliencePipelineBuilder()
@@ -74,11 +90,17 @@ public sealed class ReadCache
                 SamplingDuration = TimeSpan.FromSeconds(5),
                 BreakDuration = TimeSpan.FromSeconds(_options.BreakSeconds),
                 StateProvider = _state,
+                ManualControl = _control,
                 ShouldHandle = new PredicateBuilder().Handle<RedisException>().Handle<TimeoutException>(),
             })
             .Build();
         ParleyMetrics.Meter.CreateObservableGauge("parley.cache.breaker.state", () => (int)_state.CircuitState,
-            description: "Cache breaker: 0 closed, 1 open, 2 half-open.");
+            description: "Cache breaker: 0 closed, 1 open, 2 half-open, 3 held open (Redis gone or not answering).");
+        probe.Probed += result => _ = HoldAsync(result.Status != HealthStatus.Healthy);
+        redis.ConnectionStateChanged += (_, e) =>
+        {
+            if (!e.IsConnected) _ = HoldAsync(true);
+        };
     }
 
     public bool Available => _redis.IsConnected && _state.CircuitState == CircuitState.Closed;
@@ -86,7 +108,7 @@ public sealed class ReadCache
     /// <summary>The entry if cached; otherwise a stamp to store a fresh value under, or null when the cache is unavailable.</summary>
     public async Task<CacheLookup> GetAsync(string scope, string name, CancellationToken ct)
     {
-        if (!_redis.IsConnected || _state.CircuitState == CircuitState.Open)
+        if (!_redis.IsConnected || _state.CircuitState is CircuitState.Open or CircuitState.Isolated)
         {
             Requests.Add(1, new KeyValuePair<string, object?>("result", "skipped"));
             return CacheLookup.Unavailable;
@@ -108,6 +130,7 @@ public sealed class ReadCache
         }
         catch (Exception e) when (IsCacheFailure(e))
         {
+            await OnFailureAsync(e);
             Requests.Add(1, new KeyValuePair<string, object?>("result", "skipped"));
             return CacheLookup.Unavailable;
         }
@@ -124,6 +147,7 @@ public sealed class ReadCache
         catch (Exception e) when (IsCacheFailure(e))
         {
             // a value not cached is only a later miss
+            await OnFailureAsync(e);
         }
     }
 
@@ -142,9 +166,13 @@ public sealed class ReadCache
         {
             // Could not invalidate: retire every entry as soon as Redis answers again.
             _epochStale = true;
+            await OnFailureAsync(e);
             Invalidations.Add(scopes.Count, new KeyValuePair<string, object?>("outcome", "deferred_to_epoch"));
         }
     }
+
+    /// <summary>Retires every cached entry as soon as Redis answers (an invalidation that could not even be attempted).</summary>
+    public void RetireAll() => _epochStale = true;
 
     public static string Conversation(Guid id) => $"c:{id:N}";
 
@@ -170,6 +198,33 @@ public sealed class ReadCache
             }
         }, timeout.Token);
     }
+
+    // A lost connection or a timeout says the connection is bad: the next request must not pay for it again.
+    private Task OnFailureAsync(Exception e) =>
+        e is RedisConnectionException or RedisTimeoutException or TimeoutException ? HoldAsync(true) : Task.CompletedTask;
+
+    /// <summary>Holds the breaker open (isolated) while Redis is known bad; releases it once the probe's PING is answered.</summary>
+    private async Task HoldAsync(bool hold)
+    {
+        if (_held == hold) return;
+        await _controlGate.WaitAsync();
+        try
+        {
+            if (_held == hold) return;
+            if (hold) await _control.IsolateAsync();
+            else await _control.CloseAsync();
+            _held = hold;
+        }
+        finally
+        {
+            _controlGate.Release();
+        }
+        LogHeld(_logger, hold);
+        if (hold) _probe.ProbeSoon();
+    }
+
+    [LoggerMessage(EventId = 1203, Level = LogLevel.Information, Message = "Cache breaker held open (Redis gone or not answering): {Held}")]
+    private static partial void LogHeld(ILogger logger, bool held);
 
     private static bool IsCacheFailure(Exception e) =>
         e is RedisException or TimeoutException or BrokenCircuitException or IsolatedCircuitException

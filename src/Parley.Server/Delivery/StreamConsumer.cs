@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using Parley.Data.Outbox;
 using Parley.Redis;
+using Parley.Server.Features.Health;
 using Parley.Server.Features.Realtime;
 
 namespace Parley.Server.Delivery;
@@ -19,7 +20,7 @@ namespace Parley.Server.Delivery;
 /// an event without being told to resync).
 /// </summary>
 public sealed partial class StreamConsumer(
-    RedisClient redis, EventStream stream, ConnectionHub hub, RecipientStore recipients, IOptions<DeliveryOptions> options,
+    RedisClient redis, RedisProbe probe, EventStream stream, ConnectionHub hub, RecipientStore recipients, IOptions<DeliveryOptions> options,
     IOptions<NodeOptions> node, IServer server, IHostApplicationLifetime lifetime, ILogger<StreamConsumer> logger) : BackgroundService
 {
     private static readonly KeyValuePair<string, object?> ConsumerTag = new("where", "consumer");
@@ -92,7 +93,10 @@ public sealed partial class StreamConsumer(
                 LogReadFailed(logger, e.Message);
                 try
                 {
+                    // Not a new connection every 250 ms to a Redis known to be gone or hung: wait for its probe
+                    // to be answered (bounded, so a consumer whose own connection is the problem tries again).
                     await Task.Delay(TimeSpan.FromMilliseconds(250), stoppingToken);
+                    await probe.WaitAnswersAsync(TimeSpan.FromSeconds(5), stoppingToken);
                 }
                 catch (OperationCanceledException)
                 {

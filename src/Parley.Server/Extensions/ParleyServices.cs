@@ -44,8 +44,11 @@ public static class ParleyServices
         services.AddSingleton<FeatureFlags>();
         services.AddSingleton<ReadRouter>();
         services.AddHostedService<FlagSyncService>();
-        services.AddHostedService<ReplicaProbeService>();
         services.AddHostedService<SupervisorWatch>();
+        services.AddOptions<HealthOptions>().BindConfiguration(HealthOptions.Section);
+        AddProbe<PrimaryProbe>(services);
+        AddProbe<ReplicaProbe>(services);
+        AddProbe<RedisProbe>(services);
         services.AddOptions<CacheOptions>().BindConfiguration(CacheOptions.Section);
         services.AddSingleton<ReadCache>();
         services.AddSingleton<CachedReads>();
@@ -83,13 +86,19 @@ public static class ParleyServices
         });
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Limits.RequestBodyBytes);
 
-        services.AddHealthChecks().AddCheck<PrimaryHealthCheck>("primary")
-            .AddCheck<ReplicaHealthCheck>("replica")
-            .AddCheck<RedisHealthCheck>("redis");
+        services.AddHealthChecks().AddCheck<ProbeHealthCheck<PrimaryProbe>>("primary")
+            .AddCheck<ProbeHealthCheck<ReplicaProbe>>("replica")
+            .AddCheck<ProbeHealthCheck<RedisProbe>>("redis");
         services.AddPrometheusExporter();
         builder.AddParleyRealtime();
         builder.AddParleyMonitoring();
         return builder;
+    }
+
+    private static void AddProbe<TProbe>(IServiceCollection services) where TProbe : DependencyProbe
+    {
+        services.AddSingleton<TProbe>();
+        services.AddHostedService(sp => sp.GetRequiredService<TProbe>());
     }
 
     private static bool TryKey(AuthOptions o)

@@ -19,9 +19,12 @@ public sealed class PrimaryOutageTests(ParleyFixture fixture)
         await fixture.Stack.Primary.StopAsync();
         try
         {
-            var ready = await api.Http.GetAsync("/health/ready");
-            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
-            Assert.Equal("Unhealthy", (await ApiClient.Json(ready))["status"]!.GetValue<string>());
+            // Readiness reports the primary probe's latest result, which follows within one probe.
+            await Eventually.True(async () =>
+            {
+                using var ready = await api.Http.GetAsync("/health/ready");
+                return ready.StatusCode == HttpStatusCode.ServiceUnavailable && (await ApiClient.Json(ready))["status"]!.GetValue<string>() == "Unhealthy";
+            }, "readiness to be Unhealthy (503)");
 
             foreach (var response in new[]
             {
