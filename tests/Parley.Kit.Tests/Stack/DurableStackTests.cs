@@ -20,6 +20,9 @@ public sealed class DurableStackTests
             {
                 ports = [.. first.Components.Select(c => c.Port)];
                 data = first.DataDirectory;
+                // What makes a 201 survive a SIGKILL: every commit is flushed to disk before it is acknowledged.
+                foreach (var setting in new[] { "fsync", "synchronous_commit", "full_page_writes" })
+                    Assert.Equal("on", await StackProbes.ScalarAsync(first.PrimaryConnectionString, $"SHOW {setting}"));
                 await StackProbes.ScalarAsync(first.PrimaryConnectionString, "CREATE TABLE kept (id int); INSERT INTO kept VALUES (42)");
                 Assert.Equal("+OK", await StackProbes.RedisAsync(first.RedisEndpoint!, "SET kept yes"));
             }
