@@ -17,7 +17,9 @@ public sealed class ChaosListenerTests(ChaosEnvironmentFixture fixture)
     {
         var env = fixture.Env;
         var id = $"listener-{Random.Shared.Next(100_000)}";
-        await using var node = await env.StartNodeAsync(id, env.NodeSettings(id));
+        // A stream of its own, so trimming it below touches no other test's events.
+        var stream = $"events-{id}";
+        await using var node = await env.StartNodeAsync(id, env.NodeSettings(id, overrides: new Dictionary<string, string?> { ["Parley:Delivery:StreamKey"] = stream }));
         var ledger = new ChaosLedger();
         using var api = new ChaosApi(ledger, [node.BaseAddress]);
         var owner = await api.NewUserAsync("lo");
@@ -33,14 +35,14 @@ public sealed class ChaosListenerTests(ChaosEnvironmentFixture fixture)
 
         front.SetDown(true);
         for (var i = 0; i < 3; i++) Assert.Equal(201, await api.SendAsync(owner, conversation, $"missed-{i}"));
-        // Once the dispatcher has published them, trim the stream so the listener's `since` is beyond retention.
+        // Once the dispatcher has published them, trim the node's stream so the listener's `since` is beyond retention.
         await using (var db = NpgsqlDataSource.Create(env.Stack.PrimaryConnectionString))
         {
             await using var pending = db.CreateCommand("SELECT count(*) FROM outbox WHERE dispatched_at IS NULL AND conversation_id = $1");
             pending.Parameters.AddWithValue(conversation);
             await Until(async () => (long)(await pending.ExecuteScalarAsync())! == 0, "dispatch");
         }
-        Assert.StartsWith(":", await RedisCommand.SendAsync(env.Stack.RedisEndpoint!, ["XTRIM", "parley:events", "MAXLEN", "0"], TimeSpan.FromSeconds(5)));
+        Assert.StartsWith(":", await RedisCommand.SendAsync(env.Stack.RedisEndpoint!, ["XTRIM", $"parley:{stream}", "MAXLEN", "0"], TimeSpan.FromSeconds(5)));
         front.SetDown(false);
 
         await Until(() => Task.FromResult(listener.Resyncs >= 1 && ledger.Deliveries.Count >= 5), "resync and catch-up");

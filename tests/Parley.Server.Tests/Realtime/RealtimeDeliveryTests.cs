@@ -104,7 +104,7 @@ public sealed class RealtimeDeliveryTests(ParleyFixture fixture)
         var missed = new List<Guid>();
         for (var i = 0; i < 25; i++)
             missed.Add(Guid.Parse((await api.SendMessageAsync(owner, conversation, $"missed {i}"))["id"]!.GetValue<string>()));
-        await WaitDispatchedAsync();
+        await WaitDispatchedAsync(conversation);
 
         await using var resumed = await WsClient.ConnectAsync(fixture.BaseAddress, member.Token, since);
         await resumed.WaitForMessagesAsync(missed.Count, Wait);
@@ -135,7 +135,7 @@ public sealed class RealtimeDeliveryTests(ParleyFixture fixture)
         }
         await api.SendMessageAsync(owner, conversation, "two");
         await api.SendMessageAsync(owner, conversation, "three");
-        await WaitDispatchedAsync();
+        await WaitDispatchedAsync(conversation);
         // Retention trims what came after `since` (as MAXLEN would, only sooner).
         var redis = fixture.Services.GetRequiredService<RedisClient>();
         var stream = fixture.Services.GetRequiredService<EventStream>();
@@ -202,16 +202,17 @@ public sealed class RealtimeDeliveryTests(ParleyFixture fixture)
         return builder.ToString();
     }
 
-    private async Task WaitDispatchedAsync()
+    /// <summary>Waits until the conversation's outbox rows are published (its own rows: the collection shares the stack).</summary>
+    private async Task WaitDispatchedAsync(Guid conversation)
     {
         await using var source = fixture.OpenPrimary();
         var deadline = DateTime.UtcNow + Wait;
         while (true)
         {
-            await using var cmd = source.CreateCommand("SELECT count(*) FROM outbox WHERE dispatched_at IS NULL");
+            await using var cmd = source.CreateCommand($"SELECT count(*) FROM outbox WHERE dispatched_at IS NULL AND conversation_id = '{conversation}'");
             if ((long)(await cmd.ExecuteScalarAsync())! == 0) return;
             if (DateTime.UtcNow > deadline) Assert.Fail("Outbox rows were not dispatched within 30 s; is the dispatcher running and Redis up?");
-            await Task.Delay(50);
+            await Task.Delay(50); // polls the count, bounded by the deadline
         }
     }
 }
