@@ -16,8 +16,9 @@ public sealed class UpDownTests : IDisposable
 
     public void Dispose()
     {
-        // Whatever a failed test left running goes; then the directory.
+        // Whatever a failed test left running goes; then the data (up keeps it, maybe outside the root) and the directory.
         CliRun.ProcessAsync(CommandTimeout, "down", "--root", _root).GetAwaiter().GetResult();
+        CliRun.ProcessAsync(CommandTimeout, "reset", "--yes", "--root", _root).GetAwaiter().GetResult();
         Directory.Delete(_root, recursive: true);
     }
 
