@@ -90,6 +90,7 @@ public static class ParleyServices
             .AddCheck<ProbeHealthCheck<ReplicaProbe>>("replica")
             .AddCheck<ProbeHealthCheck<RedisProbe>>("redis");
         services.AddPrometheusExporter();
+        builder.AddParleyRequestLog();
         builder.AddParleyRealtime();
         builder.AddParleyMonitoring();
         return builder;

@@ -57,7 +57,8 @@ public sealed class ParleyFixture : IAsyncLifetime
     }
 
     /// <summary>Starts another in-process server node on the same stack and settings; the caller disposes it.</summary>
-    public async Task<(WebApplication App, Uri BaseAddress)> StartNodeAsync(IReadOnlyDictionary<string, string?>? overrides = null)
+    public async Task<(WebApplication App, Uri BaseAddress)> StartNodeAsync(
+        IReadOnlyDictionary<string, string?>? overrides = null, Action<WebApplicationBuilder>? configure = null)
     {
         var settings = new Dictionary<string, string?>(Settings);
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>()) settings[key] = value;
@@ -65,6 +66,7 @@ public sealed class ParleyFixture : IAsyncLifetime
         {
             builder.Configuration.AddInMemoryCollection(settings);
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            configure?.Invoke(builder);
         });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -72,9 +74,9 @@ public sealed class ParleyFixture : IAsyncLifetime
     }
 
     /// <summary>A node of its own with a client, for a test that spends per-node state (login budgets, hash slots).</summary>
-    public async Task<OwnNode> StartOwnNodeAsync(IReadOnlyDictionary<string, string?>? overrides = null)
+    public async Task<OwnNode> StartOwnNodeAsync(IReadOnlyDictionary<string, string?>? overrides = null, Action<WebApplicationBuilder>? configure = null)
     {
-        var (app, address) = await StartNodeAsync(overrides);
+        var (app, address) = await StartNodeAsync(overrides, configure);
         return new OwnNode(app, new ApiClient(new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(60) }));
     }
 
