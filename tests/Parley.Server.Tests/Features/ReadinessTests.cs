@@ -44,6 +44,24 @@ public sealed class ReadinessTests(ParleyFixture fixture)
     }
 
     [Fact]
+    public async Task With_redis_hung_committed_writes_answer_their_success_status()
+    {
+        using var api = fixture.Client();
+        var owner = await api.NewUserAsync("rh");
+        var member = await api.NewUserAsync("rh");
+        var id = await api.CreateConversationAsync(owner);
+        await using (Frozen.Tree(fixture.Stack.Redis!.Pid!.Value))
+        {
+            // Invalidation and the membership publish run after the commit: a Redis that does not answer must not turn them into 503.
+            var sent = await api.SendMessageAsync(owner, id, "while redis hangs");
+            Assert.Equal(HttpStatusCode.Created, (await api.PostAsync(owner, $"/v1/conversations/{id}/participants", new { userId = member.Id })).StatusCode);
+            Assert.Equal(HttpStatusCode.NoContent, (await api.SendAsync(owner, HttpMethod.Delete, $"/v1/conversations/{id}/participants/{member.Id}")).StatusCode);
+            Assert.Contains(Guid.Parse(sent["id"]!.GetValue<string>()), await api.MessageIdsAsync(owner, id));
+        }
+        await WaitForCheck(api, "redis", "Healthy", "Redis healthy after SIGCONT");
+    }
+
+    [Fact]
     public async Task An_unreachable_primary_answers_503_and_the_anonymous_body_holds_only_fixed_descriptions()
     {
         using var api = fixture.Client();
