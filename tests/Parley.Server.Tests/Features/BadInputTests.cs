@@ -133,7 +133,8 @@ public sealed class BadInputTests(ParleyFixture fixture)
                   (SELECT string_agg(conversation_id || ':' || user_id || ':' || role || ':' || coalesce(last_read_message_id::text, '-'), ',' ORDER BY conversation_id, user_id) FROM participants WHERE user_id = ANY($2)),
                   (SELECT count(*) || ':' || coalesce(string_agg(id::text || body, ',' ORDER BY id), '') FROM messages WHERE conversation_id = ANY($3)),
                   (SELECT count(*) FROM outbox WHERE conversation_id = ANY($3)),
-                  (SELECT string_agg(name || ':' || enabled || ':' || percentage, ',' ORDER BY name) FROM feature_flags))
+                  (SELECT string_agg(name || ':' || enabled || ':' || percentage, ',' ORDER BY name) FROM feature_flags),
+                  (SELECT string_agg(id || ':' || coalesce(revoked_at::text, '-'), ',' ORDER BY id) FROM auth_sessions WHERE user_id = ANY($2)))
                 """);
             cmd.Parameters.Add(new() { Value = NewHandle });
             cmd.Parameters.Add(new() { Value = new[] { Owner.Id, Member.Id, Outsider.Id } });
@@ -160,6 +161,7 @@ public sealed class BadInputTests(ParleyFixture fixture)
         new("patch", "title", "PATCH", "/v1/conversations/{conv}", """{"title":"t @V@"}""", "\"1\""),
         new("send", "body", "POST", "/v1/conversations/{conv}/messages", """{"body":"hi @V@ there","clientMessageId":"c-new"}"""),
         new("send", "clientMessageId", "POST", "/v1/conversations/{conv}/messages", """{"body":"hi","clientMessageId":"c-@V@"}"""),
+        new("refresh", "refreshToken", "POST", "/v1/auth/refresh", """{"refreshToken":"abc@V@def"}"""),
     ];
 
     /// <summary>The endpoints with a JSON body: a good body each, for the structural classes.</summary>
@@ -173,6 +175,7 @@ public sealed class BadInputTests(ParleyFixture fixture)
         ("read", "POST", "/v1/conversations/{conv}/read", """{"messageId":"{msg}"}""", null, false),
         ("add", "POST", "/v1/conversations/{conv}/participants", """{"userId":"{other}"}""", null, false),
         ("flags", "PUT", "/v1/admin/flags/bad.input.flag", """{"enabled":true,"percentage":50}""", null, true),
+        ("refresh", "POST", "/v1/auth/refresh", """{"refreshToken":"not-a-token"}""", null, false),
     ];
 
     // Latin-1 strings of raw bytes, for invalid UTF-8 inside a JSON string.
@@ -374,6 +377,14 @@ public sealed class BadInputTests(ParleyFixture fixture)
             t.Add(new("bad-since", $"ws since={since}", "GET", $"/v1/ws?since={since}", null, 400, FieldError: true, WebSocket: true));
         t.Add(new("bad-since", "ws without an upgrade", "GET", "/v1/ws", null, 400));
 
+        // Sessions: an unknown refresh token is a 401; logout bodies that do not bind change nothing (an
+        // empty logout would end the caller's own session, which is no bad input).
+        t.Add(new("bad-value", "refresh an unknown token", "POST", "/v1/auth/refresh", """{"refreshToken":"not-a-token"}""", 401));
+        t.Add(new("bad-value", "refresh a token of 10,000 characters", "POST", "/v1/auth/refresh", $$"""{"refreshToken":"{{new string('r', 10_000)}}"}""", 400, FieldError: true));
+        t.Add(new("wrong-type", "logout {\"refreshToken\":5}", "POST", "/v1/auth/logout", """{"refreshToken":5}""", 400, FieldError: true));
+        t.Add(new("lone-surrogate", "logout refreshToken: high \\ud800", "POST", "/v1/auth/logout", """{"refreshToken":"\ud800"}""", 400, FieldError: true));
+        t.Add(new("malformed-json", "logout truncated", "POST", "/v1/auth/logout", """{"refreshToken":"x""", 400));
+
         // A clientMessageId sent again with another body.
         foreach (var (label, body) in new[] { ("another text", "changed"), ("a trailing space", "hello "), ("decomposed é", "he\\u0301llo") })
             t.Add(new("idempotency", $"send clientMessageId again with {label}", "POST", "/v1/conversations/{conv}/messages", $$"""{"body":"{{body}}","clientMessageId":"cm-1"}""", 422));
@@ -398,7 +409,7 @@ public sealed class BadInputTableTests(ITestOutputHelper output)
         string[] classes = ["nul", "control", "noncharacter", "lone-surrogate", "invalid-utf8", "wrong-type", "nesting", "malformed-json",
             "oversize", "bad-id", "bad-cursor", "bad-limit", "bad-if-match", "bad-since", "handle", "bad-value", "media-type", "missing", "idempotency"];
         foreach (var c in classes) Assert.Contains(BadInputTests.Table, x => x.Class == c);
-        string[] endpoints = ["register", "login", "create", "list", "get", "patch", "delete", "participants", "add", "remove", "send", "history", "read", "ws", "flags"];
+        string[] endpoints = ["register", "login", "create", "list", "get", "patch", "delete", "participants", "add", "remove", "send", "history", "read", "ws", "flags", "refresh", "logout"];
         foreach (var e in endpoints) Assert.Contains(BadInputTests.Table, x => x.Name.StartsWith(e + " ", StringComparison.Ordinal));
     }
 }

@@ -117,6 +117,7 @@ public static partial class AuthApi
     {
         if (string.IsNullOrEmpty(request.RefreshToken) || request.RefreshToken.Length > MaxRefreshTokenChars)
             return Problems.Validation("refreshToken", "refreshToken is required (the one the last login or refresh returned).");
+        if (TextInput.Refuse(new TextField("refreshToken", request.RefreshToken, TextKind.SingleLine)) is { } bad) return bad;
         var next = SessionStore.NewToken();
         var result = await sessions.RotateAsync(request.RefreshToken, next, RefreshLifetime(options.Value), ct);
         if (result.Outcome == RefreshOutcome.Rotated)
