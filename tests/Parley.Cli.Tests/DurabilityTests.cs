@@ -149,6 +149,7 @@ public sealed class DurabilityTests(ITestOutputHelper output)
             var restored = await parley.RunAsync("restore", backup);
             Assert.True(restored.ExitCode == ExitCodes.Ok, restored.ToString());
             Assert.Contains("Restored ", restored.Out);
+            Assert.Contains("cached pages cleared", restored.Out);
 
             Assert.Equal(history, await api.MessageIdsAsync(await api.LoginAsync("bob"), conversation));
             Assert.Equal(history, await api.MessageIdsAsync(await api.LoginAsync("alice"), conversation));

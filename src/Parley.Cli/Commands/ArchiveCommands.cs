@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Diagnostics;
 using Parley.Cli.Local;
 using Parley.Kit.Stack;
+using Parley.Redis;
+using Parley.Server.Caching;
 
 namespace Parley.Cli.Commands;
 
@@ -79,11 +81,29 @@ public static class ArchiveCommands
         {
             throw new CliException(ExitCodes.Failure, $"restore failed, the database is unchanged: {e.Message}");
         }
+        var cacheCleared = await ClearCacheAsync(cli, ct);
         if (cli.Json)
-            cli.WriteJson(new { file = path, entries, seconds = Math.Round(watch.Elapsed.TotalSeconds, 1) });
+            cli.WriteJson(new { file = path, entries, cacheCleared, seconds = Math.Round(watch.Elapsed.TotalSeconds, 1) });
         else
-            await cli.Out.WriteLineAsync($"Restored {path} ({entries} archive entries) in {watch.Elapsed.TotalSeconds:0.0} s.");
+            await cli.Out.WriteLineAsync($"Restored {path} ({entries} archive entries) in {watch.Elapsed.TotalSeconds:0.0} s"
+                + (cacheCleared ? "; cached pages cleared." : "; Redis did not answer: cached pages expire within the cache TTL."));
         return ExitCodes.Ok;
+    }
+
+    /// <summary>Cached first pages would show the replaced content until their TTL: bump the cache epoch; false when Redis does not answer.</summary>
+    private static async Task<bool> ClearCacheAsync(CliContext cli, CancellationToken ct)
+    {
+        if (LocalInstance.Read(cli.Home).Stack?.RedisEndpoint is not { } endpoint) return false;
+        try
+        {
+            await using var redis = await RedisClient.ConnectAsync(new RedisOptions { Endpoint = endpoint }, cancellationToken: ct);
+            await ReadCache.InvalidateEverythingAsync(redis, TimeSpan.FromSeconds(2), ct);
+            return true;
+        }
+        catch (RedisException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The running local stack's primary, or a clear error when none runs from the root.</summary>

@@ -81,7 +81,7 @@ public sealed partial class ReadCache
         _probe = probe;
         _logger = logger;
         _options = options.Value;
-        _epochKey = redis.Key("cache:epoch");
+        _epochKey = redis.Key(EpochKey);
         _pipeline = new ResiliencePipelineBuilder()
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions
             {
@@ -102,6 +102,15 @@ public sealed partial class ReadCache
             if (!e.IsConnected) _ = HoldAsync(true);
         };
     }
+
+    private const string EpochKey = "cache:epoch";
+
+    /// <summary>
+    /// Makes every cached entry unreadable on every node at once (bumps the global epoch), for changes made
+    /// beside the server, such as <c>parley restore</c> replacing the database.
+    /// </summary>
+    public static Task InvalidateEverythingAsync(RedisClient redis, TimeSpan timeout, CancellationToken ct) =>
+        redis.ExecuteAsync("INCR", [redis.Key(EpochKey)], timeout, ct);
 
     public bool Available => _redis.IsConnected && _state.CircuitState == CircuitState.Closed;
 
