@@ -53,6 +53,41 @@ public sealed class DurableStackTests
         }
     }
 
+    [Fact]
+    public async Task A_replica_whose_wal_the_primary_removed_while_it_was_down_is_reseeded_on_the_next_start()
+    {
+        var root = Directory.CreateTempSubdirectory("parley-kit-walgone-").FullName;
+        var options = new StackOptions { RootDirectory = root, Durable = true, WithPgBouncer = false };
+        try
+        {
+            await using (var first = await LocalStack.StartAsync(options))
+            {
+                await first.Replica!.StopAsync();
+                // With no WAL kept for absent standbys, each switch fills a new 16 MB segment and the checkpoint removes
+                // (or recycles under new names) every one the stopped replica still needs.
+                await StackProbes.ScalarAsync(first.PrimaryConnectionString, "ALTER SYSTEM SET wal_keep_size = 0");
+                await StackProbes.ScalarAsync(first.PrimaryConnectionString, "SELECT pg_reload_conf()");
+                await StackProbes.ScalarAsync(first.PrimaryConnectionString, "CREATE TABLE written_while_down (id int)");
+                for (var segment = 0; segment < 12; segment++)
+                {
+                    await StackProbes.ScalarAsync(first.PrimaryConnectionString, $"INSERT INTO written_while_down VALUES ({segment})");
+                    await StackProbes.ScalarAsync(first.PrimaryConnectionString, "SELECT pg_switch_wal()");
+                }
+                await StackProbes.ScalarAsync(first.PrimaryConnectionString, "CHECKPOINT");
+            }
+
+            var progress = new ConcurrentQueue<string>();
+            await using var second = await LocalStack.StartAsync(options, new Progress(progress.Enqueue));
+            Assert.Contains(progress, line => line.StartsWith("replica: cannot run on its old data", StringComparison.Ordinal) && line.EndsWith("re-seeding it", StringComparison.Ordinal));
+            Assert.Equal(12L, await StackProbes.ScalarAsync(second.ReplicaConnectionString!, "SELECT count(*) FROM written_while_down"));
+        }
+        finally
+        {
+            LocalStack.DeleteDurableData(root);
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     private sealed class Progress(Action<string> report) : IProgress<string>
     {
         public void Report(string value) => report(value);
