@@ -221,6 +221,14 @@ public static class FaultedRun
         var sentBefore = ledger.Sent.Where(m => m.EndMs <= removedAt).Select(m => m.Id).ToHashSet();
         var deliveryCatchUp = ledger.Deliveries.Where(d => sentBefore.Contains(d.MessageId)).GroupBy(d => (d.ListenerId, d.MessageId))
             .Select(g => g.Min(d => d.AtMs) - removedAt).DefaultIfEmpty(0).Max();
+        // Where a slow fault window comes from: each operation's p95, and the slowest requests with their start after the injection.
+        if (during.Count > 0)
+        {
+            notes.Add("p95 during the fault by operation: " + string.Join(", ", during.GroupBy(r => r.Operation).OrderBy(g => g.Key, StringComparer.Ordinal)
+                .Select(g => $"{g.Key} {P95(g.Select(r => r.LatencyMs).Order().ToList()):0} ms ({g.Count()})")));
+            notes.Add("slowest during the fault: " + string.Join(", ", during.OrderByDescending(r => r.LatencyMs).Take(5)
+                .Select(r => $"{r.Operation} at +{r.StartMs - injectedAt:0} ms took {r.LatencyMs:0} ms")));
+        }
         double? recovery = probeRecoveredAt is { } passedAt ? Math.Max(0, Math.Max(failuresAfter, Math.Max(deliveryCatchUp, passedAt - removedAt))) / 1000 : null;
         return new ScenarioResult
         {
