@@ -1,0 +1,24 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Parley.Observer.Actions;
+
+public static class ActionServices
+{
+    /// <summary>
+    /// Registers the action runners as <see cref="IActionRunner"/> (pick one with <see cref="IActionRunner.CanRun"/>),
+    /// the per-endpoint breakers (<see cref="EndpointBreakers"/>, for status and metrics) and their options.
+    /// </summary>
+    public static IServiceCollection AddObserverActions(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<BreakerOptions>().Bind(configuration.GetSection(BreakerOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.AddSingleton<EndpointBreakers>();
+        services.AddSingleton<HttpActionSender>();
+        services.AddSingleton<IActionRunner, WebhookRunner>();
+        services.AddSingleton<IActionRunner, SlackRunner>();
+        return services;
+    }
+}

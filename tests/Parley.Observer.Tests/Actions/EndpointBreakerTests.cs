@@ -1,0 +1,95 @@
+using Parley.Observer.Actions;
+using Parley.Server.Observability;
+
+namespace Parley.Observer.Tests.Actions;
+
+[Trait("Category", "Smoke")]
+public sealed class EndpointBreakerTests() : ReceiverTest(new BreakerOptions { MinimumThroughput = 2, FailureRatio = 0.5, BreakDuration = TimeSpan.FromSeconds(30) })
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromMilliseconds(200);
+    private Task<ActionResult> CallAsync(string path) =>
+        Runners.Webhook.RunAsync(Work.Webhook(Receiver.Url(path), Work.NewSecret(), Timeout), CancellationToken.None);
+
+    private BreakerState StateOf(string path) => Runners.Breakers.States()[EndpointBreakers.EndpointOf(Receiver.Url(path))];
+
+    [Fact]
+    public async Task An_endpoint_that_answers_in_100_s_times_out_then_fails_fast_while_open_is_probed_half_open_and_closes_when_it_recovers()
+    {
+        Receiver.Respond = Receiver.Hang;
+
+        Assert.Equal(ActionOutcome.Failed, (await CallAsync("/slow")).Outcome);
+        Assert.Equal(ActionOutcome.Failed, (await CallAsync("/slow")).Outcome);
+        Assert.Equal(BreakerState.Open, StateOf("/slow"));
+
+        var fast = await CallAsync("/slow");
+        Assert.Equal(ActionOutcome.FailedFast, fast.Outcome);
+        Assert.NotNull(fast.RetryAfter);
+        Assert.Equal(2, Receiver.Count); // The open breaker did not call the receiver.
+
+        Runners.Time.Advance(TimeSpan.FromSeconds(31));
+        Receiver.Respond = Receiver.Status(204);
+        Assert.Equal(ActionOutcome.Succeeded, (await CallAsync("/slow")).Outcome); // The half-open probe.
+        Assert.Equal(3, Receiver.Count);
+        Assert.Equal(BreakerState.Closed, StateOf("/slow"));
+        Assert.Equal(ActionOutcome.Succeeded, (await CallAsync("/slow")).Outcome);
+    }
+
+    [Fact]
+    public async Task A_failed_half_open_probe_opens_the_breaker_again()
+    {
+        Receiver.Respond = Receiver.Status(500);
+        await CallAsync("/flaky");
+        await CallAsync("/flaky");
+        Runners.Time.Advance(TimeSpan.FromSeconds(31));
+
+        Assert.Equal(ActionOutcome.Failed, (await CallAsync("/flaky")).Outcome); // The probe reached the receiver and failed.
+        Assert.Equal(3, Receiver.Count);
+        Assert.Equal(BreakerState.Open, StateOf("/flaky"));
+        Assert.Equal(ActionOutcome.FailedFast, (await CallAsync("/flaky")).Outcome);
+        Assert.Equal(3, Receiver.Count);
+    }
+
+    [Fact]
+    public async Task An_open_breaker_holds_back_only_its_own_endpoint()
+    {
+        Receiver.Respond = context => context.Request.Path == "/broken" ? Receiver.Hang(context) : Task.CompletedTask;
+        await CallAsync("/broken");
+        await CallAsync("/broken");
+
+        Assert.Equal(ActionOutcome.FailedFast, (await CallAsync("/broken")).Outcome);
+        Assert.Equal(ActionOutcome.Succeeded, (await CallAsync("/fine")).Outcome);
+        Assert.Equal(BreakerState.Closed, StateOf("/fine"));
+    }
+
+    [Fact]
+    public async Task Gone_answers_do_not_open_the_breaker()
+    {
+        Receiver.Respond = Receiver.Status(410);
+        for (var i = 0; i < 3; i++)
+            Assert.Equal(ActionOutcome.Gone, (await CallAsync("/gone")).Outcome);
+
+        Assert.Equal(BreakerState.Closed, StateOf("/gone"));
+    }
+
+    [Fact]
+    public async Task The_breaker_state_is_exported_as_observer_breaker_state_per_endpoint()
+    {
+        using var exporter = new PrometheusExporter();
+        Receiver.Respond = Receiver.Status(500);
+        await CallAsync("/metered");
+        await CallAsync("/metered");
+
+        var endpoint = EndpointBreakers.EndpointOf(Receiver.Url("/metered"));
+        var lines = exporter.Scrape().Split('\n');
+
+        Assert.Contains("# TYPE observer_breaker_state gauge", lines);
+        Assert.Contains($"observer_breaker_state{{endpoint=\"{endpoint}\"}} 1", lines);
+    }
+
+    [Fact]
+    public void The_endpoint_key_is_scheme_host_port_and_path_without_the_query()
+    {
+        Assert.Equal("http://example.test:80/a/b", EndpointBreakers.EndpointOf(new Uri("http://Example.TEST/a/b?x=1#f")));
+        Assert.Equal("https://127.0.0.1:8443/", EndpointBreakers.EndpointOf(new Uri("https://user:pw@127.0.0.1:8443")));
+    }
+}
