@@ -29,6 +29,7 @@ public static class ParleyCli
             DlqCommand.Create(global),
             FlagsCommand.Create(global),
             AdminCommand.Create(global),
+            ObserverCommand.Create(global),
         };
         return root;
     }
