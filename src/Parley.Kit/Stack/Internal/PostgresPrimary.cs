@@ -6,13 +6,12 @@ namespace Parley.Kit.Stack.Internal;
 internal sealed class PostgresPrimary(string dataDirectory, StackEnvironment env, string database)
     : PostgresServer(StackComponentKind.Primary, dataDirectory, env)
 {
-    // Appended to postgresql.conf; later lines win. The port and socket directory are passed to pg_ctl instead.
+    // Appended to postgresql.conf; later lines win. The port, socket directory and replication settings
+    // (PostgresServer.ReplicationOptions) are passed to pg_ctl instead.
     private const string Settings = """
 
         # --- Parley local stack ---
         listen_addresses = '127.0.0.1'
-        wal_level = replica
-        max_wal_senders = 5
         wal_keep_size = 256MB
         hot_standby = on
         fsync = on

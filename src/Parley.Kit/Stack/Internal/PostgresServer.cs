@@ -16,6 +16,13 @@ internal abstract class PostgresServer(StackComponentKind kind, string dataDirec
     /// <summary>More server options for the postgres command line (already shell-quoted), applied on every start.</summary>
     protected virtual string ExtraServerOptions => "";
 
+    /// <summary>
+    /// Logical decoding for the observer's replication slot (and room for its slots and senders), passed on every
+    /// start so data directories created before it get it too. Primary and replica pass the same values: a hot
+    /// standby refuses to start with fewer max_wal_senders than its primary.
+    /// </summary>
+    protected const string ReplicationOptions = " -c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20";
+
     public override string ShellStopCommand =>
         $"{Env.ShellAsPostgres}{Shell.Quote(Env.Binaries.PgCtl)} -D {Shell.Quote(Directory)} stop -m fast -w -t {StopSeconds} || stop_pid {Shell.Quote(PidFile)}";
 
@@ -37,7 +44,7 @@ internal abstract class PostgresServer(StackComponentKind kind, string dataDirec
         var waitSeconds = Env.ReadyTimeout.TotalSeconds.ToString("0", CultureInfo.InvariantCulture);
         var result = await Env.RunAsPostgresAsync(
             Env.Binaries.PgCtl,
-            ["-D", Directory, "-l", LogFile, "-o", $"-p {Port} -k {Shell.Quote(Directory)}{ExtraServerOptions}", "-w", "-t", waitSeconds, "start"],
+            ["-D", Directory, "-l", LogFile, "-o", $"-p {Port} -k {Shell.Quote(Directory)}{ReplicationOptions}{ExtraServerOptions}", "-w", "-t", waitSeconds, "start"],
             DataDirectory,
             Env.ReadyTimeout + TimeSpan.FromSeconds(10),
             ct).ConfigureAwait(false);
