@@ -20,6 +20,7 @@ public sealed class LocalStack : IAsyncDisposable
     private readonly PostgresReplica? _replica;
     private readonly PgBouncerServer? _pgBouncer;
     private readonly RedisServer? _redis;
+    private readonly SmtpServer? _smtp;
     private readonly Lock _lock = new();
     private int? _watchdogPid;
     private Task? _stopTask;
@@ -35,6 +36,7 @@ public sealed class LocalStack : IAsyncDisposable
         _replica = options.WithReplica ? new PostgresReplica(data, env, _primary!) : null;
         _pgBouncer = options.WithPgBouncer ? new PgBouncerServer(data, env, _primary!, options.Database) : null;
         _redis = options.WithRedis ? new RedisServer(data, env, options.Durable, options.RedisMaxMemoryMegabytes) : null;
+        _smtp = options.WithSmtp ? new SmtpServer(data, env) : null;
         Components = Drivers.Select(driver => new StackComponent(driver, WriteState)).ToList();
     }
 
@@ -55,7 +57,13 @@ public sealed class LocalStack : IAsyncDisposable
     /// <summary><c>127.0.0.1:port</c>.</summary>
     public string? RedisEndpoint => _redis?.Endpoint;
 
-    /// <summary>In start order: primary, replica, pgbouncer, redis (those the options asked for).</summary>
+    /// <summary>The SMTP server's port on 127.0.0.1 (no authentication, no TLS), when started with <see cref="StackOptions.WithSmtp"/>.</summary>
+    public int? SmtpPort => _smtp?.Port;
+
+    /// <summary>The Maildir the SMTP server writes each mail it accepts to, as one file under <c>new/</c>.</summary>
+    public string? SmtpMaildir => _smtp?.Maildir;
+
+    /// <summary>In start order: primary, replica, pgbouncer, redis, smtp (those the options asked for).</summary>
     public IReadOnlyList<StackComponent> Components { get; }
 
     public StackComponent Primary => Find(StackComponentKind.Primary) ?? throw NotStarted("a primary");
@@ -66,7 +74,9 @@ public sealed class LocalStack : IAsyncDisposable
 
     public StackComponent? Redis => Find(StackComponentKind.Redis);
 
-    private IEnumerable<ComponentDriver> Drivers => new ComponentDriver?[] { _primary, _replica, _pgBouncer, _redis }.OfType<ComponentDriver>();
+    public StackComponent? Smtp => Find(StackComponentKind.Smtp);
+
+    private IEnumerable<ComponentDriver> Drivers => new ComponentDriver?[] { _primary, _replica, _pgBouncer, _redis, _smtp }.OfType<ComponentDriver>();
 
     /// <summary>
     /// Starts the components the options ask for and waits until each is ready. On failure stops what it started
@@ -149,6 +159,7 @@ public sealed class LocalStack : IAsyncDisposable
             WithReplica = kinds.Contains(StackComponentKind.Replica),
             WithPgBouncer = kinds.Contains(StackComponentKind.PgBouncer),
             WithRedis = kinds.Contains(StackComponentKind.Redis),
+            WithSmtp = kinds.Contains(StackComponentKind.Smtp),
         };
         var layout = new StackLayout(state.RootDirectory, state.DeleteRootOnStop, state.DataDirectory, state.KeepData);
         var env = new StackEnvironment(StackBinaries.Locate(options, state.RunAsPostgres), state.RunAsPostgres, options.ReadyTimeout, progress: null);

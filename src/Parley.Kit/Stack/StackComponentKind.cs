@@ -7,6 +7,9 @@ public enum StackComponentKind
     Replica,
     PgBouncer,
     Redis,
+
+    /// <summary>A local SMTP server (aiosmtpd) that keeps what it receives in a Maildir; only with <see cref="StackOptions.WithSmtp"/>.</summary>
+    Smtp,
 }
 
 /// <summary>Whether a component's process is up.</summary>

@@ -24,6 +24,12 @@ public sealed partial record StackOptions
     public bool WithRedis { get; init; } = true;
 
     /// <summary>
+    /// A local SMTP server (Debian's python3-aiosmtpd) for the observer's email actions: no authentication, every mail
+    /// it accepts is a file in <see cref="LocalStack.SmtpMaildir"/>. Default: false.
+    /// </summary>
+    public bool WithSmtp { get; init; }
+
+    /// <summary>
     /// Keep the data across stops and reuse it on the next start, as <c>parley up</c> does: initdb and pg_basebackup run only
     /// when a component's data is missing (a replica that cannot catch up is cloned again), Redis appends to an AOF
     /// (fsync every second), and each component gets its previous port back while that port is free. Needs

@@ -26,6 +26,17 @@ public sealed class StackOptionsTests
         Assert.Equal("pgbouncer not found: apt-get install -y pgbouncer", error.Message);
     }
 
+    [Fact]
+    public void Missing_aiosmtpd_for_the_smtp_server_names_the_package_to_install()
+    {
+        var options = new StackOptions { WithPrimary = false, WithReplica = false, WithPgBouncer = false, WithRedis = false, WithSmtp = true };
+
+        var error = Assert.Throws<MissingBinaryException>(
+            () => StackBinaries.Locate(options, runAsPostgres: false, debianPython: "/nonexistent/python3"));
+
+        Assert.EndsWith("not found: apt-get install -y python3-aiosmtpd", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(false, true, "parley")]
     [InlineData(true, true, "parley; DROP")]

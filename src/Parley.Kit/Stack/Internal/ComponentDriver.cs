@@ -17,6 +17,7 @@ internal abstract class ComponentDriver(StackComponentKind kind, string dataDire
         StackComponentKind.Primary => "primary",
         StackComponentKind.Replica => "replica",
         StackComponentKind.PgBouncer => "pgbouncer",
+        StackComponentKind.Smtp => "smtp",
         _ => "redis",
     };
 

@@ -1,7 +1,4 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
 
 namespace Parley.Kit.Stack.Internal;
 
@@ -44,22 +41,6 @@ internal sealed class RedisServer(string dataDirectory, StackEnvironment env, bo
             throw new InvalidOperationException($"redis-server exited with {result.ExitCode}: {result.Output.Trim()}");
     }
 
-    protected override async Task<bool> ProbeAsync(CancellationToken ct)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(PingTimeout);
-        try
-        {
-            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, Port), timeout.Token).ConfigureAwait(false);
-            await socket.SendAsync("PING\r\n"u8.ToArray(), timeout.Token).ConfigureAwait(false);
-            var reply = new byte[64];
-            var read = await socket.ReceiveAsync(reply, timeout.Token).ConfigureAwait(false);
-            return Encoding.ASCII.GetString(reply, 0, read).StartsWith("+PONG", StringComparison.Ordinal);
-        }
-        catch (Exception e) when (e is SocketException or OperationCanceledException && !ct.IsCancellationRequested)
-        {
-            return false;
-        }
-    }
+    protected override async Task<bool> ProbeAsync(CancellationToken ct) =>
+        (await LoopbackProbe.ExchangeAsync(Port, "PING\r\n"u8.ToArray(), PingTimeout, ct).ConfigureAwait(false))?.StartsWith("+PONG", StringComparison.Ordinal) == true;
 }

@@ -1,7 +1,7 @@
 namespace Parley.Kit.Stack.Internal;
 
 /// <summary>Absolute paths of the programs a stack needs; null for the ones its options leave out.</summary>
-internal sealed record StackBinaries(string? PostgresBin, string? PgBouncer, string? RedisServer, string? RunUser, string SetSid)
+internal sealed record StackBinaries(string? PostgresBin, string? PgBouncer, string? RedisServer, string? RunUser, string SetSid, string? Python = null)
 {
     private const string PostgresInstall = "apt-get install -y postgresql-15";
     private const string SystemPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -9,10 +9,12 @@ internal sealed record StackBinaries(string? PostgresBin, string? PgBouncer, str
     /// <summary>
     /// Finds what <paramref name="options"/> needs on <paramref name="searchPath"/> (default: PATH plus the sbin
     /// directories, where Debian puts pgbouncer and runuser) and, for PostgreSQL,
-    /// also under <paramref name="postgresRoots"/> (default: /usr/lib/postgresql/&lt;version&gt;/bin, newest first).
+    /// also under <paramref name="postgresRoots"/> (default: /usr/lib/postgresql/&lt;version&gt;/bin, newest first);
+    /// for SMTP, <paramref name="debianPython"/> with Debian's aiosmtpd module.
     /// Throws <see cref="MissingBinaryException"/> naming the package to install.
     /// </summary>
-    public static StackBinaries Locate(StackOptions options, bool runAsPostgres, string? searchPath = null, string postgresRoots = "/usr/lib/postgresql")
+    public static StackBinaries Locate(
+        StackOptions options, bool runAsPostgres, string? searchPath = null, string postgresRoots = "/usr/lib/postgresql", string debianPython = "/usr/bin/python3")
     {
         var path = (searchPath ?? $"{Environment.GetEnvironmentVariable("PATH")}:{SystemPath}").Split(':', StringSplitOptions.RemoveEmptyEntries);
         return new StackBinaries(
@@ -20,8 +22,18 @@ internal sealed record StackBinaries(string? PostgresBin, string? PgBouncer, str
             options.WithPgBouncer ? Require("pgbouncer", path, "apt-get install -y pgbouncer") : null,
             options.WithRedis ? Require("redis-server", path, "apt-get install -y redis-server") : null,
             runAsPostgres ? Require("runuser", path, "apt-get install -y util-linux") : null,
-            Require("setsid", path, "apt-get install -y util-linux"));
+            Require("setsid", path, "apt-get install -y util-linux"),
+            options.WithSmtp ? FindAiosmtpdPython(debianPython) : null);
     }
+
+    // Debian's python3-aiosmtpd is a module of the system python (/usr/bin/python3), which a python earlier on PATH
+    // (pyenv, a venv) does not see.
+    private static string FindAiosmtpdPython(string debianPython) =>
+        File.Exists(debianPython) && Directory.Exists(Path.Combine(AiosmtpdModuleRoot, "aiosmtpd"))
+            ? debianPython
+            : throw new MissingBinaryException("aiosmtpd (python3 -m aiosmtpd)", "apt-get install -y python3-aiosmtpd");
+
+    private const string AiosmtpdModuleRoot = "/usr/lib/python3/dist-packages";
 
     public string PgCtl => Path.Combine(PostgresBin!, "pg_ctl");
 

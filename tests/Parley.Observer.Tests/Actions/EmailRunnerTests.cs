@@ -1,0 +1,94 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using MimeKit;
+using Parley.Kit.Stack;
+using Parley.Observer.Actions;
+
+namespace Parley.Observer.Tests.Actions;
+
+/// <summary>The stack's real SMTP server (aiosmtpd, writing a Maildir), one per test class.</summary>
+public sealed class SmtpStackFixture : IAsyncLifetime
+{
+    public LocalStack Stack { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Stack = await LocalStack.StartAsync(new StackOptions
+    {
+        WithPrimary = false,
+        WithReplica = false,
+        WithPgBouncer = false,
+        WithRedis = false,
+        WithSmtp = true,
+    });
+
+    public SmtpOptions Options() => new() { Host = "127.0.0.1", Port = Stack.SmtpPort!.Value, From = "observer@parley.test", Timeout = TimeSpan.FromSeconds(5) };
+
+    /// <summary>The mail the server accepted for one action (each is one Maildir file), or none.</summary>
+    public IReadOnlyList<MimeMessage> MailFor(string actionId) =>
+        Directory.EnumerateFiles(Path.Combine(Stack.SmtpMaildir!, "new"))
+            .Select(file => MimeMessage.Load(file))
+            .Where(mail => mail.Headers[EmailRunner.ActionIdHeader] == actionId)
+            .ToList();
+
+    public async Task DisposeAsync() => await Stack.DisposeAsync();
+}
+
+[Trait("Category", "Integration")]
+public sealed class EmailRunnerTests(SmtpStackFixture smtp) : IClassFixture<SmtpStackFixture>
+{
+    private readonly EmailRunner _runner = new(Options.Create(smtp.Options()), NullLogger<EmailRunner>.Instance);
+
+    private static ActionWork Email(EmailSpec spec) =>
+        new(Work.Event(Guid.NewGuid().ToString()), "big-orders", "mail-ops", spec, 1);
+
+    [Fact]
+    public async Task A_mail_arrives_in_the_real_smtp_server_with_the_rendered_subject_and_body_for_every_recipient()
+    {
+        var work = Email(new EmailSpec(["ops@example.com", "Shop Owner <owner@example.com>"], "Order 42 — ünï", "Total 101.50\nNote: “rush”"));
+
+        var result = await _runner.RunAsync(work, CancellationToken.None);
+
+        Assert.Equal(ActionOutcome.Succeeded, result.Outcome);
+        var mail = Assert.Single(smtp.MailFor(work.WebhookId));
+        Assert.Equal("Order 42 — ünï", mail.Subject);
+        Assert.Equal("Total 101.50\nNote: “rush”", mail.TextBody!.ReplaceLineEndings("\n").TrimEnd('\n'));
+        Assert.Equal("observer@parley.test", mail.From.Mailboxes.Single().Address);
+        Assert.Equal(["ops@example.com", "owner@example.com"], mail.To.Mailboxes.Select(m => m.Address));
+        Assert.Equal("ops@example.com, owner@example.com", mail.Headers["X-RcptTo"]); // The envelope, as the server saw it.
+    }
+
+    [Fact]
+    public async Task A_bad_recipient_address_fails_the_attempt_and_sends_nothing()
+    {
+        var work = Email(new EmailSpec(["not an address <"], "s", "b"));
+
+        var result = await _runner.RunAsync(work, CancellationToken.None);
+
+        Assert.Equal(ActionOutcome.Failed, result.Outcome);
+        Assert.StartsWith("bad address", result.Error, StringComparison.Ordinal);
+        Assert.Empty(smtp.MailFor(work.WebhookId));
+    }
+
+    [Fact]
+    public async Task With_the_smtp_server_down_an_attempt_fails_without_an_exception_and_the_next_one_after_its_restart_is_delivered()
+    {
+        var component = smtp.Stack.Smtp!;
+        var work = Email(new EmailSpec(["ops@example.com"], "down", "body"));
+        Assert.Null(await _runner.CheckReachableAsync(CancellationToken.None));
+
+        await component.StopAsync();
+        try
+        {
+            var failed = await _runner.RunAsync(work, CancellationToken.None);
+            Assert.Equal(ActionOutcome.Failed, failed.Outcome);
+            Assert.Contains($"127.0.0.1:{component.Port}", failed.Error, StringComparison.Ordinal);
+            Assert.NotNull(await _runner.CheckReachableAsync(CancellationToken.None));
+        }
+        finally
+        {
+            await component.StartAsync();
+        }
+
+        Assert.Equal(ActionOutcome.Succeeded, (await _runner.RunAsync(work with { Attempt = 2 }, CancellationToken.None)).Outcome);
+        Assert.Single(smtp.MailFor(work.WebhookId));
+    }
+}
