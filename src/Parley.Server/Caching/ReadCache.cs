@@ -195,17 +195,25 @@ public sealed partial class ReadCache
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(Timeout);
-        return await _pipeline.ExecuteAsync(async token =>
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
         {
-            try
+            return await _pipeline.ExecuteAsync(async token =>
             {
-                return await operation(_redis, token);
-            }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-                throw new TimeoutException("The cache did not answer in time.");
-            }
-        }, timeout.Token);
+                try
+                {
+                    return await operation(_redis, token);
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                    throw new TimeoutException("The cache did not answer in time.");
+                }
+            }, timeout.Token);
+        }
+        finally
+        {
+            ServerTiming.AddCache(System.Diagnostics.Stopwatch.GetElapsedTime(started));
+        }
     }
 
     // A lost connection or a timeout says the connection is bad: the next request must not pay for it again.

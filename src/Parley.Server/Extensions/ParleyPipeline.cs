@@ -13,6 +13,7 @@ public static class ParleyPipeline
 {
     public static WebApplication UseParley(this WebApplication app)
     {
+        ServerTiming.UseServerTiming(app);
         app.UseHttpLogging();
         app.UseExceptionHandler();
         // Unknown routes, wrong methods and media types answer problem+json too.

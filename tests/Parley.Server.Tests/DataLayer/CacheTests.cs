@@ -54,6 +54,19 @@ public sealed class CacheTests(ParleyFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_cached_read_reports_the_server_s_time_and_the_cache_s_part_of_it_in_server_timing()
+    {
+        var user = await _api.NewUserAsync("ca");
+        var id = await _api.CreateConversationAsync(user);
+        var response = await _api.GetAsync(user, $"/v1/conversations/{id}/messages");
+        var metrics = string.Join(",", response.Headers.GetValues("Server-Timing")).Split(',', StringSplitOptions.TrimEntries)
+            .Select(m => m.Split(";dur=")).ToDictionary(p => p[0], p => double.Parse(p[1], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(["app", "cache"], metrics.Keys.Order());
+        Assert.True(metrics["cache"] > 0, "the lookup and the fill wait on Redis");
+        Assert.True(metrics["app"] >= metrics["cache"], "the cache's time is part of the request's");
+    }
+
+    [Fact]
     public async Task A_write_is_visible_on_the_next_read_for_every_cached_page_of_the_conversation()
     {
         var owner = await _api.NewUserAsync("ca");

@@ -3,8 +3,11 @@ using System.Diagnostics;
 
 namespace Parley.Kit.Chaos.Invariants;
 
-/// <summary>One HTTP request as the client saw it. <see cref="Status"/> 0: no HTTP answer (refused, reset, timed out).</summary>
-public sealed record RequestOutcome(string Operation, int Status, double StartMs, double LatencyMs, bool TimedOut, bool RetryAfter, string? Error)
+/// <summary>
+/// One HTTP request as the client saw it. <see cref="Status"/> 0: no HTTP answer (refused, reset, timed out).
+/// <see cref="ServerMs"/> and <see cref="CacheMs"/> are the server's own account (its <c>Server-Timing</c> header), when it gave one.
+/// </summary>
+public sealed record RequestOutcome(string Operation, int Status, double StartMs, double LatencyMs, bool TimedOut, bool RetryAfter, string? Error, double? ServerMs = null, double? CacheMs = null)
 {
     public bool Succeeded => Status is >= 200 and < 300;
 

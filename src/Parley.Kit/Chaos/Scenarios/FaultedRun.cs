@@ -227,7 +227,7 @@ public static class FaultedRun
             notes.Add("p95 during the fault by operation: " + string.Join(", ", during.GroupBy(r => r.Operation).OrderBy(g => g.Key, StringComparer.Ordinal)
                 .Select(g => $"{g.Key} {P95(g.Select(r => r.LatencyMs).Order().ToList()):0} ms ({g.Count()})")));
             notes.Add("slowest during the fault: " + string.Join(", ", during.OrderByDescending(r => r.LatencyMs).Take(5)
-                .Select(r => $"{r.Operation} at +{r.StartMs - injectedAt:0} ms took {r.LatencyMs:0} ms")));
+                .Select(r => $"{r.Operation} at +{r.StartMs - injectedAt:0} ms took {r.LatencyMs:0} ms{ServerAccount(r)}")));
         }
         double? recovery = probeRecoveredAt is { } passedAt ? Math.Max(0, Math.Max(failuresAfter, Math.Max(deliveryCatchUp, passedAt - removedAt))) / 1000 : null;
         return new ScenarioResult
@@ -251,6 +251,10 @@ public static class FaultedRun
             Notes = notes,
         };
     }
+
+    // The server's own time for the request (Server-Timing): close to the client's when the server was slow, far below it when the request waited outside.
+    private static string ServerAccount(RequestOutcome r) =>
+        r.ServerMs is { } app ? $" (server {app:0} ms, of it cache {r.CacheMs ?? 0:0} ms)" : "";
 
     private static double P95(IReadOnlyList<double> sorted) =>
         sorted.Count == 0 ? 0 : sorted[(int)Math.Min(sorted.Count - 1, Math.Ceiling(sorted.Count * 0.95) - 1)];

@@ -187,7 +187,8 @@ public sealed class ChaosApi : IDisposable
             using var response = await http.SendAsync(request, timeout.Token).ConfigureAwait(false);
             var text = await response.Content.ReadAsStringAsync(timeout.Token).ConfigureAwait(false);
             var status = (int)response.StatusCode;
-            Ledger.Record(new RequestOutcome(operation, status, start, Ledger.NowMs - start, false, response.Headers.RetryAfter is not null, null));
+            var (serverMs, cacheMs) = ServerTiming(response);
+            Ledger.Record(new RequestOutcome(operation, status, start, Ledger.NowMs - start, false, response.Headers.RetryAfter is not null, null, serverMs, cacheMs));
             JsonObject? json = null;
             if (text.StartsWith('{'))
             {
@@ -206,6 +207,21 @@ public sealed class ChaosApi : IDisposable
             Ledger.Record(new RequestOutcome(operation, 0, start, Ledger.NowMs - start, false, false, e.HttpRequestError.ToString()));
             return (0, null);
         }
+    }
+
+    /// <summary>The <c>app</c> and <c>cache</c> durations of Parley's <c>Server-Timing</c> header (ms), when present.</summary>
+    private static (double? App, double? Cache) ServerTiming(HttpResponseMessage response)
+    {
+        if (!response.Headers.TryGetValues("Server-Timing", out var values)) return (null, null);
+        double? app = null, cache = null;
+        foreach (var metric in values.SelectMany(v => v.Split(',', StringSplitOptions.TrimEntries)))
+        {
+            var parts = metric.Split(";dur=");
+            if (parts.Length != 2 || !double.TryParse(parts[1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var ms)) continue;
+            if (parts[0] == "app") app = ms;
+            else if (parts[0] == "cache") cache = ms;
+        }
+        return (app, cache);
     }
 
     public void Dispose()
