@@ -6,7 +6,8 @@ namespace Parley.Observer.Actions;
 
 /// <summary>
 /// The POST that webhook and Slack actions share: one pooled HTTP client (connections recycled every
-/// <see cref="ConnectionLifetime"/> so DNS changes are seen), the action's timeout, the endpoint's circuit breaker,
+/// <see cref="ConnectionLifetime"/> so DNS changes are seen; a response disposed unread is drained by the handler, so its
+/// connection is reused), the action's timeout, the endpoint's circuit breaker,
 /// and the mapping of a response to an <see cref="ActionResult"/>. Never throws for a failed attempt.
 /// </summary>
 public sealed partial class HttpActionSender : IDisposable

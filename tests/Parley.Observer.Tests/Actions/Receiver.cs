@@ -11,13 +11,14 @@ using Microsoft.Extensions.Logging;
 namespace Parley.Observer.Tests.Actions;
 
 /// <summary>One request as a receiver saw it.</summary>
-internal sealed record Received(string Path, IHeaderDictionary Headers, byte[] Body);
+internal sealed record Received(string Path, IHeaderDictionary Headers, byte[] Body, string ConnectionId);
 
 /// <summary>A real HTTP receiver (Kestrel on 127.0.0.1, an ephemeral port) whose answer a test sets per request.</summary>
 internal sealed class Receiver : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly Channel<Received> _received = Channel.CreateUnbounded<Received>();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Received> _all = new();
     private int _count;
 
     private Receiver(WebApplication app) => _app = app;
@@ -27,6 +28,9 @@ internal sealed class Receiver : IAsyncDisposable
 
     /// <summary>Requests that arrived, in order.</summary>
     public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Every request that arrived so far.</summary>
+    public IReadOnlyCollection<Received> All => _all;
 
     public Uri BaseUrl { get; private set; } = null!;
 
@@ -44,7 +48,9 @@ internal sealed class Receiver : IAsyncDisposable
             using var body = new MemoryStream();
             await context.Request.Body.CopyToAsync(body, context.RequestAborted);
             Interlocked.Increment(ref receiver._count);
-            await receiver._received.Writer.WriteAsync(new Received(context.Request.Path, new HeaderDictionary(context.Request.Headers.ToDictionary()), body.ToArray()));
+            var received = new Received(context.Request.Path, new HeaderDictionary(context.Request.Headers.ToDictionary()), body.ToArray(), context.Connection.Id);
+            receiver._all.Enqueue(received);
+            await receiver._received.Writer.WriteAsync(received);
             await receiver.Respond(context);
         });
         await app.StartAsync();

@@ -73,6 +73,33 @@ public sealed class WebhookRunnerTests : ReceiverTest
     }
 
     [Fact]
+    public async Task Attempts_to_one_endpoint_reuse_one_pooled_connection()
+    {
+        Receiver.Respond = context => context.Response.WriteAsync("{\"ok\":true}");
+
+        await Runners.Webhook.RunAsync(Work.Webhook(Receiver.Url("/hook"), Work.NewSecret()), CancellationToken.None);
+        await Runners.Webhook.RunAsync(Work.Webhook(Receiver.Url("/hook"), Work.NewSecret()), CancellationToken.None);
+
+        Assert.Equal((await Receiver.NextAsync()).ConnectionId, (await Receiver.NextAsync()).ConnectionId);
+    }
+
+    [Fact]
+    public async Task A_2xx_whose_body_never_ends_still_succeeds_the_status_decides()
+    {
+        Receiver.Respond = async context =>
+        {
+            context.Response.ContentLength = 100;
+            await context.Response.WriteAsync("{\"partial");
+            await context.Response.Body.FlushAsync();
+            await Receiver.Hang(context);
+        };
+
+        var result = await Runners.Webhook.RunAsync(Work.Webhook(Receiver.Url("/hook"), Work.NewSecret(), TimeSpan.FromMilliseconds(300)), CancellationToken.None);
+
+        Assert.Equal(ActionOutcome.Succeeded, result.Outcome);
+    }
+
+    [Fact]
     public async Task A_500_is_a_failed_attempt_with_its_status()
     {
         Receiver.Respond = Receiver.Status(500);
