@@ -21,10 +21,10 @@ public sealed class ObserverOptions
     public string Name { get; set; } = "parley_observer";
 
     /// <summary>
-    /// A direct connection to the primary for replication and the leader lease (never PgBouncer).
-    /// Default: <c>Parley:Data:PrimaryConnectionString</c>.
+    /// A direct connection to the primary for replication, the leader lease and the queue (never
+    /// PgBouncer: replication needs the server itself). Default: <c>Parley:Data:PrimaryConnectionString</c>.
     /// </summary>
-    public string? ReplicationConnectionString { get; set; }
+    public string? ConnectionString { get; set; }
 
     /// <summary>Events larger than this (JSON bytes) are not held: their actions are dead-lettered <c>too_large</c>. Default 1 MiB.</summary>
     [Range(1_024, 1_073_741_824)]
@@ -54,13 +54,12 @@ public sealed class ObserverOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
     public TimeSpan FailFastDelay { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Events enqueued per transaction at most (a longer database transaction is split; its checkpoint moves at its end). Default 1,000.</summary>
+    /// <summary>
+    /// Events enqueued per transaction at most. Events read while the previous enqueue ran are batched;
+    /// a longer database transaction is split (its checkpoint moves at its end). Default 1,000.
+    /// </summary>
     [Range(1, 100_000)]
     public int BatchSize { get; set; } = 1_000;
-
-    /// <summary>How long events may wait to be batched before they are enqueued. Default 10 ms.</summary>
-    [Range(typeof(TimeSpan), "00:00:00", "00:00:10")]
-    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromMilliseconds(10);
 
     /// <summary>Idle heartbeat: a logical message through the slot so the checkpoint moves (and WAL is freed) with no traffic. Default 10 s.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]

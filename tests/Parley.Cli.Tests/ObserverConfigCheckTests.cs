@@ -52,6 +52,17 @@ public sealed class ObserverConfigCheckTests : IDisposable
         Assert.Equal((5, "warning"), (problem.GetProperty("line").GetInt32(), problem.GetProperty("severity").GetString()));
     }
 
+    [Fact]
+    public async Task Observer_run_refuses_an_invalid_rules_file_with_the_same_report_and_exit_2()
+    {
+        var path = Write(Good.Replace("table:public.orders", "table:orders", StringComparison.Ordinal));
+
+        var result = await CliRun.InProcessAsync("observer", "run", "--rules", path);
+
+        Assert.Equal(ExitCodes.Usage, result.ExitCode);
+        Assert.Contains($"{path}:3:13: error: source 'table:orders' must be 'parley' or 'table:<schema>.<name>'", result.Err);
+    }
+
     private string Write(string yaml)
     {
         var path = Path.Combine(_directory, $"rules-{Guid.NewGuid():N}.yaml");

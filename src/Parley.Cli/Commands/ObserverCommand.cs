@@ -1,4 +1,8 @@
 using System.CommandLine;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Parley.Cli.Local;
+using Parley.Observer.Hosting;
 using Parley.Observer.Rules;
 
 namespace Parley.Cli.Commands;
@@ -9,7 +13,41 @@ public static class ObserverCommand
     public static Command Create(GlobalOptions global) => new("observer", "The event observer: database changes → rules → webhooks, email, Slack, search (OBSERVER.md).")
     {
         Config(global),
+        Run(global),
     };
+
+    private static Command Run(GlobalOptions global)
+    {
+        var rules = new Option<string>("--rules") { Description = "The rules file (YAML).", Required = true };
+        var strict = new Option<bool>("--strict") { Description = "Refuse to start when the rules file has unknown keys." };
+        var urls = new Option<string?>("--urls") { Description = "Where /metrics and /health listen. Default: http://127.0.0.1:0 (a free port, printed at start)." };
+        var command = new Command("run",
+            "Run one observer process against the configured databases (appsettings.json, Parley__* environment variables, or extra "
+            + "arguments such as --Parley:Data:PrimaryConnectionString=...). Any number may run: one leads, the others stand by. "
+            + "An invalid rules file is refused with the report of `observer config check` (exit 2).")
+        {
+            rules, strict, urls,
+        };
+        command.TreatUnmatchedTokensAsErrors = false;
+        command.SetHandler(global, async (result, cli, ct) =>
+        {
+            var path = result.GetValue(rules)!;
+            var loaded = RulesFile.Load(path, result.GetValue(strict));
+            if (!loaded.IsValid)
+            {
+                await ReportAsync(cli, path, loaded, alwaysSummarise: false);
+                return ExitCodes.Usage;
+            }
+            using var shutdown = new ShutdownSignal(ct);
+            var app = ObserverHost.Build([.. result.UnmatchedTokens], loaded.Rules!,
+                builder => builder.WebHost.UseUrls(result.GetValue(urls) ?? "http://127.0.0.1:0"));
+            await app.StartAsync(shutdown.Token);
+            await cli.Err.WriteLineAsync($"Parley observer (pid {Environment.ProcessId}) serving /metrics and /health at {string.Join(" ", ServerHost.Urls(app))}  (Ctrl-C to stop)");
+            await ServerHost.RunUntilShutdownAsync([app], shutdown.Token);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
 
     private static Command Config(GlobalOptions global)
     {

@@ -38,6 +38,18 @@ public sealed class DeliveryEvent
     /// <summary>For <c>message.created</c>: the message's createdAt, for the latency metric.</summary>
     public DateTime? MessageCreatedAt { get; }
 
+    /// <summary>
+    /// The frame's fields after <c>type</c> and <c>eventId</c>: <c>conversationId</c>, then the outbox
+    /// payload's own fields. The observer's <c>data</c> of a Parley event is exactly these (OBSERVER.md).
+    /// </summary>
+    public static void WriteFields(Utf8JsonWriter writer, Guid conversationId, JsonElement payload)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteString("conversationId", conversationId);
+        foreach (var property in payload.EnumerateObject())
+            property.WriteTo(writer);
+    }
+
     /// <summary>Builds the event of a stream entry; null for an entry that is not one of ours (or was deleted).</summary>
     public static DeliveryEvent? FromEntry(StreamEntry entry)
     {
@@ -55,16 +67,13 @@ public sealed class DeliveryEvent
             writer.WriteStartObject();
             writer.WriteString("type", type);
             writer.WriteString("eventId", entry.Id);
-            writer.WriteString("conversationId", conversation);
-            foreach (var property in document.RootElement.EnumerateObject())
-            {
-                property.WriteTo(writer);
-                if (property.NameEquals("userId") && property.Value.TryGetGuid(out var user)) subject = user;
-                if (property.NameEquals("message") && property.Value.ValueKind == JsonValueKind.Object
-                    && property.Value.TryGetProperty("createdAt", out var at) && at.TryGetDateTime(out var when))
-                    createdAt = when.ToUniversalTime();
-            }
+            WriteFields(writer, conversation, document.RootElement);
             writer.WriteEndObject();
+            var root = document.RootElement;
+            if (root.TryGetProperty("userId", out var userId) && userId.TryGetGuid(out var user)) subject = user;
+            if (root.TryGetProperty("message", out var message) && message.ValueKind == JsonValueKind.Object
+                && message.TryGetProperty("createdAt", out var at) && at.TryGetDateTime(out var when))
+                createdAt = when.ToUniversalTime();
         }
         return new DeliveryEvent(id, conversation, type, buffer.WrittenSpan.ToArray(), subject, createdAt);
     }

@@ -34,11 +34,7 @@ public static class ParleyServices
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new ParleyDatabase(sp.GetRequiredService<IOptions<DataOptions>>().Value));
         services.AddSingleton(sp => new CursorCodec(DeriveCursorKey(sp.GetRequiredService<IOptions<AuthOptions>>().Value)));
-        // One multiplexed Redis connection per node; it reconnects by itself, so a Redis that is
-        // down at start does not stop the server.
-        services.AddOptions<RedisOptions>().BindConfiguration("Parley:Redis").PostConfigure(o => o.AbortOnConnectFail = false);
-        services.AddSingleton(sp => RedisClient.ConnectAsync(
-            sp.GetRequiredService<IOptions<RedisOptions>>().Value, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Parley.Redis")).GetAwaiter().GetResult());
+        services.AddParleyRedis();
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<DataOptions>>().Value.Replica);
         services.AddSingleton<ReplicaBreaker>();
         services.AddSingleton<FeatureFlags>();
@@ -94,6 +90,18 @@ public static class ParleyServices
         builder.AddParleyRealtime();
         builder.AddParleyMonitoring();
         return builder;
+    }
+
+    /// <summary>
+    /// One multiplexed Redis connection per process (<c>Parley:Redis</c>); it reconnects by itself, so a
+    /// Redis that is down at start does not stop the process. The observer shares it.
+    /// </summary>
+    public static IServiceCollection AddParleyRedis(this IServiceCollection services)
+    {
+        services.AddOptions<RedisOptions>().BindConfiguration("Parley:Redis").PostConfigure(o => o.AbortOnConnectFail = false);
+        services.AddSingleton(sp => RedisClient.ConnectAsync(
+            sp.GetRequiredService<IOptions<RedisOptions>>().Value, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Parley.Redis")).GetAwaiter().GetResult());
+        return services;
     }
 
     private static void AddProbe<TProbe>(IServiceCollection services) where TProbe : DependencyProbe

@@ -1,0 +1,60 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Parley.Observer.Actions;
+using Parley.Observer.Metrics;
+using Parley.Observer.Queue;
+using Parley.Observer.Rules;
+using Parley.Server.Extensions;
+using Parley.Server.Observability;
+
+namespace Parley.Observer.Hosting;
+
+/// <summary>
+/// One observer process: a minimal ASP.NET Core host with <c>GET /metrics</c> and <c>GET /health</c>,
+/// the leadership loop and reader (<see cref="ObserverService"/>), the worker pool
+/// (<see cref="ActionWorkers"/>) and the action runners. Configuration as for <c>parley serve</c>:
+/// <c>Parley:Data</c>, <c>Parley:Redis</c>, <c>Parley:Observer</c>, <c>--urls</c>.
+/// </summary>
+public static class ObserverHost
+{
+    public static WebApplication Build(string[] args, RuleSet rules, Action<WebApplicationBuilder>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(rules);
+        var builder = WebApplication.CreateSlimBuilder(args);
+        var services = builder.Services;
+        services.AddOptions<ObserverOptions>().BindConfiguration(ObserverOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(rules);
+        services.AddSingleton<ObserverIdentity>();
+        services.AddSingleton<ObserverDatabase>();
+        services.AddSingleton<ObserverMetrics>();
+        services.AddSingleton<ActionQueue>();
+        services.AddSingleton<EventDedup>();
+        services.AddSingleton<LeaderLease>();
+        services.AddParleyRedis();
+        services.AddPrometheusExporter();
+        services.AddObserverActions(builder.Configuration);
+        services.AddSingleton<ActionWorkers>();
+        services.AddHostedService(sp => sp.GetRequiredService<ActionWorkers>());
+        services.AddHostedService<ObserverService>();
+        services.AddHostedService<GaugePoller>();
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.MapPrometheusMetrics();
+        app.MapGet("/health", (ObserverIdentity identity, ActionWorkers workers, Microsoft.Extensions.Options.IOptions<ObserverOptions> options) => Results.Json(new
+        {
+            status = "ok",
+            name = options.Value.Name,
+            instance = identity.Instance,
+            pid = identity.Pid,
+            role = identity.Role,
+            term = identity.Term,
+            leaderSince = identity.LeaderSince,
+            streaming = identity.Streaming,
+            runningActions = workers.Running,
+        }));
+        return app;
+    }
+}

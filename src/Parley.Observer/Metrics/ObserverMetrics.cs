@@ -1,0 +1,63 @@
+using System.Diagnostics.Metrics;
+using Parley.Observer.Actions;
+
+namespace Parley.Observer.Metrics;
+
+/// <summary>
+/// The observer's instruments (OBSERVER.md, "Metrics"), on the <c>Parley.Observer</c> meter of the
+/// host's <see cref="IMeterFactory"/>; the exporter names them <c>observer_events_total</c>,
+/// <c>observer_actions_total</c>, <c>observer_action_duration_seconds</c>, <c>observer_retries_total</c>,
+/// <c>observer_dlq_depth</c>, <c>observer_checkpoint_lag_seconds</c>,
+/// <c>observer_replication_retained_bytes</c>, <c>observer_leader</c>, <c>observer_failovers_total</c>.
+/// <c>observer_breaker_state</c> is the breakers' own (<see cref="EndpointBreakers"/>).
+/// </summary>
+public sealed class ObserverMetrics
+{
+    private readonly Counter<long> _events;
+    private readonly Counter<long> _actions;
+    private readonly Histogram<double> _duration;
+    private readonly Counter<long> _retries;
+    private readonly Counter<long> _failovers;
+    private long _dlqDepth;
+    private double _lagSeconds;
+    private long _retainedBytes;
+    private int _leader;
+
+    public ObserverMetrics(IMeterFactory meters)
+    {
+        var meter = meters.Create(EndpointBreakers.MeterName);
+        _events = meter.CreateCounter<long>("observer.events", "{event}", "Events read from the replication slot and enqueued past, by source and type.");
+        _actions = meter.CreateCounter<long>("observer.actions", "{action}",
+            "Action attempts by rule, action and outcome (succeeded, failed, failed_fast, gone, timeout), and actions dead-lettered (dead_lettered, too_large).");
+        _duration = meter.CreateHistogram<double>("observer.action.duration", "s", "Duration of one action attempt.");
+        _retries = meter.CreateCounter<long>("observer.retries", "{retry}", "Failed attempts rescheduled on the retry schedule.");
+        _failovers = meter.CreateCounter<long>("observer.failovers", "{failover}", "Times this process took the lead over from an earlier leader.");
+        meter.CreateObservableGauge("observer.dlq.depth", () => Interlocked.Read(ref _dlqDepth), "{action}", "Actions in the dead-letter queue.");
+        meter.CreateObservableGauge("observer.checkpoint.lag", () => Volatile.Read(ref _lagSeconds), "s",
+            "Age of the newest change read but not yet checkpointed (0 when caught up).");
+        meter.CreateObservableGauge("observer.replication.retained", () => Interlocked.Read(ref _retainedBytes), "By",
+            "WAL the replication slot holds back on the primary (current WAL position minus the slot's restart position).");
+        meter.CreateObservableGauge("observer.leader", () => Volatile.Read(ref _leader), null, "1 while this process leads (reads the slot), else 0.");
+    }
+
+    public void EventRead(string source, string type) =>
+        _events.Add(1, new KeyValuePair<string, object?>("source", source), new KeyValuePair<string, object?>("type", type));
+
+    public void ActionDone(string rule, string action, string outcome, TimeSpan? duration = null)
+    {
+        _actions.Add(1, new KeyValuePair<string, object?>("rule", rule), new KeyValuePair<string, object?>("action", action), new KeyValuePair<string, object?>("outcome", outcome));
+        if (duration is { } d) _duration.Record(d.TotalSeconds);
+    }
+
+    public void Retried() => _retries.Add(1);
+
+    public void FailedOver() => _failovers.Add(1);
+
+    public void SetLeader(bool leading) => Volatile.Write(ref _leader, leading ? 1 : 0);
+
+    public void SetLag(double seconds) => Volatile.Write(ref _lagSeconds, Math.Max(0, seconds));
+
+    public void SetDlqDepth(long depth) => Interlocked.Exchange(ref _dlqDepth, depth);
+
+    public void SetRetainedBytes(long bytes) => Interlocked.Exchange(ref _retainedBytes, bytes);
+}

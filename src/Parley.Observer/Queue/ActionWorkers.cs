@@ -1,0 +1,201 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Parley.Observer.Actions;
+using Parley.Observer.Events;
+using Parley.Observer.Hosting;
+using Parley.Observer.Metrics;
+
+namespace Parley.Observer.Queue;
+
+/// <summary>
+/// The worker pool of one process (leader or standby): claims due actions up to
+/// <see cref="ObserverOptions.MaxConcurrentActions"/>, runs each with the runner that can run it under
+/// its own timeout, and records the outcome. Actions are independent rows, so a slow or failing one
+/// holds one slot and never the others of its event.
+/// </summary>
+public sealed partial class ActionWorkers(
+    ActionQueue queue, IEnumerable<IActionRunner> runners, ObserverIdentity identity, ObserverMetrics metrics,
+    IOptions<ObserverOptions> options, ILogger<ActionWorkers> logger) : BackgroundService
+{
+    private static readonly TimeSpan ErrorBackoff = TimeSpan.FromSeconds(1);
+
+    // A runner that ignores its token is abandoned this long after its timeout.
+    private static readonly TimeSpan AbandonGrace = TimeSpan.FromSeconds(1);
+
+    private readonly IActionRunner[] _runners = runners.ToArray();
+    private readonly ObserverOptions _options = options.Value;
+    private readonly SemaphoreSlim _slots = new(options.Value.MaxConcurrentActions);
+    private readonly Random _random = new();
+    private int _running;
+
+    /// <summary>Actions running in this process now.</summary>
+    public int Running => Volatile.Read(ref _running);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var inFlight = new HashSet<Task>();
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                await _slots.WaitAsync(stoppingToken);
+                var take = 1;
+                while (take < _options.MaxConcurrentActions && _slots.Wait(0)) take++;
+                IReadOnlyList<ClaimedAction> claimed;
+                try
+                {
+                    claimed = await queue.ClaimAsync(identity.Instance, take, stoppingToken);
+                }
+                catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException && !stoppingToken.IsCancellationRequested)
+                {
+                    _slots.Release(take);
+                    LogClaimFailed(logger, e.Message);
+                    await Task.Delay(ErrorBackoff, stoppingToken);
+                    continue;
+                }
+                if (take > claimed.Count) _slots.Release(take - claimed.Count);
+                foreach (var action in claimed)
+                {
+                    Interlocked.Increment(ref _running);
+                    var task = RunAsync(action, stoppingToken);
+                    lock (inFlight) inFlight.Add(task);
+                    _ = task.ContinueWith(t =>
+                    {
+                        Interlocked.Decrement(ref _running);
+                        _slots.Release();
+                        lock (inFlight) inFlight.Remove(t);
+                    }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                }
+                // Full claims mean more may be due; otherwise wait for new work or the poll interval.
+                if (claimed.Count < take)
+                    await identity.WorkEnqueued.WaitAsync(_options.PollInterval, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // stopping
+        }
+        Task[] remaining;
+        lock (inFlight) remaining = [.. inFlight];
+        await Task.WhenAll(remaining);
+    }
+
+    private async Task RunAsync(ClaimedAction claim, CancellationToken stopping)
+    {
+        await Task.Yield();
+        var started = DateTimeOffset.UtcNow;
+        var clock = Stopwatch.StartNew();
+        ActionResult result;
+        string outcome;
+        if (claim.Attempt > claim.Retry.Count)
+        {
+            // Reclaimed after its last attempt was lost: nothing left to try.
+            result = new ActionResult(ActionOutcome.Failed, Error: "the last attempt was lost (its process died or hung)");
+            outcome = "lost";
+        }
+        else
+        {
+            try
+            {
+                var spec = ActionSpecJson.Read(claim.SpecJson);
+                var work = new ActionWork(ObserverEvent.FromJson(System.Text.Encoding.UTF8.GetBytes(claim.EventJson)), claim.Rule, claim.Action, spec, claim.Attempt);
+                (result, outcome) = await AttemptAsync(work, claim.Timeout, stopping);
+            }
+            catch (Exception e) when (e is FormatException or System.Text.Json.JsonException or KeyNotFoundException or NullReferenceException or InvalidOperationException)
+            {
+                result = new ActionResult(ActionOutcome.Failed, Error: $"the queued action cannot be read: {e.Message}");
+                outcome = "failed";
+            }
+        }
+        clock.Stop();
+
+        Decision decision;
+        if (stopping.IsCancellationRequested && outcome == "interrupted")
+            decision = new Decision(RetryPolicy.Pending, TimeSpan.Zero, AttemptsDelta: -1);
+        else
+            decision = RetryPolicy.Decide(result, claim.Attempt, claim.Retry, claim.Endpoint is not null, _options.FailFastDelay, _random);
+        var attempt = new AttemptRecord(claim.Attempt, started, clock.Elapsed, outcome, result.Status, result.Error);
+        bool recorded;
+        try
+        {
+            // The outcome is recorded even while stopping: the claim would otherwise wait out its lease.
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            recorded = await queue.CompleteAsync(claim, identity.Instance, attempt, decision, timeout.Token);
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or OperationCanceledException)
+        {
+            // The claim lapses and another attempt follows; an action may run twice, never zero times.
+            LogRecordFailed(logger, claim.EventId, claim.Rule, claim.Action, e.Message);
+            return;
+        }
+        if (!recorded)
+        {
+            LogFenced(logger, claim.EventId, claim.Rule, claim.Action);
+            return;
+        }
+        metrics.ActionDone(claim.Rule, claim.Action, outcome, clock.Elapsed);
+        if (decision.Status == RetryPolicy.Dead)
+        {
+            metrics.ActionDone(claim.Rule, claim.Action, "dead_lettered");
+            LogDeadLettered(logger, claim.EventId, claim.Rule, claim.Action, claim.Attempt, result.Error ?? outcome);
+        }
+        else if (decision.Status == RetryPolicy.Pending && decision.AttemptsDelta == 0)
+            metrics.Retried();
+    }
+
+    private async Task<(ActionResult, string)> AttemptAsync(ActionWork work, TimeSpan timeout, CancellationToken stopping)
+    {
+        if (Array.Find(_runners, r => r.CanRun(work.Spec)) is not { } runner)
+            return (new ActionResult(ActionOutcome.Failed, Error: $"no runner for {ActionSpecJson.Kind(work.Spec)} actions in this process"), "failed");
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        cts.CancelAfter(timeout);
+        var run = runner.RunAsync(work, cts.Token);
+        var winner = await Task.WhenAny(run, Task.Delay(timeout + AbandonGrace, CancellationToken.None));
+        if (stopping.IsCancellationRequested)
+            return (new ActionResult(ActionOutcome.Failed, Error: "interrupted: the process is stopping"), "interrupted");
+        if (winner != run)
+        {
+            _ = run.ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
+            return (new ActionResult(ActionOutcome.Failed, Error: $"timed out after {timeout.TotalSeconds:0.###} s"), "timeout");
+        }
+        try
+        {
+            var result = await run;
+            if (result.Outcome != ActionOutcome.Succeeded && cts.IsCancellationRequested)
+                return (result with { Error = $"timed out after {timeout.TotalSeconds:0.###} s" + (result.Error is null ? "" : $" ({result.Error})") }, "timeout");
+            return (result, Outcome(result.Outcome));
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            return (new ActionResult(ActionOutcome.Failed, Error: $"timed out after {timeout.TotalSeconds:0.###} s"), "timeout");
+        }
+        catch (Exception e)
+        {
+            // Runners return failures; one that throws anyway fails this attempt, not the worker.
+            return (new ActionResult(ActionOutcome.Failed, Error: $"{e.GetType().Name}: {e.Message}"), "failed");
+        }
+    }
+
+    private static string Outcome(ActionOutcome outcome) => outcome switch
+    {
+        ActionOutcome.Succeeded => "succeeded",
+        ActionOutcome.FailedFast => "failed_fast",
+        ActionOutcome.Gone => "gone",
+        _ => "failed",
+    };
+
+    [LoggerMessage(EventId = 8101, Level = LogLevel.Warning, Message = "Observer workers: claiming actions failed, retrying: {Reason}")]
+    private static partial void LogClaimFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 8102, Level = LogLevel.Warning, Message = "Observer workers: the outcome of {EventId}.{Rule}.{Action} was not recorded ({Reason}); it runs again when its claim lapses")]
+    private static partial void LogRecordFailed(ILogger logger, string eventId, string rule, string action, string reason);
+
+    [LoggerMessage(EventId = 8103, Level = LogLevel.Warning, Message = "Observer workers: the claim on {EventId}.{Rule}.{Action} lapsed and was taken by another worker; this outcome is dropped")]
+    private static partial void LogFenced(ILogger logger, string eventId, string rule, string action);
+
+    [LoggerMessage(EventId = 8104, Level = LogLevel.Error, Message = "Observer workers: {EventId}.{Rule}.{Action} dead-lettered after attempt {Attempt}: {Error}")]
+    private static partial void LogDeadLettered(ILogger logger, string eventId, string rule, string action, int attempt, string error);
+}

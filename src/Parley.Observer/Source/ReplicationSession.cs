@@ -1,0 +1,355 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Npgsql.Replication;
+using Npgsql.Replication.PgOutput;
+using Npgsql.Replication.PgOutput.Messages;
+using NpgsqlTypes;
+using Parley.Observer.Events;
+using Parley.Observer.Hosting;
+using Parley.Observer.Metrics;
+using Parley.Observer.Queue;
+using Parley.Observer.Rules;
+using Parley.Server.Delivery;
+
+namespace Parley.Observer.Source;
+
+/// <summary>The lease was lost while leading: nothing more may be enqueued or checkpointed under that term.</summary>
+public sealed class LeadershipLostException(string message) : Exception(message);
+
+/// <summary>
+/// One term of leading: prepares the publications and the slot, reads the slot with pgoutput, turns
+/// changes into events, enqueues the matching actions and moves the checkpoint — the queue insert and
+/// the checkpoint row in one transaction fenced by the term, the slot's confirmed position after that
+/// commit. A crash between the two re-reads events whose actions are already queued; the dedup
+/// (Redis, then the queue's unique key) drops them.
+/// </summary>
+internal sealed partial class ReplicationSession(
+    ObserverDatabase db, RuleSet rules, ActionQueue queue, EventDedup dedup, ObserverMetrics metrics,
+    ObserverIdentity identity, ObserverOptions options, ILogger logger, long term)
+{
+    private const int ChannelCapacity = 1024;
+    private static readonly TimeSpan SlotReleaseWait = TimeSpan.FromSeconds(10);
+
+    private readonly string _slot = options.Name;
+    private readonly string _heartbeatPrefix = $"parley-observer:{options.Name}";
+
+    private string OutboxPublication => $"{options.Name}_outbox";
+
+    private string TablesPublication => $"{options.Name}_tables";
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        var publications = await PrepareAsync(ct);
+        await using var connection = new LogicalReplicationConnection(db.ConnectionString);
+        await connection.Open(ct);
+        await TakeSlotAsync(connection.ProcessID, ct);
+        var channel = Channel.CreateBounded<StreamItem>(new BoundedChannelOptions(ChannelCapacity) { SingleReader = true, SingleWriter = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var tasks = new[]
+        {
+            ReadAsync(connection, publications, channel.Writer, stop.Token),
+            EnqueueAsync(connection, channel.Reader, stop.Token),
+            HeartbeatAsync(stop.Token),
+        };
+        identity.Streaming = true;
+        try
+        {
+            var first = await Task.WhenAny(tasks);
+            await stop.CancelAsync();
+            try
+            {
+                await Task.WhenAll(tasks);
+            }
+            catch (Exception) when (first.IsFaulted || ct.IsCancellationRequested)
+            {
+                // the first failure is the one that counts
+            }
+            await first;
+        }
+        finally
+        {
+            identity.Streaming = false;
+        }
+    }
+
+    /// <summary>The publications (created or brought to the rules' tables) and the slot (created when missing).</summary>
+    private async Task<List<string>> PrepareAsync(CancellationToken ct)
+    {
+        await using var conn = await db.Source.OpenConnectionAsync(ct);
+        var names = new List<string>();
+        if (rules.ReadsParleyEvents)
+        {
+            await EnsurePublicationAsync(conn, OutboxPublication, "\"public\".\"outbox\"", "insert", ct);
+            names.Add(OutboxPublication);
+        }
+        var tables = rules.Tables;
+        if (tables.Count > 0)
+        {
+            await EnsurePublicationAsync(conn, TablesPublication, string.Join(", ", tables.Select(t => $"\"{t.Schema}\".\"{t.Name}\"")), "insert, update, delete", ct);
+            names.Add(TablesPublication);
+        }
+        await using (var exists = new NpgsqlCommand("SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", conn))
+        {
+            exists.Parameters.Add(new() { Value = _slot });
+            if ((long)(await exists.ExecuteScalarAsync(ct))! == 0)
+            {
+                await using var create = new NpgsqlCommand("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", conn);
+                create.Parameters.Add(new() { Value = _slot });
+                await create.ExecuteNonQueryAsync(ct);
+                LogSlotCreated(logger, _slot);
+            }
+        }
+        return names;
+    }
+
+    // Names come from validated options and rules ([a-z0-9_] identifiers), so quoting is enough.
+    private static async Task EnsurePublicationAsync(NpgsqlConnection conn, string name, string tables, string publish, CancellationToken ct)
+    {
+        await using var exists = new NpgsqlCommand("SELECT count(*) FROM pg_publication WHERE pubname = $1", conn);
+        exists.Parameters.Add(new() { Value = name });
+        var sql = (long)(await exists.ExecuteScalarAsync(ct))! == 0
+            ? $"CREATE PUBLICATION \"{name}\" FOR TABLE {tables} WITH (publish = '{publish}')"
+            : $"ALTER PUBLICATION \"{name}\" SET TABLE {tables}";
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Ends the walsender of a deposed leader still attached to the slot (a paused process keeps it), then waits for it to let go.</summary>
+    private async Task TakeSlotAsync(int ownPid, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + SlotReleaseWait;
+        while (true)
+        {
+            await using var cmd = db.Source.CreateCommand("""
+                SELECT active_pid, pg_terminate_backend(active_pid) FROM pg_replication_slots
+                WHERE slot_name = $1 AND active_pid IS NOT NULL AND active_pid <> $2
+                """);
+            cmd.Parameters.Add(new() { Value = _slot });
+            cmd.Parameters.Add(new() { Value = ownPid });
+            if (await cmd.ExecuteScalarAsync(ct) is not int pid) return;
+            LogSlotTaken(logger, _slot, pid);
+            if (DateTime.UtcNow > deadline)
+                throw new InvalidOperationException($"Replication slot {_slot} is still held by process {pid} after {SlotReleaseWait.TotalSeconds:0} s.");
+            await Task.Delay(TimeSpan.FromMilliseconds(100), ct);
+        }
+    }
+
+    private async Task ReadAsync(LogicalReplicationConnection connection, List<string> publications, ChannelWriter<StreamItem> writer, CancellationToken ct)
+    {
+        var replication = new PgOutputReplicationOptions(publications, PgOutputProtocolVersion.V1, binary: false, messages: true);
+        ulong commitLsn = 0;
+        var committedAt = DateTimeOffset.MinValue;
+        var index = 0;
+        await foreach (var message in connection.StartReplication(new PgOutputReplicationSlot(_slot), replication, ct))
+        {
+            StreamItem? item = null;
+            switch (message)
+            {
+                case BeginMessage begin:
+                    commitLsn = (ulong)begin.TransactionFinalLsn;
+                    committedAt = new DateTimeOffset(begin.TransactionCommitTimestamp.ToUniversalTime(), TimeSpan.Zero);
+                    index = 0;
+                    break;
+                case InsertMessage insert:
+                    item = await ChangeAsync(insert.Relation, "insert", insert.NewRow, null, commitLsn, index++, committedAt, ct);
+                    break;
+                case FullUpdateMessage update:
+                {
+                    var old = await RowDecoder.ReadAsync(update.Relation, update.OldRow, options.MaxEventBytes, ct);
+                    item = await ChangeAsync(update.Relation, "update", update.NewRow, old, commitLsn, index++, committedAt, ct);
+                    break;
+                }
+                case IndexUpdateMessage update:
+                {
+                    var key = await RowDecoder.ReadAsync(update.Relation, update.Key, options.MaxEventBytes, ct);
+                    item = await ChangeAsync(update.Relation, "update", update.NewRow, key, commitLsn, index++, committedAt, ct);
+                    break;
+                }
+                case UpdateMessage update:
+                    item = await ChangeAsync(update.Relation, "update", update.NewRow, null, commitLsn, index++, committedAt, ct);
+                    break;
+                case FullDeleteMessage delete:
+                    item = await ChangeAsync(delete.Relation, "delete", delete.OldRow, null, commitLsn, index++, committedAt, ct);
+                    break;
+                case KeyDeleteMessage delete:
+                    item = await ChangeAsync(delete.Relation, "delete", delete.Key, null, commitLsn, index++, committedAt, ct);
+                    break;
+                case CommitMessage commit:
+                    item = new CommitItem((ulong)commit.TransactionEndLsn, committedAt);
+                    break;
+                case LogicalDecodingMessage { Prefix: var prefix } logical when prefix == _heartbeatPrefix:
+                {
+                    using var reader = new StreamReader(logical.Data, Encoding.UTF8);
+                    var text = await reader.ReadToEndAsync(ct);
+                    var emitted = DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at) ? at : DateTimeOffset.UtcNow;
+                    item = new HeartbeatItem((ulong)logical.MessageLsn, emitted);
+                    break;
+                }
+            }
+            if (item is not null) await writer.WriteAsync(item, ct);
+        }
+        throw new InvalidOperationException("The replication stream ended.");
+    }
+
+    /// <summary>One change as an event: a Parley event for an outbox insert, else a table event with the new (or deleted) row and the old one.</summary>
+    private async Task<StreamItem> ChangeAsync(
+        RelationMessage relation, string type, ReplicationTuple tuple, DecodedRow? old, ulong commitLsn, int index, DateTimeOffset committedAt, CancellationToken ct)
+    {
+        var id = EventId(commitLsn, index);
+        var row = await RowDecoder.ReadAsync(relation, tuple, options.MaxEventBytes - (old?.Bytes ?? 0), ct);
+        var tooLarge = row.TooLarge || old is { TooLarge: true };
+        if (relation is { Namespace: "public", RelationName: "outbox" } && rules.ReadsParleyEvents && type == "insert")
+        {
+            // type comes before payload in the outbox's columns, so a too-large event still has it.
+            var eventType = row.Row["type"]?.GetValue<string>() ?? "";
+            var data = tooLarge ? [] : ParleyData(row.Row);
+            return new EventItem(new ObserverEvent(id, ObserverEvent.ParleySource, eventType, committedAt, data), tooLarge, row.Bytes);
+        }
+        var source = ObserverEvent.TableSource(relation.Namespace, relation.RelationName);
+        return new EventItem(new ObserverEvent(id, source, type, committedAt, tooLarge ? [] : row.Row, tooLarge ? null : old?.Row), tooLarge, row.Bytes + (old?.Bytes ?? 0));
+    }
+
+    /// <summary>The WebSocket frame's fields other than type and eventId, built by the same code as the frame.</summary>
+    private static JsonObject ParleyData(JsonObject outboxRow)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        using (var payload = JsonDocument.Parse(outboxRow["payload"]?.ToJsonString() ?? "{}"))
+        {
+            writer.WriteStartObject();
+            DeliveryEvent.WriteFields(writer, Guid.Parse(outboxRow["conversation_id"]!.GetValue<string>()), payload.RootElement);
+            writer.WriteEndObject();
+        }
+        return JsonNode.Parse(buffer.WrittenSpan)!.AsObject();
+    }
+
+    /// <summary>The commit's WAL position and the change's place in its transaction: the same on every read.</summary>
+    public static string EventId(ulong commitLsn, int index) =>
+        string.Create(CultureInfo.InvariantCulture, $"{commitLsn:x16}-{index}");
+
+    private async Task EnqueueAsync(LogicalReplicationConnection connection, ChannelReader<StreamItem> reader, CancellationToken ct)
+    {
+        var pending = new List<EventItem>();
+        CheckpointMove? move = null;
+        DateTimeOffset? lagFrom = null;
+        while (await reader.WaitToReadAsync(ct))
+        {
+            while (reader.TryRead(out var item))
+            {
+                switch (item)
+                {
+                    case EventItem e:
+                        pending.Add(e);
+                        break;
+                    case CommitItem c:
+                        move = new CheckpointMove(c.EndLsn, c.CommittedAt);
+                        lagFrom = c.CommittedAt;
+                        break;
+                    case HeartbeatItem h:
+                        move = new CheckpointMove(h.Lsn, null);
+                        lagFrom = h.EmittedAt;
+                        break;
+                }
+                if (pending.Count >= options.BatchSize) break;
+            }
+            // The channel is drained (or the batch full): what was read so far goes in one transaction.
+            await FlushAsync(connection, pending, move, ct);
+            if (move is not null && lagFrom is { } from) metrics.SetLag((DateTimeOffset.UtcNow - from).TotalSeconds);
+            pending.Clear();
+            move = null;
+        }
+    }
+
+    private async Task FlushAsync(LogicalReplicationConnection connection, List<EventItem> events, CheckpointMove? move, CancellationToken ct)
+    {
+        if (events.Count == 0 && move is null) return;
+        var actions = new List<NewAction>();
+        var withActions = new List<string>();
+        foreach (var e in events)
+        {
+            var before = actions.Count;
+            AddActions(e, actions);
+            if (actions.Count > before) withActions.Add(e.Event.Id);
+        }
+        if (withActions.Count > 0)
+        {
+            var seen = await dedup.SeenAsync(withActions, ct);
+            if (seen.Count > 0) actions.RemoveAll(a => seen.Contains(a.EventId));
+        }
+        if (!await queue.EnqueueAsync(term, identity.Instance, _slot, actions, move, ct))
+            throw new LeadershipLostException($"The lease of term {term} is no longer this process's; nothing was enqueued.");
+        if (move is { } m)
+        {
+            connection.SetReplicationStatus(new NpgsqlLogSequenceNumber(m.Lsn));
+            await connection.SendStatusUpdate(ct);
+        }
+        foreach (var e in events) metrics.EventRead(e.Event.Source, e.Event.Type);
+        foreach (var a in actions.Where(a => a.DeadReason is not null)) metrics.ActionDone(a.Rule, a.Action, a.DeadReason!);
+        if (actions.Count > 0) identity.SignalWork();
+        await dedup.MarkAsync(withActions, ct);
+    }
+
+    private void AddActions(EventItem item, List<NewAction> into)
+    {
+        var e = item.Event;
+        string? json = null;
+        foreach (var rule in rules.Rules)
+        {
+            // A too-large event is not held, so its conditions cannot be tested: every rule of its source and type gets its actions dead-lettered.
+            if (e.Source != rule.Source.Name || !rule.On.Contains(e.Type)) continue;
+            if (!item.TooLarge && rule.When is not null && !rule.When.Matches(e)) continue;
+            json ??= Encoding.UTF8.GetString(e.ToJsonBytes());
+            foreach (var action in rule.Actions)
+            {
+                var spec = action.Render(e);
+                into.Add(new NewAction(e.Id, rule.Name, action.Name, ActionSpecJson.Kind(spec), action.Template.Endpoint, json,
+                    ActionSpecJson.Write(spec), action.Retry, action.Timeout, item.TooLarge ? RetryPolicy.TooLarge : null));
+            }
+            if (item.TooLarge) LogTooLarge(logger, e.Id, rule.Name, item.Bytes, options.MaxEventBytes);
+        }
+    }
+
+    private async Task HeartbeatAsync(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(options.HeartbeatInterval);
+        while (await timer.WaitForNextTickAsync(ct))
+        {
+            try
+            {
+                await using var cmd = db.Source.CreateCommand("SELECT pg_logical_emit_message(false, $1, $2)");
+                cmd.Parameters.Add(new() { Value = _heartbeatPrefix });
+                cmd.Parameters.Add(new() { Value = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture) });
+                await cmd.ExecuteNonQueryAsync(ct);
+            }
+            catch (NpgsqlException e)
+            {
+                LogHeartbeatFailed(logger, e.Message);
+            }
+        }
+    }
+
+    private abstract record StreamItem;
+
+    private sealed record EventItem(ObserverEvent Event, bool TooLarge, long Bytes) : StreamItem;
+
+    private sealed record CommitItem(ulong EndLsn, DateTimeOffset CommittedAt) : StreamItem;
+
+    private sealed record HeartbeatItem(ulong Lsn, DateTimeOffset EmittedAt) : StreamItem;
+
+    [LoggerMessage(EventId = 8301, Level = LogLevel.Information, Message = "Observer: created replication slot {Slot}")]
+    private static partial void LogSlotCreated(ILogger logger, string slot);
+
+    [LoggerMessage(EventId = 8302, Level = LogLevel.Warning, Message = "Observer: replication slot {Slot} was held by process {Pid} (a deposed leader); ended it")]
+    private static partial void LogSlotTaken(ILogger logger, string slot, int pid);
+
+    [LoggerMessage(EventId = 8303, Level = LogLevel.Warning, Message = "Observer: event {EventId} ({Bytes} bytes read, limit {Limit}) is too large; the actions of rule {Rule} are dead-lettered too_large")]
+    private static partial void LogTooLarge(ILogger logger, string eventId, string rule, long bytes, int limit);
+
+    [LoggerMessage(EventId = 8304, Level = LogLevel.Warning, Message = "Observer: heartbeat failed: {Reason}")]
+    private static partial void LogHeartbeatFailed(ILogger logger, string reason);
+}
