@@ -23,7 +23,8 @@ for filter in "${passes[@]}"; do
   args=(test Parley.slnx -c Release --no-build -v minimal -nologo)
   [ -n "$filter" ] && args+=(--filter "$filter")
   # Chaos criteria are latencies: one test assembly at a time, so suites do not load each other.
-  [[ "$filter" == *Chaos* || -z "$filter" ]] && args+=(-m:1)
+  # Their figures are printed for passing runs too (detailed verbosity shows each test's output), so a slow moment is on record.
+  [[ "$filter" == *Chaos* || -z "$filter" ]] && args+=(-m:1 --logger "console;verbosity=detailed")
   dotnet "${args[@]}" 2>&1 | tee -a "$log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 done
