@@ -186,6 +186,6 @@ public sealed class MessageStore(ParleyDatabase db, ConversationAccess access, C
         return new Page<MessageRecord>(items, next);
     }
 
-    private static MessageRecord ReadMessage(NpgsqlDataReader r) => new(
+    internal static MessageRecord ReadMessage(NpgsqlDataReader r) => new(
         r.GetGuid(0), r.GetGuid(1), r.GetGuid(2), r.GetString(3), r.GetDateTime(4), r.IsDBNull(5) ? null : r.GetString(5));
 }

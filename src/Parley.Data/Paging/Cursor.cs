@@ -13,10 +13,23 @@ public enum CursorKind : byte
     HistoryNewer = 2,
     /// <summary>Conversation list, most recent activity first.</summary>
     ConversationList = 3,
+    /// <summary>Message search, best match first: continue with rows ranked below the key (<see cref="Cursor.Rank"/>).</summary>
+    SearchMessages = 4,
 }
 
 /// <summary>A keyset position: the sort key of the last row a page returned.</summary>
-public readonly record struct Cursor(CursorKind Kind, DateTime At, Guid Id);
+public readonly record struct Cursor(CursorKind Kind, DateTime At, Guid Id)
+{
+    /// <summary>
+    /// A position in a list sorted by a non-negative <c>real</c> rank: the rank's exact bits travel in <see cref="At"/>'s
+    /// ticks, so the next page compares against the very value PostgreSQL computed.
+    /// </summary>
+    public static Cursor ForRank(CursorKind kind, float rank, Guid id) =>
+        new(kind, new DateTime(BitConverter.SingleToInt32Bits(Math.Max(rank, 0f)), DateTimeKind.Utc), id);
+
+    /// <summary>The rank of a <see cref="ForRank"/> cursor.</summary>
+    public float Rank => BitConverter.Int32BitsToSingle((int)At.Ticks);
+}
 
 /// <summary>Thrown when a cursor is malformed, tampered with, or used on another list.</summary>
 public sealed class InvalidCursorException(string message) : Exception(message);

@@ -18,6 +18,23 @@ public sealed record SlackSpec(Uri Url, string Text, TimeSpan Timeout) : ActionS
 /// <summary>The event's text stored in the named full-text index, under the event's id.</summary>
 public sealed record IndexSpec(string Name, string Text) : ActionSpec;
 
+/// <summary>
+/// Parley's message search, fed from its own events: a <c>message.created</c> event's message is indexed, a
+/// <c>conversation.deleted</c> event's conversation removed from the index; other events need nothing. The pipeline
+/// runs it as the built-in rule <see cref="Rule"/> (source <c>parley</c>, on <see cref="EventTypes"/>) with the one
+/// action <see cref="Action"/>, through the queue like any other action.
+/// </summary>
+public sealed record MessageIndexSpec : ActionSpec
+{
+    public const string Rule = "parley-search";
+
+    public const string Action = "index-messages";
+
+    public static IReadOnlyList<string> EventTypes { get; } = ["message.created", "conversation.deleted"];
+
+    public static MessageIndexSpec Instance { get; } = new();
+}
+
 /// <summary>One attempt of one action of one event.</summary>
 /// <param name="Attempt">1 for the first attempt.</param>
 public sealed record ActionWork(ObserverEvent Event, string Rule, string Action, ActionSpec Spec, int Attempt)

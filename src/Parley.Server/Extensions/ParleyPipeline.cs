@@ -5,6 +5,7 @@ using Parley.Server.Features.Conversations;
 using Parley.Server.Features.Health;
 using Parley.Server.Features.Messages;
 using Parley.Server.Features.Participants;
+using Parley.Server.Features.Search;
 using Parley.Server.Observability;
 
 namespace Parley.Server.Extensions;
@@ -28,6 +29,7 @@ public static class ParleyPipeline
         app.MapConversationsApi();
         app.MapParticipantsApi();
         app.MapMessagesApi();
+        app.MapSearchApi();
         app.MapRealtimeApi();
         app.MapFlagsApi();
         return app;

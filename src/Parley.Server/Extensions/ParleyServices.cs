@@ -9,6 +9,7 @@ using Parley.Data.Routing;
 using Parley.Server.Background;
 using Parley.Server.Caching;
 using Parley.Data.Messages;
+using Parley.Data.Search;
 using Parley.Data.Paging;
 using Parley.Data.Users;
 using Parley.Redis;
@@ -57,6 +58,7 @@ public static class ParleyServices
         services.AddSingleton<AdminRoles>();
         services.AddSingleton<ConversationStore>();
         services.AddSingleton<MessageStore>();
+        services.AddSingleton<MessageSearch>();
 
         services.AddSingleton<IPasswordHasher<UserRecord>, PasswordHasher<UserRecord>>();
         services.AddOptions<PasswordHasherOptions>().Configure<IOptions<AuthOptions>>((hasher, auth) => hasher.IterationCount = auth.Value.PasswordHashIterations);

@@ -15,4 +15,7 @@ public static class Limits
     public const int ClientMessageIdChars = 128;
     public const int ParticipantsPerCreate = 1000;
     public const int MaxPageSize = 100;
+
+    /// <summary>A search query's maximum length in characters (<c>GET /v1/search/messages?q=</c>).</summary>
+    public const int SearchQueryChars = 256;
 }
