@@ -105,5 +105,5 @@ public static class DlqCommand
         return ExitCodes.Ok;
     }
 
-    private static string Shorten(string? text) => text is null ? "" : text.Length <= 60 ? text : text[..57] + "...";
+    internal static string Shorten(string? text) => text is null ? "" : text.Length <= 60 ? text : text[..57] + "...";
 }

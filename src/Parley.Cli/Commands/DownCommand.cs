@@ -30,8 +30,15 @@ public static class DownCommand
             stopped.Add(clean ? $"parley up (pid {upPid})" : $"parley up (pid {upPid}, killed after {UpGrace.TotalSeconds:0} s)");
         }
 
-        // The up process stops its stack on SIGTERM; whatever is left (it was killed, or the stack ran alone) goes here.
+        // The up process stops its observers and stack on SIGTERM; whatever is left (it was killed, or the stack ran alone) goes here,
+        // observers first (they release their lease and claims while the database is still there).
         var after = LocalInstance.Read(home);
+        var observers = after.Observers.Where(o => Processes.IsAlive(o.Pid)).ToList();
+        if (observers.Count > 0)
+        {
+            await ObserverProcesses.StopAsync(observers, StackGrace);
+            stopped.Add("observers (" + string.Join(", ", observers.Select(o => $"{o.Name} pid {o.Pid}")) + ")");
+        }
         if (after.Stack is not null)
         {
             await LocalStack.StopFromStateAsync(home.Root, ct);

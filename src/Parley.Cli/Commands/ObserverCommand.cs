@@ -7,14 +7,19 @@ using Parley.Observer.Rules;
 
 namespace Parley.Cli.Commands;
 
-/// <summary><c>parley observer ...</c>: the event observer (OBSERVER.md): check a rules file, run a process.</summary>
+/// <summary><c>parley observer ...</c>: the event observer (OBSERVER.md): check a rules file, run a process, inspect it (<see cref="ObserverInspectCommands"/>).</summary>
 public static class ObserverCommand
 {
-    public static Command Create(GlobalOptions global) => new("observer", "The event observer: database changes → rules → webhooks, email, Slack, search (OBSERVER.md).")
+    public static Command Create(GlobalOptions global)
     {
-        Config(global),
-        Run(global),
-    };
+        var command = new Command("observer", "The event observer: database changes → rules → webhooks, email, Slack, search (OBSERVER.md).")
+        {
+            Config(global),
+            Run(global),
+        };
+        foreach (var inspect in ObserverInspectCommands.Create(global)) command.Add(inspect);
+        return command;
+    }
 
     private static Command Run(GlobalOptions global)
     {

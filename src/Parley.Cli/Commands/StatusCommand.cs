@@ -3,7 +3,7 @@ using Parley.Cli.Local;
 
 namespace Parley.Cli.Commands;
 
-/// <summary><c>parley status</c>: each local process with port, pid and state, and whether the server answers ready.</summary>
+/// <summary><c>parley status</c>: each local process with port, pid and state (observers with their role), and whether the server answers ready.</summary>
 public static class StatusCommand
 {
     public static Command Create(GlobalOptions global)
@@ -16,6 +16,8 @@ public static class StatusCommand
     private static async Task<int> RunAsync(ParseResult result, CliContext cli, CancellationToken ct)
     {
         var instance = LocalInstance.Read(cli.Home);
+        var roles = (await Task.WhenAll(instance.Observers.Select(async o => (o.Name, Role: await ObserverProcesses.RoleAsync(o, ct)))))
+            .ToDictionary(r => r.Name, r => r.Role, StringComparer.Ordinal);
         var ready = instance.Url is { } url && await HealthProbe.IsReadyAsync(url, ct);
         var exitCode = !instance.AnyRunning ? ExitCodes.Failure
             : instance.AllRunning && instance.Url is not null && ready ? ExitCodes.Ok
@@ -31,7 +33,7 @@ public static class StatusCommand
                 url = instance.Url,
                 urls = instance.Server?.Urls ?? [],
                 ready,
-                components = instance.Components.Select(c => new { c.Name, c.Port, c.Pid, state = c.Running ? "running" : "down" }),
+                components = instance.Components.Select(c => new { c.Name, c.Port, c.Pid, state = c.Running ? "running" : "down", role = roles.GetValueOrDefault(c.Name) }),
             });
             return exitCode;
         }
@@ -42,7 +44,7 @@ public static class StatusCommand
             return exitCode;
         }
         TextTable.Write(cli.Out, ["COMPONENT", "PORT", "PID", "STATE"],
-            instance.Components.Select(c => new[] { c.Name, $"{c.Port}", $"{c.Pid}", c.Running ? "running" : "down" }));
+            instance.Components.Select(c => new[] { c.Name, $"{c.Port}", $"{c.Pid}", (c.Running ? "running" : "down") + (roles.GetValueOrDefault(c.Name) is { } role ? $" ({role})" : "") }));
         await cli.Out.WriteLineAsync();
         await cli.Out.WriteLineAsync(instance.Url is { } serverUrl
             ? $"Server: {serverUrl}  /health/ready: {(ready ? "200 ready" : "not ready")}"

@@ -4,6 +4,7 @@ using Npgsql;
 using Parley.Cli.Local;
 using Parley.Data.Migrations;
 using Parley.Kit.Stack;
+using Parley.Observer.Rules;
 
 namespace Parley.Cli.Commands;
 
@@ -11,6 +12,8 @@ namespace Parley.Cli.Commands;
 public static class UpCommand
 {
     private static readonly TimeSpan DetachTimeout = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan ObserverReadyTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan ObserverStopGrace = TimeSpan.FromSeconds(20);
 
     public static Command Create(GlobalOptions global)
     {
@@ -24,24 +27,41 @@ public static class UpCommand
             DefaultValueFactory = _ => new StackOptions().RedisMaxMemoryMegabytes,
         };
         var admins = new Option<string[]>("--admin") { Description = "A handle granted the admin role in the database (held until it registers when new); repeatable. `parley load --flag` uses load_admin." };
+        var observer = new Option<string?>("--observer") { Description = "Also run observer processes (`parley observer run`) with this rules file (OBSERVER.md); an invalid file fails `up` with its report (exit 2)." };
+        var observers = new Option<int>("--observers") { Description = "How many observer processes with --observer (one leads, the others stand by).", DefaultValueFactory = _ => 1 };
         port.InRange(0, 65535);
         nodes.InRange(1, 16);
+        observers.InRange(1, 16);
         redisMemory.InRange(1, 1_048_576);
 
         var command = new Command("up", "Start PostgreSQL (primary + replica), PgBouncer and Redis, migrate, and run the server until Ctrl-C.")
         {
-            detach, port, nodes, pgBouncer, redisMemory, admins,
+            detach, port, nodes, pgBouncer, redisMemory, admins, observer, observers,
         };
-        command.SetHandler(global, (result, cli, ct) =>
+        command.SetHandler(global, async (result, cli, ct) =>
         {
+            var rules = result.GetValue(observer) is { } file ? Path.GetFullPath(file) : null;
+            if (rules is null && result.GetResult(observers) is { Implicit: false })
+                throw new CliException(ExitCodes.Usage, "--observers needs --observer RULES.yaml.");
+            if (rules is not null)
+            {
+                // Checked before anything starts: the same report as `parley observer config check`.
+                var loaded = RulesFile.Load(rules, strict: false);
+                if (!loaded.IsValid)
+                {
+                    await ObserverCommand.ReportAsync(cli, rules, loaded, alwaysSummarise: false);
+                    return ExitCodes.Usage;
+                }
+            }
             var options = new UpOptions(
-                result.GetValue(port), result.GetValue(nodes), result.GetValue(pgBouncer), result.GetValue(redisMemory), result.GetValue(admins) ?? []);
-            return result.GetValue(detach) ? DetachAsync(cli, options, ct) : RunAsync(cli, options, ct);
+                result.GetValue(port), result.GetValue(nodes), result.GetValue(pgBouncer), result.GetValue(redisMemory), result.GetValue(admins) ?? [],
+                rules, rules is null ? 0 : result.GetValue(observers));
+            return result.GetValue(detach) ? await DetachAsync(cli, options, ct) : await RunAsync(cli, options, ct);
         });
         return command;
     }
 
-    private sealed record UpOptions(int Port, int Nodes, bool PgBouncer, int RedisMaxMemory, IReadOnlyList<string> Admins);
+    private sealed record UpOptions(int Port, int Nodes, bool PgBouncer, int RedisMaxMemory, IReadOnlyList<string> Admins, string? Rules, int Observers);
 
     private static async Task<int> DetachAsync(CliContext cli, UpOptions options, CancellationToken ct)
     {
@@ -52,6 +72,7 @@ public static class UpCommand
             "--redis-maxmemory", $"{options.RedisMaxMemory}",
             .. options.PgBouncer ? ["--pgbouncer"] : Array.Empty<string>(),
             .. options.Admins.SelectMany(admin => new[] { "--admin", admin }),
+            .. options.Rules is { } rules ? ["--observer", rules, "--observers", $"{options.Observers}"] : Array.Empty<string>(),
         ];
         var pid = Detacher.Launch(cli.Home, arguments);
         await cli.Err.WriteAsync($"Starting Parley in the background (pid {pid}, log {cli.Home.UpLogFile})");
@@ -139,16 +160,40 @@ public static class UpCommand
                 throw;
             }
             var urls = apps.Select(app => ServerHost.Urls(app).First()).ToList();
-            new ServerInfo(Environment.ProcessId, urls).Write(home);
+            IReadOnlyList<ObserverProcess> observers = [];
+            var served = false;
+            try
+            {
+                if (options.Rules is { } rules)
+                {
+                    // Straight to the primary (replication cannot go through PgBouncer), in the environment rather than on the command line.
+                    observers = ObserverProcesses.Start(home, rules, options.Observers, new Dictionary<string, string?>
+                    {
+                        ["Parley__Data__PrimaryConnectionString"] = stack.PrimaryConnectionString,
+                        ["Parley__Redis__Endpoint"] = stack.RedisEndpoint,
+                    });
+                    await ObserverProcesses.WaitUntilReadyAsync(observers, ObserverReadyTimeout, shutdown.Token);
+                }
+                new ServerInfo(Environment.ProcessId, urls).Write(home);
 
-            var started = string.Join(", ", stack.Components.Select(c => $"{c.Name} :{c.Port}"));
-            await cli.Out.WriteLineAsync($"Parley is up at {string.Join(" ", urls)}  (Ctrl-C to stop)");
-            await cli.Out.WriteLineAsync($"  started: {started}; {options.Nodes} server node(s){(options.PgBouncer ? ", writes through PgBouncer" : "")}");
-            await cli.Out.WriteLineAsync(DataLine(stack.DataDirectory));
-            await cli.Out.FlushAsync(CancellationToken.None);
+                var started = string.Join(", ", stack.Components.Select(c => $"{c.Name} :{c.Port}"));
+                await cli.Out.WriteLineAsync($"Parley is up at {string.Join(" ", urls)}  (Ctrl-C to stop)");
+                await cli.Out.WriteLineAsync($"  started: {started}; {options.Nodes} server node(s){(options.PgBouncer ? ", writes through PgBouncer" : "")}");
+                if (observers.Count > 0)
+                    await cli.Out.WriteLineAsync($"  observers: {string.Join(", ", observers.Select(o => $"{o.Name} pid {o.Pid} at {o.Url}"))} (rules {options.Rules})");
+                await cli.Out.WriteLineAsync(DataLine(stack.DataDirectory));
+                await cli.Out.FlushAsync(CancellationToken.None);
 
-            await ServerHost.RunUntilShutdownAsync(apps, shutdown.Token);
-            await cli.Err.WriteLineAsync("Stopping the server and the local stack ...");
+                served = true;
+                await ServerHost.RunUntilShutdownAsync(apps, shutdown.Token);
+                await cli.Err.WriteLineAsync("Stopping the server, the observers and the local stack ...");
+            }
+            finally
+            {
+                // Before the stack: a clean stop releases the lease and the claims. observers.json also holds any started before a failure.
+                await ObserverProcesses.StopAsync(ObserverProcesses.Read(home), ObserverStopGrace);
+                if (!served) await ServerHost.StopAsync(apps);
+            }
         }
         finally
         {

@@ -89,6 +89,6 @@ public static class Detacher
     private static CliException Failed(ParleyHome home, string what, int exitCode) =>
         new(exitCode, $"{what}. Last lines of {home.UpLogFile}:{Environment.NewLine}{Tail(home.UpLogFile, 30)}");
 
-    private static string Tail(string path, int lines) =>
+    internal static string Tail(string path, int lines) =>
         File.Exists(path) ? string.Join(Environment.NewLine, File.ReadLines(path).TakeLast(lines).Select(line => "  | " + line)) : "  (no log)";
 }

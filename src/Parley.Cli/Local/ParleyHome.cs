@@ -2,7 +2,8 @@ namespace Parley.Cli.Local;
 
 /// <summary>
 /// The directory a local Parley keeps its state in: <c>stack.json</c> (written by the stack launcher),
-/// <c>parley.json</c> (the signing key), <c>server.json</c> and <c>up.pid</c> (the running <c>up</c>), <c>up.log</c>.
+/// <c>parley.json</c> (the signing key), <c>server.json</c> and <c>up.pid</c> (the running <c>up</c>), <c>up.log</c>,
+/// <c>observers.json</c> and <c>observer-N.log</c> (the observers of <c>up --observer</c>).
 /// </summary>
 public sealed class ParleyHome
 {
@@ -57,5 +58,6 @@ public sealed class ParleyHome
     {
         File.Delete(UpPidFile);
         File.Delete(ServerFile);
+        File.Delete(ObserverProcesses.File(this));
     }
 }

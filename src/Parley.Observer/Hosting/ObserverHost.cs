@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Parley.Observer.Actions;
+using Parley.Observer.Inspection;
 using Parley.Observer.Metrics;
 using Parley.Observer.Queue;
 using Parley.Observer.Rules;
@@ -12,7 +13,7 @@ using Parley.Server.Observability;
 namespace Parley.Observer.Hosting;
 
 /// <summary>
-/// One observer process: a minimal ASP.NET Core host with <c>GET /metrics</c> and <c>GET /health</c>,
+/// One observer process: a minimal ASP.NET Core host with <c>GET /metrics</c>, <c>GET /health</c> and <c>GET /status</c> (<see cref="InstanceStatus"/>),
 /// the leadership loop and reader (<see cref="ObserverService"/>), the worker pool
 /// (<see cref="ActionWorkers"/>) and the action runners. Configuration as for <c>parley serve</c>:
 /// <c>Parley:Data</c>, <c>Parley:Redis</c>, <c>Parley:Observer</c>, <c>--urls</c>.
@@ -39,10 +40,12 @@ public static class ObserverHost
         services.AddHostedService(sp => sp.GetRequiredService<ActionWorkers>());
         services.AddHostedService<ObserverService>();
         services.AddHostedService<GaugePoller>();
+        services.AddObserverInspection();
         configure?.Invoke(builder);
 
         var app = builder.Build();
         app.MapPrometheusMetrics();
+        app.MapObserverStatus();
         app.MapGet("/health", (ObserverIdentity identity, ActionWorkers workers, Microsoft.Extensions.Options.IOptions<ObserverOptions> options) => Results.Json(new
         {
             status = "ok",

@@ -8,7 +8,8 @@ namespace Parley.Observer.Metrics;
 /// host's <see cref="IMeterFactory"/>; the exporter names them <c>observer_events_total</c>,
 /// <c>observer_actions_total</c>, <c>observer_action_duration_seconds</c>, <c>observer_retries_total</c>,
 /// <c>observer_dlq_depth</c>, <c>observer_checkpoint_lag_seconds</c>,
-/// <c>observer_replication_retained_bytes</c>, <c>observer_leader</c>, <c>observer_failovers_total</c>.
+/// <c>observer_replication_retained_bytes</c>, <c>observer_leader</c>, <c>observer_failovers_total</c>, and
+/// <c>observer_dedup_hits_total</c> (events the Redis fast path recognised as already enqueued).
 /// <c>observer_breaker_state</c> is the breakers' own (<see cref="EndpointBreakers"/>).
 /// </summary>
 public sealed class ObserverMetrics
@@ -18,6 +19,9 @@ public sealed class ObserverMetrics
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _retries;
     private readonly Counter<long> _failovers;
+    private readonly Counter<long> _dedupHits;
+    private long _eventsRead;
+    private long _dedupHitCount;
     private long _dlqDepth;
     private double _lagSeconds;
     private long _retainedBytes;
@@ -32,6 +36,7 @@ public sealed class ObserverMetrics
         _duration = meter.CreateHistogram<double>("observer.action.duration", "s", "Duration of one action attempt.");
         _retries = meter.CreateCounter<long>("observer.retries", "{retry}", "Failed attempts rescheduled on the retry schedule.");
         _failovers = meter.CreateCounter<long>("observer.failovers", "{failover}", "Times this process took the lead over from an earlier leader.");
+        _dedupHits = meter.CreateCounter<long>("observer.dedup.hits", "{event}", "Events read again that the Redis fast path recognised as already enqueued (skipped without a database write).");
         meter.CreateObservableGauge("observer.dlq.depth", () => Interlocked.Read(ref _dlqDepth), "{action}", "Actions in the dead-letter queue.");
         meter.CreateObservableGauge("observer.checkpoint.lag", () => Volatile.Read(ref _lagSeconds), "s",
             "Age of the newest change read but not yet checkpointed (0 when caught up).");
@@ -40,8 +45,27 @@ public sealed class ObserverMetrics
         meter.CreateObservableGauge("observer.leader", () => Volatile.Read(ref _leader), null, "1 while this process leads (reads the slot), else 0.");
     }
 
-    public void EventRead(string source, string type) =>
+    public void EventRead(string source, string type)
+    {
+        Interlocked.Increment(ref _eventsRead);
         _events.Add(1, new KeyValuePair<string, object?>("source", source), new KeyValuePair<string, object?>("type", type));
+    }
+
+    public void DedupHits(int events)
+    {
+        if (events == 0) return;
+        Interlocked.Add(ref _dedupHitCount, events);
+        _dedupHits.Add(events);
+    }
+
+    /// <summary>Events read by this process since it started (for the events-per-second of <c>GET /status</c>).</summary>
+    public long EventsRead => Interlocked.Read(ref _eventsRead);
+
+    /// <summary>Events the dedup fast path skipped since this process started.</summary>
+    public long DedupHitCount => Interlocked.Read(ref _dedupHitCount);
+
+    /// <summary>The value of <c>observer_checkpoint_lag_seconds</c>.</summary>
+    public double LagSeconds => Volatile.Read(ref _lagSeconds);
 
     public void ActionDone(string rule, string action, string outcome, TimeSpan? duration = null)
     {

@@ -279,6 +279,7 @@ internal sealed partial class ReplicationSession(
         if (withActions.Count > 0)
         {
             var seen = await dedup.SeenAsync(withActions, ct);
+            metrics.DedupHits(seen.Count);
             if (seen.Count > 0) actions.RemoveAll(a => seen.Contains(a.EventId));
         }
         if (!await queue.EnqueueAsync(term, identity.Instance, _slot, actions, move, ct))

@@ -14,7 +14,7 @@ public sealed class WebhookRunnerTests : ReceiverTest
     /// the key is the base64 after <c>whsec_</c>, the signed content is <c>{id}.{timestamp}.{body}</c>, the header holds
     /// space-separated <c>v1,&lt;base64&gt;</c> signatures, compared in constant time; the timestamp is within 5 minutes.
     /// </summary>
-    private static bool Verifies(string secret, IHeaderDictionary headers, byte[] body, DateTimeOffset now)
+    internal static bool Verifies(string secret, IHeaderDictionary headers, byte[] body, DateTimeOffset now)
     {
         string id = headers["webhook-id"].ToString(), timestamp = headers["webhook-timestamp"].ToString();
         if (id.Length == 0 || !long.TryParse(timestamp, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
@@ -167,17 +167,6 @@ public sealed class WebhookRunnerTests : ReceiverTest
 
         Assert.Equal(ActionOutcome.Failed, result.Outcome);
         Assert.NotNull(result.Error);
-    }
-
-    [Theory]
-    [InlineData(0)]
-    [InlineData(-5)]
-    public async Task A_timeout_that_is_not_positive_fails_the_attempt_without_calling_the_receiver(int seconds)
-    {
-        var result = await Runners.Webhook.RunAsync(Work.Webhook(Receiver.Url("/hook"), Work.NewSecret(), TimeSpan.FromSeconds(seconds)), CancellationToken.None);
-
-        Assert.Equal(ActionOutcome.Failed, result.Outcome);
-        Assert.Equal(0, Receiver.Count);
     }
 
     [Fact]

@@ -28,7 +28,7 @@ public sealed class ObserverFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Stack = await LocalStack.StartAsync(new StackOptions { WithReplica = false, WithPgBouncer = false });
+        Stack = await LocalStack.StartAsync(new StackOptions { WithReplica = false, WithPgBouncer = false, WithSmtp = true });
         Db = NpgsqlDataSource.Create(Stack.PrimaryConnectionString);
         await Migrator.MigrateAsync(Db);
     }
@@ -44,10 +44,11 @@ public sealed class ObserverFixture : IAsyncLifetime
 
     /// <summary>
     /// Starts an observer process of group <paramref name="name"/> in this process with <paramref name="runner"/>
-    /// as its only action runner, and waits until it leads and reads the slot when <paramref name="waitForStreaming"/>.
+    /// as its only action runner (null: the real runners, email to the stack's SMTP server), and waits until it leads
+    /// and reads the slot when <paramref name="waitForStreaming"/>.
     /// </summary>
     public async Task<ObserverNode> StartAsync(
-        string name, string rulesYaml, IActionRunner runner, IReadOnlyDictionary<string, string?>? overrides = null, bool waitForStreaming = true)
+        string name, string rulesYaml, IActionRunner? runner, IReadOnlyDictionary<string, string?>? overrides = null, bool waitForStreaming = true)
     {
         var loaded = RulesFile.Parse(rulesYaml, strict: true);
         Assert.True(loaded.IsValid, string.Join("\n", loaded.Problems.Select(p => p.Format("rules"))));
@@ -64,12 +65,16 @@ public sealed class ObserverFixture : IAsyncLifetime
             ["Parley:Observer:GaugeInterval"] = "00:00:00.200",
             ["Parley:Observer:ClaimGrace"] = "00:00:01",
             ["Parley:Observer:FailFastDelay"] = "00:00:00.100",
+            ["Parley:Observer:Smtp:Host"] = "127.0.0.1",
+            ["Parley:Observer:Smtp:Port"] = $"{Stack.SmtpPort}",
+            ["Parley:Observer:Smtp:From"] = "observer@parley.test",
         };
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>()) settings[key] = value;
         var app = ObserverHost.Build(["--urls", "http://127.0.0.1:0"], loaded.Rules!, builder =>
         {
             builder.Configuration.AddInMemoryCollection(settings);
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            if (runner is null) return;
             builder.Services.RemoveAll<IActionRunner>();
             builder.Services.AddSingleton(runner);
         });

@@ -1,0 +1,71 @@
+using System.Net.Http.Json;
+using Parley.Observer.Inspection;
+using Parley.Observer.Tests.Infrastructure;
+
+namespace Parley.Observer.Tests.EndToEnd;
+
+/// <summary>
+/// Seed 003's E2E 3, cache effectiveness, as behaviour (its speed-up is measured by bench/observer.sh, not timed
+/// here): a batch of 100 orders read again from the slot (same event ids) enqueues nothing and runs nothing, and the
+/// Redis fast path, not PostgreSQL's unique key, recognised every one of them.
+/// </summary>
+[Collection(ObserverCollection.Name)]
+[Trait("Category", "Integration")]
+public sealed class ReplayTests(ObserverFixture fx) : IAsyncLifetime
+{
+    private const int Orders = 100;
+    private readonly string _name = ObserverFixture.NewName("r");
+    private readonly TestRunner _runner = new();
+
+    private string Table => $"orders_{_name}";
+
+    private string Rules => $$$"""
+        rules:
+          - name: orders
+            source: table:public.{{{Table}}}
+            on: [insert]
+            actions:
+              - name: idx
+                index: { name: orders, text: "{{data.note}}" }
+        """;
+
+    public Task InitializeAsync() => fx.ExecuteAsync($"CREATE TABLE {Table} (id serial PRIMARY KEY, note text)");
+
+    public async Task DisposeAsync()
+    {
+        await fx.DropGroupAsync(_name);
+        await fx.ExecuteAsync("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 || '_copy'", _name);
+        await fx.ExecuteAsync($"DROP TABLE {Table}");
+    }
+
+    [Fact]
+    public async Task A_replayed_batch_of_100_orders_is_answered_by_the_redis_fast_path_and_enqueues_and_runs_nothing()
+    {
+        await (await fx.StartAsync(_name, Rules, _runner)).DisposeAsync();
+        // A copy of the slot from before the batch: reading from it again replays the same events with the same ids.
+        await fx.ExecuteAsync("SELECT pg_copy_logical_replication_slot($1, $1 || '_copy')", _name);
+        await using (var first = await fx.StartAsync(_name, Rules, _runner))
+        {
+            await fx.ExecuteAsync($"INSERT INTO {Table} (note) SELECT 'order ' || n FROM generate_series(1, {Orders}) AS n");
+            await Wait.For(async () => (await fx.QueueAsync(_name)) is { Count: Orders } rows && rows.All(r => r.Status == "succeeded"), "the first batch done");
+            Assert.Equal(0, (await StatusAsync(first)).DedupHits);
+        }
+        await fx.ExecuteAsync("SELECT pg_drop_replication_slot($1)", _name);
+        await fx.ExecuteAsync("SELECT pg_copy_logical_replication_slot($1 || '_copy', $1)", _name);
+        var before = (await fx.QueueAsync(_name)).ToDictionary(r => r.EventId);
+
+        await using var second = await fx.StartAsync(_name, Rules, _runner);
+        await Wait.For(async () => (await StatusAsync(second)).EventsRead >= Orders, "the batch to be read again");
+
+        var replay = await StatusAsync(second);
+        Assert.Equal((Orders, Orders), (replay.EventsRead, replay.DedupHits));
+        Assert.Contains($"observer_dedup_hits_total {Orders}", await second.Http.GetStringAsync("/metrics"));
+        Assert.Equal(Orders, _runner.Calls.Count);
+        var after = await fx.QueueAsync(_name);
+        Assert.Equal(before.Keys.Order(), after.Select(r => r.EventId).Order());
+        Assert.All(after, r => Assert.Equal((1, "succeeded"), (r.Attempts, r.Status)));
+    }
+
+    private static async Task<InstanceStatus> StatusAsync(ObserverNode node) =>
+        (await node.Http.GetFromJsonAsync<InstanceStatus>("/status", System.Text.Json.JsonSerializerOptions.Web))!;
+}
