@@ -15,6 +15,9 @@ public sealed partial class HttpActionSender : IDisposable
     /// <summary>How long a pooled connection is reused before a new one is opened.</summary>
     public static readonly TimeSpan ConnectionLifetime = TimeSpan.FromMinutes(2);
 
+    /// <summary>The longest timeout an attempt may have (the rules refuse more long before this).</summary>
+    public static readonly TimeSpan MaxTimeout = TimeSpan.FromHours(1);
+
     private readonly HttpClient _client;
     private readonly EndpointBreakers _breakers;
     private readonly TimeProvider _time;
@@ -35,7 +38,9 @@ public sealed partial class HttpActionSender : IDisposable
 
     /// <summary>POSTs <paramref name="body"/> as <c>application/json</c>; <paramref name="headers"/> adds headers at send time (signatures).</summary>
     public Task<ActionResult> PostJsonAsync(Uri url, byte[] body, TimeSpan timeout, Action<HttpRequestHeaders>? headers, CancellationToken ct) =>
-        _breakers.ExecuteAsync(url, token => SendAsync(url, body, timeout, headers, token), ct);
+        timeout > TimeSpan.Zero && timeout <= MaxTimeout
+            ? _breakers.ExecuteAsync(url, token => SendAsync(url, body, timeout, headers, token), ct)
+            : Task.FromResult(new ActionResult(ActionOutcome.Failed, Error: $"timeout {timeout} is not between 0 and {MaxTimeout}"));
 
     private async ValueTask<ActionResult> SendAsync(Uri url, byte[] body, TimeSpan timeout, Action<HttpRequestHeaders>? headers, CancellationToken ct)
     {

@@ -14,6 +14,9 @@ public sealed class ScenarioTests(ChaosEnvironmentFixture fixture, ITestOutputHe
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var result = await scenario.RunAsync(fixture.Env, timeout.Token);
         output.WriteLine(result.Describe());
+        // test.sh prints these after the run: the figures of passing scenarios are on record too.
+        if (Environment.GetEnvironmentVariable("PARLEY_CHAOS_REPORTS") is { Length: > 0 } reports && Directory.Exists(reports))
+            await File.WriteAllTextAsync(Path.Combine(reports, $"{DateTime.UtcNow:HHmmssfff}-{scenario.Name}.txt"), result.Describe());
         return result;
     }
 

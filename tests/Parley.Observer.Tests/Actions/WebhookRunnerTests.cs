@@ -169,6 +169,17 @@ public sealed class WebhookRunnerTests : ReceiverTest
         Assert.NotNull(result.Error);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-5)]
+    public async Task A_timeout_that_is_not_positive_fails_the_attempt_without_calling_the_receiver(int seconds)
+    {
+        var result = await Runners.Webhook.RunAsync(Work.Webhook(Receiver.Url("/hook"), Work.NewSecret(), TimeSpan.FromSeconds(seconds)), CancellationToken.None);
+
+        Assert.Equal(ActionOutcome.Failed, result.Outcome);
+        Assert.Equal(0, Receiver.Count);
+    }
+
     [Fact]
     public async Task A_secret_without_the_whsec_prefix_fails_the_attempt_without_calling_theReceiver()
     {

@@ -32,6 +32,7 @@ public sealed class AuthorizationMatrixTests(ParleyFixture fixture)
         Row("POST read", 401, 403, 204, 204);
         Row("GET conversations", 401, 200, 200, 200);
         Row("POST conversation", 401, 201, 201, 201);
+        Row("GET search", 401, 200, 200, 200); // Anyone signed in searches; only their own conversations match.
         return data;
     }
 
@@ -64,6 +65,7 @@ public sealed class AuthorizationMatrixTests(ParleyFixture fixture)
             "POST read" => await api.PostAsync(caller, $"/v1/conversations/{id}/read", new { messageId }),
             "GET conversations" => await api.GetAsync(caller, "/v1/conversations"),
             "POST conversation" => await api.PostAsync(caller, "/v1/conversations", new { participantIds = Array.Empty<Guid>() }),
+            "GET search" => await api.GetAsync(caller, "/v1/search/messages?q=seed"),
             _ => throw new ArgumentOutOfRangeException(nameof(endpoint)),
         };
         if (expected >= 400)

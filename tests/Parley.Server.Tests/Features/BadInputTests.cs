@@ -362,6 +362,19 @@ public sealed class BadInputTests(ParleyFixture fixture)
                 t.Add(new("bad-limit", $"{endpoint} limit={limit}", "GET", $"{path}?limit={limit}", null, 400));
         }
 
+        // Search: q follows the single-line text rules and is 1–256 characters; cursor (signed per user and query) and limit as for every list.
+        foreach (var (cls, label, q) in new[]
+                 {
+                     ("nul", "NUL", "%00"), ("control", "BEL", "%07"), ("noncharacter", "U+FDD0", "%EF%B7%90"),
+                     ("missing", "empty", ""), ("missing", "blank", "%20%20"), ("oversize", "257 characters", new string('q', 257)),
+                 })
+            t.Add(new(cls, $"search q {label}", "GET", $"/v1/search/messages?q={q}", null, 400, FieldError: true));
+        t.Add(new("missing", "search without q", "GET", "/v1/search/messages", null, 400, FieldError: true));
+        foreach (var (label, cursor) in new[] { ("garbage", "garbage"), ("NUL", "%00"), ("tampered", "{tamperedCursor}"), ("from history", "{historyCursor}") })
+            t.Add(new("bad-cursor", $"search cursor {label}", "GET", $"/v1/search/messages?q=hello&cursor={cursor}", null, 400, FieldError: true));
+        foreach (var limit in new[] { "0", "101", "abc" })
+            t.Add(new("bad-limit", $"search limit={limit}", "GET", $"/v1/search/messages?q=hello&limit={limit}", null, 400));
+
         // If-Match: strong comparison; malformed is 400, weak or other tags 409, none 428.
         foreach (var (label, ifMatch, status) in new[]
                  {
@@ -409,7 +422,7 @@ public sealed class BadInputTableTests(ITestOutputHelper output)
         string[] classes = ["nul", "control", "noncharacter", "lone-surrogate", "invalid-utf8", "wrong-type", "nesting", "malformed-json",
             "oversize", "bad-id", "bad-cursor", "bad-limit", "bad-if-match", "bad-since", "handle", "bad-value", "media-type", "missing", "idempotency"];
         foreach (var c in classes) Assert.Contains(BadInputTests.Table, x => x.Class == c);
-        string[] endpoints = ["register", "login", "create", "list", "get", "patch", "delete", "participants", "add", "remove", "send", "history", "read", "ws", "flags", "refresh", "logout"];
+        string[] endpoints = ["register", "login", "create", "list", "get", "patch", "delete", "participants", "add", "remove", "send", "history", "read", "ws", "flags", "refresh", "logout", "search"];
         foreach (var e in endpoints) Assert.Contains(BadInputTests.Table, x => x.Name.StartsWith(e + " ", StringComparison.Ordinal));
     }
 }
