@@ -53,6 +53,27 @@ public sealed class EndpointBreakerTests() : ReceiverTest(new BreakerOptions { M
     }
 
     [Fact]
+    public async Task While_the_half_open_probe_is_in_flight_every_other_attempt_fails_fast()
+    {
+        Receiver.Respond = Receiver.Status(500);
+        await CallAsync("/probe");
+        await CallAsync("/probe");
+        Runners.Time.Advance(TimeSpan.FromSeconds(31));
+        using var release = new CancellationTokenSource();
+        Receiver.Respond = context => Task.Delay(Timeout, release.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+        var probe = CallAsync("/probe");
+        for (var i = 0; i < 3; i++)
+            await Receiver.NextAsync(); // The two failures, then the probe: it is at the receiver now.
+
+        var others = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => CallAsync("/probe")));
+        release.Cancel();
+
+        Assert.All(others, result => Assert.Equal(ActionOutcome.FailedFast, result.Outcome));
+        Assert.Equal(ActionOutcome.Succeeded, (await probe).Outcome);
+        Assert.Equal(BreakerState.Closed, StateOf("/probe"));
+    }
+
+    [Fact]
     public async Task An_open_breaker_holds_back_only_its_own_endpoint()
     {
         Receiver.Respond = context => context.Request.Path == "/broken" ? Receiver.Hang(context) : Task.CompletedTask;
