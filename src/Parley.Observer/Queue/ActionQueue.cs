@@ -34,7 +34,8 @@ public sealed record AttemptRecord(int Attempt, DateTimeOffset StartedAt, TimeSp
 public sealed class ActionQueue(ObserverDatabase db, IOptions<ObserverOptions> options)
 {
     private readonly string _observer = options.Value.Name;
-    private readonly TimeSpan _claimGrace = options.Value.ClaimGrace;
+    // A claim outlives the attempt's timeout, the abandoning of a runner that ignores it, and the grace.
+    private readonly TimeSpan _claimGrace = options.Value.ClaimGrace + ActionWorkers.AbandonGrace;
 
     internal const string FenceSql = """
         SELECT 1 FROM observer_leader
@@ -46,7 +47,8 @@ public sealed class ActionQueue(ObserverDatabase db, IOptions<ObserverOptions> o
         INSERT INTO observer_actions
             (observer, event_id, rule, action, kind, endpoint, event, spec, retry_ms, timeout_ms, status, due_at, dead_reason, term, completed_at)
         SELECT $1, e, r, a, k, ep, ev::json, sp::jsonb, rt::bigint[], tm,
-               CASE WHEN dr IS NULL THEN 'pending' ELSE 'dead' END, clock_timestamp(), dr, $2,
+               CASE WHEN dr IS NULL THEN 'pending' ELSE 'dead' END,
+               clock_timestamp() + make_interval(secs => (rt::bigint[])[1]::float8 / 1000), dr, $2,
                CASE WHEN dr IS NULL THEN NULL ELSE clock_timestamp() END
         FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int[], $12::text[])
              AS t(e, r, a, k, ep, ev, sp, rt, tm, dr)
@@ -188,7 +190,8 @@ public sealed class ActionQueue(ObserverDatabase db, IOptions<ObserverOptions> o
     public async Task<bool> CompleteAsync(ClaimedAction claim, string instance, AttemptRecord attempt, Decision decision, CancellationToken ct)
     {
         await using var conn = await db.Source.OpenConnectionAsync(ct);
-        await using var tx = await conn.BeginTransactionAsync(ct);
+        // One statement is atomic by itself; a transaction only when the endpoint is disabled with it.
+        await using var tx = decision.DisableEndpoint ? await conn.BeginTransactionAsync(ct) : null;
         int recorded;
         await using (var cmd = new NpgsqlCommand(CompleteSql, conn, tx))
         {
@@ -215,7 +218,7 @@ public sealed class ActionQueue(ObserverDatabase db, IOptions<ObserverOptions> o
             cmd.Parameters.Add(new() { Value = $"410 Gone from {claim.EventId}.{claim.Rule}.{claim.Action}" });
             await cmd.ExecuteNonQueryAsync(ct);
         }
-        await tx.CommitAsync(ct);
+        if (tx is not null) await tx.CommitAsync(ct);
         return recorded > 0;
     }
 

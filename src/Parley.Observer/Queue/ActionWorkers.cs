@@ -22,8 +22,8 @@ public sealed partial class ActionWorkers(
 {
     private static readonly TimeSpan ErrorBackoff = TimeSpan.FromSeconds(1);
 
-    // A runner that ignores its token is abandoned this long after its timeout.
-    private static readonly TimeSpan AbandonGrace = TimeSpan.FromSeconds(1);
+    /// <summary>A runner that ignores its token is abandoned this long after its timeout (claims outlast it: <see cref="ActionQueue"/>).</summary>
+    internal static readonly TimeSpan AbandonGrace = TimeSpan.FromSeconds(1);
 
     private readonly IActionRunner[] _runners = runners.ToArray();
     private readonly ObserverOptions _options = options.Value;

@@ -33,9 +33,14 @@ internal sealed partial class ReplicationSession(
     ObserverIdentity identity, ObserverOptions options, ILogger logger, long term)
 {
     private const int ChannelCapacity = 1024;
+
+    // Events read but not yet enqueued hold at most this much (besides one event of up to MaxEventBytes).
+    private const long MaxBytesInFlight = 64L * 1024 * 1024;
     private static readonly TimeSpan SlotReleaseWait = TimeSpan.FromSeconds(10);
 
     private readonly string _slot = options.Name;
+    private readonly SemaphoreSlim _drained = new(0, 1);
+    private long _bytesInFlight;
     private readonly string _heartbeatPrefix = $"parley-observer:{options.Name}";
 
     private string OutboxPublication => $"{options.Name}_outbox";
@@ -191,7 +196,15 @@ internal sealed partial class ReplicationSession(
                     break;
                 }
             }
-            if (item is not null) await writer.WriteAsync(item, ct);
+            if (item is null) continue;
+            if (item is EventItem e)
+            {
+                // Backpressure by size as well as count: many large events never pile up in memory.
+                while (Interlocked.Read(ref _bytesInFlight) > MaxBytesInFlight)
+                    await _drained.WaitAsync(TimeSpan.FromMilliseconds(100), ct);
+                Interlocked.Add(ref _bytesInFlight, e.Bytes);
+            }
+            await writer.WriteAsync(item, ct);
         }
         throw new InvalidOperationException("The replication stream ended.");
     }
@@ -260,6 +273,8 @@ internal sealed partial class ReplicationSession(
             // The channel is drained (or the batch full): what was read so far goes in one transaction.
             await FlushAsync(connection, pending, move, ct);
             if (move is not null && lagFrom is { } from) metrics.SetLag((DateTimeOffset.UtcNow - from).TotalSeconds);
+            Interlocked.Add(ref _bytesInFlight, -pending.Sum(e => e.Bytes));
+            if (_drained.CurrentCount == 0) _drained.Release();
             pending.Clear();
             move = null;
         }
