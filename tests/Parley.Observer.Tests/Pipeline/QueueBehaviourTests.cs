@@ -105,6 +105,7 @@ public sealed class QueueBehaviourTests(ObserverFixture fx) : ObserverTest(fx, "
 
         await InsertAsync("d");
         await RowAsync("fast", r => r.Status == "succeeded", "the fast action to be done");
+        await Wait.For(() => Runner.CallsOfAction("slow").Count == 1, "the slow action to be started");
 
         Assert.Equal("running", (await Fx.QueueAsync(Name)).Single(r => r.Action == "slow").Status);
         Assert.Equal(1, Runner.Running);
