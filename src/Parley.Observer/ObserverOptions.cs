@@ -46,7 +46,7 @@ public sealed class ObserverOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(200);
 
-    /// <summary>A claim lasts the action's timeout plus 1 s (a runner that ignores its timeout is abandoned then) plus this; past it a claim whose process died is taken again. Default 30 s.</summary>
+    /// <summary>A claim lasts the action's timeout plus this; past it a claim whose process died is taken again. Default 30 s.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
     public TimeSpan ClaimGrace { get; set; } = TimeSpan.FromSeconds(30);
 

@@ -58,8 +58,7 @@ public sealed class ObserverFixture : IAsyncLifetime
             ["Parley:Redis:Endpoint"] = Stack.RedisEndpoint,
             ["Parley:Observer:Name"] = name,
             // Short leases and polls so tests need not wait long; none of them is asserted on.
-            // A long lease: a process starved of CPU on a loaded machine must not lose it mid-test.
-            ["Parley:Observer:LeaseDuration"] = "00:00:15",
+            ["Parley:Observer:LeaseDuration"] = "00:00:03",
             ["Parley:Observer:LeaseCheckInterval"] = "00:00:00.200",
             ["Parley:Observer:PollInterval"] = "00:00:00.050",
             ["Parley:Observer:HeartbeatInterval"] = "00:00:01",

@@ -22,8 +22,10 @@ public sealed class LeadershipTests(ObserverFixture fx) : ObserverTest(fx, "item
     [Fact]
     public async Task Of_two_processes_one_leads_and_when_it_stops_the_standby_takes_over_and_goes_on_from_the_checkpoint()
     {
-        var first = await Fx.StartAsync(Name, Rules, Runner);
-        await using var second = await Fx.StartAsync(Name, Rules, Runner, waitForStreaming: false);
+        // A long lease: a process starved of CPU on a loaded machine must not lose its lead mid-test.
+        var lease = new Dictionary<string, string?> { ["Parley:Observer:LeaseDuration"] = "00:00:15" };
+        var first = await Fx.StartAsync(Name, Rules, Runner, lease);
+        await using var second = await Fx.StartAsync(Name, Rules, Runner, lease, waitForStreaming: false);
         await Wait.For(async () => (await second.HealthAsync())["role"]!.GetValue<string>() == "standby", "the second process to stand by");
         await Fx.ExecuteAsync($"INSERT INTO {Table} DEFAULT VALUES");
         await Wait.For(() => Runner.Calls.Count >= 1, "the first event's action");
