@@ -95,6 +95,25 @@ public sealed class ActionQueue(ObserverDatabase db, IOptions<ObserverOptions> o
         SELECT id, $9, $10, $11, $12, $13, $7, $6 FROM done
         """;
 
+    internal const string CompleteBatchSql = """
+        WITH input AS (
+            SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::interval[], $6::text[], $7::int[], $8::text[],
+                                 $9::int[], $10::timestamptz[], $11::float8[], $12::text[])
+                AS t(id, token, status, delta, delay, error, http, dead, attempt, started, ms, outcome)),
+        done AS (
+            UPDATE observer_actions a
+            SET status = i.status, attempts = a.attempts + i.delta, due_at = clock_timestamp() + i.delay, last_error = i.error,
+                last_status = i.http, dead_reason = i.dead, claimed_by = NULL, claim_token = NULL, updated_at = clock_timestamp(),
+                completed_at = CASE WHEN i.status IN ('succeeded', 'dead') THEN clock_timestamp() END
+            FROM input i
+            WHERE a.id = i.id AND a.claim_token = i.token AND a.status = 'running'
+            RETURNING a.id),
+        recorded AS (
+            INSERT INTO observer_attempts (action_id, attempt, instance, started_at, duration_ms, outcome, status, error)
+            SELECT i.id, i.attempt, $13, i.started, i.ms, i.outcome, i.http, i.error FROM input i JOIN done d ON d.id = i.id)
+        SELECT id FROM done
+        """;
+
     internal const string LostAttemptSql = """
         INSERT INTO observer_attempts (action_id, attempt, instance, started_at, duration_ms, outcome, error)
         VALUES ($1, $2, $3, clock_timestamp(), 0, 'lost', 'the claim lapsed before an outcome was recorded (its process died or hung)')
@@ -220,6 +239,32 @@ public sealed class ActionQueue(ObserverDatabase db, IOptions<ObserverOptions> o
         }
         if (tx is not null) await tx.CommitAsync(ct);
         return recorded > 0;
+    }
+
+    /// <summary>
+    /// <see cref="CompleteAsync"/> for many attempts in one statement (none may disable an endpoint);
+    /// returns the ids whose outcome was recorded (the others' claims had lapsed).
+    /// </summary>
+    public async Task<IReadOnlySet<long>> CompleteBatchAsync(IReadOnlyList<(ClaimedAction Claim, AttemptRecord Attempt, Decision Decision)> done, string instance, CancellationToken ct)
+    {
+        await using var cmd = db.Source.CreateCommand(CompleteBatchSql);
+        cmd.Parameters.Add(new() { Value = done.Select(d => d.Claim.Id).ToArray() });
+        cmd.Parameters.Add(new() { Value = done.Select(d => d.Claim.ClaimToken).ToArray() });
+        AddText(cmd, done.Select(d => d.Decision.Status));
+        cmd.Parameters.Add(new() { Value = done.Select(d => d.Decision.AttemptsDelta).ToArray() });
+        cmd.Parameters.Add(new() { Value = done.Select(d => d.Decision.Delay).ToArray() });
+        AddText(cmd, done.Select(d => d.Attempt.Error));
+        cmd.Parameters.Add(new() { Value = done.Select(d => d.Attempt.Status).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+        AddText(cmd, done.Select(d => d.Decision.DeadReason));
+        cmd.Parameters.Add(new() { Value = done.Select(d => d.Attempt.Attempt).ToArray() });
+        cmd.Parameters.Add(new() { Value = done.Select(d => d.Attempt.StartedAt).ToArray() });
+        cmd.Parameters.Add(new() { Value = done.Select(d => d.Attempt.Duration.TotalMilliseconds).ToArray() });
+        AddText(cmd, done.Select(d => d.Attempt.Outcome));
+        cmd.Parameters.Add(new() { Value = instance });
+        var recorded = new HashSet<long>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct)) recorded.Add(r.GetInt64(0));
+        return recorded;
     }
 
     /// <summary>Actions in the dead-letter queue (<c>observer_dlq_depth</c>).</summary>

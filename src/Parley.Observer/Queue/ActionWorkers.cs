@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -29,13 +30,19 @@ public sealed partial class ActionWorkers(
     private readonly ObserverOptions _options = options.Value;
     private readonly SemaphoreSlim _slots = new(options.Value.MaxConcurrentActions);
     private readonly Random _random = new();
+    private readonly Channel<Completion> _completions = Channel.CreateUnbounded<Completion>(new UnboundedChannelOptions { SingleReader = true });
     private int _running;
+
+    // Outcomes recorded per statement at most.
+    private const int CompletionBatch = 256;
 
     /// <summary>Actions running in this process now.</summary>
     public int Running => Volatile.Read(ref _running);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Outcomes are written even while stopping (a claim would otherwise wait out its lease).
+        var recorder = Task.Run(() => RecordAsync(CancellationToken.None), CancellationToken.None);
         var inFlight = new HashSet<Task>();
         try
         {
@@ -81,6 +88,29 @@ public sealed partial class ActionWorkers(
         Task[] remaining;
         lock (inFlight) remaining = [.. inFlight];
         await Task.WhenAll(remaining);
+        _completions.Writer.Complete();
+        await recorder;
+    }
+
+    /// <summary>Writes the outcomes the workers hand over, many per statement (one round trip for a batch instead of one each).</summary>
+    private async Task RecordAsync(CancellationToken ct)
+    {
+        var batch = new List<Completion>(CompletionBatch);
+        while (await _completions.Reader.WaitToReadAsync(ct))
+        {
+            while (batch.Count < CompletionBatch && _completions.Reader.TryRead(out var next)) batch.Add(next);
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                var recorded = await queue.CompleteBatchAsync([.. batch.Select(c => (c.Claim, c.Attempt, c.Decision))], identity.Instance, timeout.Token);
+                foreach (var c in batch) c.Recorded.TrySetResult(recorded.Contains(c.Claim.Id));
+            }
+            catch (Exception e)
+            {
+                foreach (var c in batch) c.Recorded.TrySetException(e);
+            }
+            batch.Clear();
+        }
     }
 
     private async Task RunAsync(ClaimedAction claim, CancellationToken stopping)
@@ -122,8 +152,17 @@ public sealed partial class ActionWorkers(
         try
         {
             // The outcome is recorded even while stopping: the claim would otherwise wait out its lease.
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            recorded = await queue.CompleteAsync(claim, identity.Instance, attempt, decision, timeout.Token);
+            if (decision.DisableEndpoint)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                recorded = await queue.CompleteAsync(claim, identity.Instance, attempt, decision, timeout.Token);
+            }
+            else
+            {
+                var completion = new Completion(claim, attempt, decision, new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
+                await _completions.Writer.WriteAsync(completion, CancellationToken.None);
+                recorded = await completion.Recorded.Task;
+            }
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException or OperationCanceledException)
         {
@@ -178,6 +217,8 @@ public sealed partial class ActionWorkers(
             return (new ActionResult(ActionOutcome.Failed, Error: $"{e.GetType().Name}: {e.Message}"), "failed");
         }
     }
+
+    private sealed record Completion(ClaimedAction Claim, AttemptRecord Attempt, Decision Decision, TaskCompletionSource<bool> Recorded);
 
     private static string Outcome(ActionOutcome outcome) => outcome switch
     {
