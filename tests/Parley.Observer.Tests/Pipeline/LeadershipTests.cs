@@ -1,4 +1,7 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Parley.Observer.Hosting;
 using Parley.Observer.Queue;
 using Parley.Observer.Tests.Infrastructure;
 
@@ -55,5 +58,31 @@ public sealed class LeadershipTests(ObserverFixture fx) : ObserverTest(fx, "item
 
         Assert.Empty(await Fx.QueueAsync(Name));
         Assert.False(await Fx.ScalarAsync<bool>("SELECT count(*) > 0 FROM observer_checkpoints WHERE observer = $1 AND lsn >= $2::pg_lsn", Name, "7FFFFFFF/0"));
+    }
+    [Fact]
+    public async Task A_worker_whose_claim_lapsed_and_was_taken_cannot_record_its_outcome()
+    {
+        var options = Options.Create(new ObserverOptions { Name = Name, ConnectionString = Fx.Stack.PrimaryConnectionString });
+        await using var db = new ObserverDatabase(options, new ConfigurationBuilder().Build());
+        var queue = new ActionQueue(db, options);
+        await Fx.ExecuteAsync("""
+            INSERT INTO observer_actions (observer, event_id, rule, action, kind, event, spec, retry_ms, timeout_ms, status, due_at, term)
+            VALUES ($1, '00000000000000aa-0', 'items', 'idx', 'index', '{}', '{}', '{0,0}', 1000, 'pending', clock_timestamp(), 1)
+            """, Name);
+        var first = Assert.Single(await queue.ClaimAsync("worker-a", 10, CancellationToken.None));
+        // worker-a hangs past its claim; worker-b takes the action.
+        await Fx.ExecuteAsync("UPDATE observer_actions SET due_at = clock_timestamp() - interval '1 second' WHERE observer = $1", Name);
+        var second = Assert.Single(await queue.ClaimAsync("worker-b", 10, CancellationToken.None));
+        Assert.Equal((true, 2, "worker-a"), (second.Reclaimed, second.Attempt, second.PreviousClaimer));
+
+        var success = new Decision(RetryPolicy.Succeeded, TimeSpan.Zero);
+        var late = await queue.CompleteBatchAsync([(first, new AttemptRecord(1, DateTimeOffset.UtcNow, TimeSpan.FromSeconds(1), "succeeded", 200, null), success)], "worker-a", CancellationToken.None);
+        Assert.Empty(late);
+        Assert.Equal(("running", "worker-b"), (await Fx.ScalarAsync<string>("SELECT status FROM observer_actions WHERE observer = $1", Name),
+            await Fx.ScalarAsync<string>("SELECT claimed_by FROM observer_actions WHERE observer = $1", Name)));
+
+        var done = await queue.CompleteBatchAsync([(second, new AttemptRecord(2, DateTimeOffset.UtcNow, TimeSpan.FromSeconds(1), "succeeded", 200, null), success)], "worker-b", CancellationToken.None);
+        Assert.Equal([second.Id], done);
+        Assert.Equal([(1, "lost"), (2, "succeeded")], (await Fx.AttemptsAsync(Name, "00000000000000aa-0", "items", "idx")).Select(a => (a.Attempt, a.Outcome)));
     }
 }
