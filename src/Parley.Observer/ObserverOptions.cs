@@ -26,6 +26,12 @@ public sealed class ObserverOptions
     /// </summary>
     public string? ConnectionString { get; set; }
 
+    /// <summary>
+    /// Whether this group runs the built-in rule <c>parley-search</c> that feeds <c>GET /v1/search/messages</c>
+    /// (one group per database should). Default true.
+    /// </summary>
+    public bool IndexMessages { get; set; } = true;
+
     /// <summary>Events larger than this (JSON bytes) are not held: their actions are dead-lettered <c>too_large</c>. Default 1 MiB.</summary>
     [Range(1_024, 1_073_741_824)]
     public int MaxEventBytes { get; set; } = 1024 * 1024;

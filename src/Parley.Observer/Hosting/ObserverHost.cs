@@ -26,7 +26,7 @@ public static class ObserverHost
         var builder = WebApplication.CreateSlimBuilder(args);
         var services = builder.Services;
         services.AddOptions<ObserverOptions>().BindConfiguration(ObserverOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton(rules);
+        services.AddSingleton(sp => sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<ObserverOptions>>().Value.IndexMessages ? rules.WithMessageSearch() : rules);
         services.AddSingleton<ObserverIdentity>();
         services.AddSingleton<ObserverDatabase>();
         services.AddSingleton<ObserverMetrics>();

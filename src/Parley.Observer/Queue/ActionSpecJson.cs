@@ -6,12 +6,15 @@ namespace Parley.Observer.Queue;
 /// <summary>An <see cref="ActionSpec"/> as the queue's <c>spec</c> column stores it: <c>{"kind", ...fields}</c>.</summary>
 public static class ActionSpecJson
 {
+    private const string MessageIndexKind = "message-index";
+
     public static string Kind(ActionSpec spec) => spec switch
     {
         WebhookSpec => "webhook",
         EmailSpec => "email",
         SlackSpec => "slack",
         IndexSpec => "index",
+        MessageIndexSpec => MessageIndexKind,
         _ => throw new ArgumentException($"Unknown action spec {spec.GetType().Name}.", nameof(spec)),
     };
 
@@ -54,6 +57,7 @@ public static class ActionSpecJson
             "email" => new EmailSpec(json["to"]!.AsArray().Select(t => t!.GetValue<string>()).ToList(), S("subject"), S("body")),
             "slack" => new SlackSpec(new Uri(S("url")), S("text"), Ms("timeoutMs")),
             "index" => new IndexSpec(S("name"), S("text")),
+            MessageIndexKind => MessageIndexSpec.Instance,
             var other => throw new FormatException($"Unknown action kind '{other}'."),
         };
     }

@@ -15,6 +15,16 @@ public sealed record RuleSet(IReadOnlyList<Rule> Rules)
 
     /// <summary>The rules <paramref name="e"/> matches (source, <c>on</c> and <c>when</c>), in file order.</summary>
     public IEnumerable<Rule> Matching(ObserverEvent e) => Rules.Where(r => r.Matches(e));
+
+    /// <summary>
+    /// These rules and the built-in <see cref="MessageIndexSpec.Rule"/>, which keeps <c>GET /v1/search/messages</c> fed:
+    /// Parley's messages indexed, a deleted conversation's removed, through the queue like any action.
+    /// </summary>
+    public RuleSet WithMessageSearch() => new([
+        .. Rules,
+        new Rule(MessageIndexSpec.Rule, new ParleySource(), MessageIndexSpec.EventTypes.ToHashSet(StringComparer.Ordinal), null,
+            [new RuleAction(MessageIndexSpec.Action, new MessageIndexTemplate(), RuleAction.DefaultRetry, ObserverOptions.DefaultActionTimeout)], Line: 0),
+    ]);
 }
 
 /// <summary>Where a rule's events come from.</summary>
@@ -95,4 +105,10 @@ public sealed record SlackTemplate(Uri Url, Template Text, TimeSpan Timeout) : A
 public sealed record IndexTemplate(string Name, Template Text) : ActionTemplate
 {
     public override ActionSpec Render(ObserverEvent e) => new IndexSpec(Name, Text.Render(e));
+}
+
+/// <summary>The built-in message search's action: nothing to render, the runner reads the event.</summary>
+public sealed record MessageIndexTemplate : ActionTemplate
+{
+    public override ActionSpec Render(ObserverEvent e) => MessageIndexSpec.Instance;
 }

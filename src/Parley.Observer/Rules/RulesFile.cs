@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Parley.Observer.Actions;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -94,7 +95,9 @@ public static partial class RulesFile
             foreach (var node in sequence)
             {
                 if (ReadRule(node) is not { } rule) continue;
-                if (names.TryGetValue(rule.Name, out var first))
+                if (rule.Name == MessageIndexSpec.Rule)
+                    Error(node, $"rule name '{rule.Name}' is the built-in message search's");
+                else if (names.TryGetValue(rule.Name, out var first))
                     Error(node, $"duplicate rule name '{rule.Name}' (first at line {first})");
                 else
                     names[rule.Name] = rule.Line;

@@ -1,4 +1,8 @@
 using System.Net;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Parley.Observer.Tests.Infrastructure;
 using Parley.Data.Search;
 using Parley.Observer.Actions;
 using Parley.Server.Tests.Infrastructure;
@@ -110,6 +114,56 @@ public sealed class SearchTests(SearchFixture fixture) : IClassFixture<SearchFix
 
         Assert.Equal(ActionOutcome.Succeeded, (await fixture.Runner.RunAsync(created with { Attempt = 2 }, CancellationToken.None)).Outcome);
         Assert.Equal(0, await fixture.IndexedAsync(conversation));
+    }
+
+    [Fact]
+    public async Task A_running_observer_indexes_sent_messages_for_search_and_removes_a_deleted_conversation_s()
+    {
+        var word = SearchFixture.UniqueWord();
+        var user = await Api.NewUserAsync("so");
+        var conversation = await Api.CreateConversationAsync(user);
+        var name = "search" + Guid.NewGuid().ToString("N")[..10];
+        // The built-in rule comes with every rules file; this file's own rule never matches.
+        var rules = Parley.Observer.Rules.RulesFile.Parse("""
+            rules:
+              - name: nothing
+                source: parley
+                on: [conversation.updated]
+                when: { field: data.never, op: exists, value: true }
+                actions:
+                  - name: none
+                    index: { name: none, text: "-" }
+            """, strict: true).Rules!;
+        var observer = Parley.Observer.Hosting.ObserverHost.Build(["--urls", "http://127.0.0.1:0"], rules, builder =>
+        {
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Parley:Data:PrimaryConnectionString"] = fixture.Stack.PrimaryConnectionString,
+                ["Parley:Redis:Endpoint"] = fixture.Stack.RedisEndpoint,
+                ["Parley:Observer:Name"] = name,
+                ["Parley:Observer:PollInterval"] = "00:00:00.050",
+            });
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        });
+        await observer.StartAsync();
+        try
+        {
+            var identity = observer.Services.GetRequiredService<Parley.Observer.Hosting.ObserverIdentity>();
+            await Wait.For(() => identity.Streaming, "the observer to lead and read its slot");
+            var sent = await Api.SendMessageAsync(user, conversation, $"found by {word}");
+
+            await Wait.For(async () => (await SearchAsync(user, word)).Count == 1, "the observer to index the sent message");
+            Assert.Equal([Guid.Parse((string)sent["id"]!)], await SearchAsync(user, word));
+
+            Assert.Equal(HttpStatusCode.NoContent, (await Api.SendAsync(user, HttpMethod.Delete, $"/v1/conversations/{conversation}")).StatusCode);
+            await Wait.For(async () => await fixture.IndexedAsync(conversation) == 0, "the observer to remove the deleted conversation's messages");
+        }
+        finally
+        {
+            await observer.StopAsync();
+            await observer.DisposeAsync();
+            await ObserverFixture.DropGroupAsync(fixture.Database.Primary, name);
+        }
     }
 
     [Fact]

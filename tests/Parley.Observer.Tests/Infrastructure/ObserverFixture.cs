@@ -68,6 +68,8 @@ public sealed class ObserverFixture : IAsyncLifetime
             ["Parley:Observer:Smtp:Host"] = "127.0.0.1",
             ["Parley:Observer:Smtp:Port"] = $"{Stack.SmtpPort}",
             ["Parley:Observer:Smtp:From"] = "observer@parley.test",
+            // Each test's queue holds its own rules' actions only; the built-in message search has its own test.
+            ["Parley:Observer:IndexMessages"] = "false",
         };
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>()) settings[key] = value;
         var app = ObserverHost.Build(["--urls", "http://127.0.0.1:0"], loaded.Rules!, builder =>
@@ -127,12 +129,25 @@ public sealed class ObserverFixture : IAsyncLifetime
     }
 
     /// <summary>Drops what a group left in the cluster: its slot (the WAL it holds) and publications.</summary>
-    public async Task DropGroupAsync(string name)
+    public Task DropGroupAsync(string name) => DropGroupAsync(Db, name);
+
+    /// <inheritdoc cref="DropGroupAsync(string)"/>
+    public static async Task DropGroupAsync(NpgsqlDataSource db, string name)
     {
-        await Wait.For(async () => await ScalarAsync<long>("SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1 AND active", name) == 0,
-            $"slot {name} to be released");
-        await ExecuteAsync("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", name);
-        await ExecuteAsync($"DROP PUBLICATION IF EXISTS \"{name}_outbox\", \"{name}_tables\"");
+        async Task<long> Active()
+        {
+            await using var cmd = db.CreateCommand("SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1 AND active");
+            cmd.Parameters.Add(new() { Value = name });
+            return (long)(await cmd.ExecuteScalarAsync())!;
+        }
+        await Wait.For(async () => await Active() == 0, $"slot {name} to be released");
+        await using (var drop = db.CreateCommand("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1"))
+        {
+            drop.Parameters.Add(new() { Value = name });
+            await drop.ExecuteNonQueryAsync();
+        }
+        await using var publications = db.CreateCommand($"DROP PUBLICATION IF EXISTS \"{name}_outbox\", \"{name}_tables\"");
+        await publications.ExecuteNonQueryAsync();
     }
 }
 

@@ -92,6 +92,7 @@ public sealed class RulesFileTests
         { "rules:\n  - name: a\n    source: parley\n    actions:\n      - name: a\n        index: { name: x, text: t }\n        slack: { url: \"http://127.0.0.1:1/s\", text: hi }\n", 5, "exactly one of webhook, email, slack, index (found slack, index)" },
         { "rules:\n  - name: a\n    source: parley\n    actions:\n      - name: a\n        index: { name: x, text: t }\n      - name: a\n        index: { name: y, text: t }\n", 7, "duplicate action name 'a' (first at line 5)" },
         { "rules:\n  - name: a\n    source: parley\n    actions: [{ name: a, index: { name: x, text: t } }]\n  - name: a\n    source: parley\n    actions: [{ name: b, index: { name: x, text: t } }]\n", 5, "duplicate rule name 'a' (first at line 2)" },
+        { "rules:\n  - name: parley-search\n    source: parley\n    actions: [{ name: a, index: { name: x, text: t } }]\n", 2, "rule name 'parley-search' is the built-in message search's" },
         { "rules:\n  - name: a\n    actions: [{ name: a, index: { name: x, text: t } }]\n", 2, "rule 'a' needs 'source'" },
         { "rules:\n  - name: a\n    source: parley\n    actions: [{ name: a, index: { name: x, text: t }\n", 5, "not valid YAML" },
         { "", 1, "the file is empty" },
