@@ -53,6 +53,21 @@ public sealed class ObserverConfigCheckTests : IDisposable
     }
 
     [Fact]
+    public async Task A_rules_file_that_sends_email_while_the_smtp_server_is_unreachable_exits_2_at_the_rule_s_line()
+    {
+        var mailing = Good.Replace("""webhook: { url: "http://127.0.0.1:9000/hook", secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }""",
+            "email: { to: [ops@example.com], subject: s, body: b }", StringComparison.Ordinal);
+        var settings = Path.Combine(_directory, "appsettings.json");
+        // Port 1 on loopback: nothing listens there, the connection is refused at once.
+        File.WriteAllText(settings, """{ "Parley": { "Observer": { "Smtp": { "Host": "127.0.0.1", "Port": 1, "Timeout": "00:00:05" } } } }""");
+
+        var result = await CliRun.InProcessAsync("observer", "config", "check", Write(mailing), "--settings", settings);
+
+        Assert.Equal(ExitCodes.Usage, result.ExitCode);
+        Assert.Contains(":2:1: error: rule 'new-orders' sends email, but the SMTP server 127.0.0.1:1 (Parley:Observer:Smtp) is unreachable", result.Err);
+    }
+
+    [Fact]
     public async Task Observer_run_refuses_an_invalid_rules_file_with_the_same_report_and_exit_2()
     {
         var path = Write(Good.Replace("table:public.orders", "table:orders", StringComparison.Ordinal));

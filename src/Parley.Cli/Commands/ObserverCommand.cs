@@ -1,7 +1,10 @@
 using System.CommandLine;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Parley.Cli.Configuration;
 using Parley.Cli.Local;
+using Parley.Observer.Actions;
 using Parley.Observer.Hosting;
 using Parley.Observer.Rules;
 
@@ -58,14 +61,16 @@ public static class ObserverCommand
     {
         var file = new Argument<string>("rules") { Description = "The rules file (YAML)." };
         var strict = new Option<bool>("--strict") { Description = "Unknown keys are errors, not warnings." };
-        var check = new Command("check", "Validate a rules file: keys, names, sources, field paths, ops, durations, secrets, templates, each with its line. Exit 0: valid, 2: invalid.")
+        var settings = new Option<string?>("--settings") { Description = "Configuration file with Parley:Observer:Smtp. Default: appsettings.json in the current directory if there is one, then Parley__* environment variables." };
+        var check = new Command("check", "Validate a rules file: keys, names, sources, field paths, ops, durations, secrets, templates, and that the SMTP server (Parley:Observer:Smtp) answers when a rule sends email, each with its line. Exit 0: valid, 2: invalid.")
         {
-            file, strict,
+            file, strict, settings,
         };
         check.SetHandler(global, async (result, cli, ct) =>
         {
             var path = result.GetValue(file)!;
-            var loaded = RulesFile.Load(path, result.GetValue(strict));
+            var smtp = ParleyConfiguration.Load(result.GetValue(settings)).GetSection(SmtpOptions.Section).Get<SmtpOptions>() ?? new SmtpOptions();
+            var loaded = await SmtpReachability.CheckAsync(RulesFile.Load(path, result.GetValue(strict)), smtp, ct);
             await ReportAsync(cli, path, loaded, alwaysSummarise: true);
             return loaded.IsValid ? ExitCodes.Ok : ExitCodes.Usage;
         });
