@@ -8,9 +8,20 @@ public sealed class EndpointBreakerTests() : ReceiverTest(new BreakerOptions { M
 {
     // Short for the calls to a hanging receiver; long for the others, which must not time out on a loaded machine.
     private static readonly TimeSpan HangTimeout = TimeSpan.FromMilliseconds(300);
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
-    private Task<ActionResult> CallAsync(string path, TimeSpan? timeout = null) =>
-        Runners.Webhook.RunAsync(Work.Webhook(Receiver.Url(path), Work.NewSecret(), timeout ?? Timeout), CancellationToken.None);
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    // Each call has its own webhook-id, so a test asks whether that call reached the receiver instead of counting
+    // requests: a timed-out attempt's request may arrive late, after the count was taken.
+    private ActionWork WorkFor(string path, TimeSpan? timeout = null) =>
+        Work.Webhook(Receiver.Url(path), Work.NewSecret(), timeout ?? Timeout, e: Work.Event(Guid.NewGuid().ToString("N")));
+
+    private Task<ActionResult> RunAsync(ActionWork work) => Runners.Webhook.RunAsync(work, CancellationToken.None);
+
+    private Task<ActionResult> CallAsync(string path, TimeSpan? timeout = null) => RunAsync(WorkFor(path, timeout));
+
+    /// <summary>An attempt held back by an open breaker is never sent, so it can never arrive, late or not.</summary>
+    private void AssertNeverSent(ActionWork work) =>
+        Assert.DoesNotContain(Receiver.All, request => request.Headers["webhook-id"] == work.WebhookId);
 
     private BreakerState StateOf(string path) => Runners.Breakers.States()[EndpointBreakers.EndpointOf(Receiver.Url(path))];
 
@@ -23,12 +34,11 @@ public sealed class EndpointBreakerTests() : ReceiverTest(new BreakerOptions { M
         Assert.Equal(ActionOutcome.Failed, (await CallAsync("/slow", HangTimeout)).Outcome);
         Assert.Equal(BreakerState.Open, StateOf("/slow"));
 
-        var held = Work.Webhook(Receiver.Url("/slow"), Work.NewSecret(), Timeout, e: Work.Event("held-back"));
-        var fast = await Runners.Webhook.RunAsync(held, CancellationToken.None);
+        var held = WorkFor("/slow");
+        var fast = await RunAsync(held);
         Assert.Equal(ActionOutcome.FailedFast, fast.Outcome);
         Assert.NotNull(fast.RetryAfter);
-        // The open breaker did not call the receiver (timed-out attempts may arrive late; this one was never sent).
-        Assert.DoesNotContain(Receiver.All, request => request.Headers["webhook-id"] == held.WebhookId);
+        AssertNeverSent(held);
 
         Runners.Time.Advance(TimeSpan.FromSeconds(31));
         Receiver.Respond = Receiver.Status(204);
@@ -41,15 +51,17 @@ public sealed class EndpointBreakerTests() : ReceiverTest(new BreakerOptions { M
     public async Task A_failed_half_open_probe_opens_the_breaker_again()
     {
         Receiver.Respond = Receiver.Status(500);
-        await CallAsync("/flaky");
-        await CallAsync("/flaky");
+        Assert.Equal(ActionOutcome.Failed, (await CallAsync("/flaky")).Outcome);
+        Assert.Equal(ActionOutcome.Failed, (await CallAsync("/flaky")).Outcome);
         Runners.Time.Advance(TimeSpan.FromSeconds(31));
 
-        Assert.Equal(ActionOutcome.Failed, (await CallAsync("/flaky")).Outcome); // The probe reached the receiver and failed.
-        Assert.Equal(3, Receiver.Count);
+        var probe = await CallAsync("/flaky");
+        Assert.Equal(ActionOutcome.Failed, probe.Outcome);
+        Assert.Equal(500, probe.Status); // The probe reached the receiver, and the receiver's answer failed it.
         Assert.Equal(BreakerState.Open, StateOf("/flaky"));
-        Assert.Equal(ActionOutcome.FailedFast, (await CallAsync("/flaky")).Outcome);
-        Assert.Equal(3, Receiver.Count);
+        var held = WorkFor("/flaky");
+        Assert.Equal(ActionOutcome.FailedFast, (await RunAsync(held)).Outcome);
+        AssertNeverSent(held);
     }
 
     [Fact]
@@ -77,10 +89,12 @@ public sealed class EndpointBreakerTests() : ReceiverTest(new BreakerOptions { M
     public async Task An_open_breaker_holds_back_only_its_own_endpoint()
     {
         Receiver.Respond = context => context.Request.Path == "/broken" ? Receiver.Hang(context) : Task.CompletedTask;
-        await CallAsync("/broken", HangTimeout);
-        await CallAsync("/broken", HangTimeout);
+        Assert.Equal(ActionOutcome.Failed, (await CallAsync("/broken", HangTimeout)).Outcome);
+        Assert.Equal(ActionOutcome.Failed, (await CallAsync("/broken", HangTimeout)).Outcome);
 
-        Assert.Equal(ActionOutcome.FailedFast, (await CallAsync("/broken")).Outcome);
+        var held = WorkFor("/broken");
+        Assert.Equal(ActionOutcome.FailedFast, (await RunAsync(held)).Outcome);
+        AssertNeverSent(held);
         Assert.Equal(ActionOutcome.Succeeded, (await CallAsync("/fine")).Outcome);
         Assert.Equal(BreakerState.Closed, StateOf("/fine"));
     }
