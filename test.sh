@@ -29,7 +29,7 @@ for filter in "${passes[@]}"; do
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 done
 # Every chaos scenario's figures and notes, passing ones too, so a slow moment in CI is on record.
-for report in "$reports"/*.txt; do [ -f "$report" ] && { echo; cat "$report"; }; done
+for report in "$reports"/*.txt; do [ -f "$report" ] && { echo; cat "$report"; echo; }; done
 rm -rf "$reports"
 
 # Each test assembly prints "Passed!  - Failed: F, Passed: P, Skipped: S, Total: T ..." (or "Failed!").
