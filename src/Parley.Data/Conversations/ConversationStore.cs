@@ -195,7 +195,7 @@ public sealed class ConversationStore(ParleyDatabase db, ConversationAccess acce
     {
         var after = cursor is null ? (Cursor?)null : cursors.Decode(cursor, userId, CursorKind.ConversationList);
         var (items, fromPrimary) = await router.ReadAsync(ReadOperation.ConversationList, userId,
-            async (source, token) => (await ReadListAsync(source, userId, limit, after, token), source == db.Primary), ct);
+            async (conn, primary, token) => (await ReadListAsync(conn, userId, limit, after, token), primary), ct);
         if (!fromPrimary && items.Count > 0)
         {
             var unread = await UnreadCountsAsync(userId, items.Select(i => i.Id).ToArray(), ct);
@@ -211,9 +211,9 @@ public sealed class ConversationStore(ParleyDatabase db, ConversationAccess acce
         return new Page<ConversationSummaryRecord>(items, next);
     }
 
-    private static async Task<List<ConversationSummaryRecord>> ReadListAsync(NpgsqlDataSource source, Guid userId, int limit, Cursor? after, CancellationToken ct)
+    private static async Task<List<ConversationSummaryRecord>> ReadListAsync(NpgsqlConnection conn, Guid userId, int limit, Cursor? after, CancellationToken ct)
     {
-        await using var cmd = source.CreateCommand(after is null ? ListFirstPageSql : ListNextPageSql);
+        await using var cmd = new NpgsqlCommand(after is null ? ListFirstPageSql : ListNextPageSql, conn);
         cmd.Parameters.Add(new() { Value = userId });
         cmd.Parameters.Add(new() { Value = limit + 1 });
         if (after is { } position)

@@ -140,7 +140,7 @@ public sealed class MessageStore(ParleyDatabase db, ConversationAccess access, C
         };
         var kind = position?.Kind ?? CursorKind.HistoryOlder;
         var page = await router.ReadAsync(ReadOperation.MessageHistory, userId,
-            (source, token) => ReadPageAsync(source, sql, kind, conversationId, limit, position, token), ct);
+            (conn, _, token) => ReadPageAsync(conn, sql, kind, conversationId, limit, position, token), ct);
         return Outcome<Page<MessageRecord>>.Ok(page);
     }
 
@@ -162,9 +162,9 @@ public sealed class MessageStore(ParleyDatabase db, ConversationAccess access, C
     }
 
     private async Task<Page<MessageRecord>> ReadPageAsync(
-        NpgsqlDataSource source, string sql, CursorKind kind, Guid conversationId, int limit, Cursor? position, CancellationToken ct)
+        NpgsqlConnection conn, string sql, CursorKind kind, Guid conversationId, int limit, Cursor? position, CancellationToken ct)
     {
-        await using var cmd = source.CreateCommand(sql);
+        await using var cmd = new NpgsqlCommand(sql, conn);
         cmd.Parameters.Add(new() { Value = conversationId });
         cmd.Parameters.Add(new() { Value = limit + 1 });
         if (position is { } p)

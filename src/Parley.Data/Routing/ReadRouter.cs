@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Npgsql;
 using Parley.Data.Flags;
@@ -16,7 +17,8 @@ public enum ReadOperation
 /// Sends a read to the replica when its flag is on for the user, the replica's breaker is closed
 /// and the user has not written within the lag bound (so nobody misses what it just sent);
 /// otherwise, and whenever the replica fails, to the primary. Answers are always correct: a
-/// failed replica read is retried on the primary at once.
+/// failed replica read is retried on the primary at once. Every read is counted by its flag's
+/// variant for the user (<see cref="FlagVariantMetrics"/>), whichever server answered.
 /// </summary>
 public sealed class ReadRouter(ParleyDatabase db, FeatureFlags flags, ReplicaBreaker breaker, TimeProvider time)
 {
@@ -40,24 +42,50 @@ public sealed class ReadRouter(ParleyDatabase db, FeatureFlags flags, ReplicaBre
         && breaker.AllowsReads
         && !WroteRecently(userId);
 
-    public async Task<T> ReadAsync<T>(ReadOperation operation, Guid userId, Func<NpgsqlDataSource, CancellationToken, Task<T>> query, CancellationToken ct)
+    /// <summary>
+    /// Runs <paramref name="query"/> on a connection of the server chosen (its second argument: true on the primary).
+    /// The connection is opened here so that the wait for it, the pool's queue on this path, is measured.
+    /// </summary>
+    public async Task<T> ReadAsync<T>(ReadOperation operation, Guid userId, Func<NpgsqlConnection, bool, CancellationToken, Task<T>> query, CancellationToken ct)
     {
-        if (WouldUseReplica(operation, userId))
+        var flag = Flag(operation);
+        var measure = new FlagVariantMetrics.Measurement(flag, flags.IsEnabled(flag, userId));
+        try
         {
-            try
+            if (WouldUseReplica(operation, userId))
             {
-                var result = await breaker.ExecuteAsync(db.Replica!, query, ct);
-                Reads.Add(1, new("operation", Name(operation)), new("target", "replica"));
-                return result;
+                try
+                {
+                    var result = await breaker.ExecuteAsync(db.Replica!, (source, token) => OnConnectionAsync(source, false, query, measure, token), ct);
+                    Reads.Add(1, new("operation", Name(operation)), new("target", "replica"));
+                    measure.Complete(FlagVariantMetrics.Ok);
+                    return result;
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+                {
+                    Reads.Add(1, new("operation", Name(operation)), new("target", "replica_fallback"));
+                    measure.Outcome = FlagVariantMetrics.Fallback;
+                }
             }
-            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-            {
-                Reads.Add(1, new("operation", Name(operation)), new("target", "replica_fallback"));
-            }
+            var answer = await OnConnectionAsync(db.Primary, true, query, measure, ct);
+            Reads.Add(1, new("operation", Name(operation)), new("target", "primary"));
+            measure.Complete(measure.Outcome ?? FlagVariantMetrics.Ok);
+            return answer;
         }
-        var answer = await query(db.Primary, ct);
-        Reads.Add(1, new("operation", Name(operation)), new("target", "primary"));
-        return answer;
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            measure.Complete(FlagVariantMetrics.Error);
+            throw;
+        }
+    }
+
+    private static async Task<T> OnConnectionAsync<T>(
+        NpgsqlDataSource source, bool primary, Func<NpgsqlConnection, bool, CancellationToken, Task<T>> query, FlagVariantMetrics.Measurement measure, CancellationToken ct)
+    {
+        var started = Stopwatch.GetTimestamp();
+        await using var conn = await source.OpenConnectionAsync(ct);
+        measure.AddPoolWait(Stopwatch.GetElapsedTime(started));
+        return await query(conn, primary, ct);
     }
 
     private bool WroteRecently(Guid userId) =>
