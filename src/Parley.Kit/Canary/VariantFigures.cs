@@ -1,0 +1,171 @@
+using System.Globalization;
+using Parley.Kit.Load.Sampling;
+
+namespace Parley.Kit.Canary;
+
+/// <summary>
+/// One node's counters for one flag at one scrape: per variant the latency histogram (cumulative, by bound), request
+/// counts by outcome and pool queue wait; and the node-wide gauges the absolute criteria read (pool saturation, breakers).
+/// </summary>
+public sealed record NodeSnapshot(
+    IReadOnlyDictionary<string, IReadOnlyDictionary<double, double>> Cumulative,
+    IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> Outcomes,
+    IReadOnlyDictionary<string, (double Sum, double Count)> PoolWait,
+    double PoolSaturation,
+    string? SaturatedPool,
+    IReadOnlyList<string> OpenBreakers,
+    double BreakerOpenings)
+{
+    public const string DurationFamily = "parley_flag_request_duration_seconds";
+    public const string PoolWaitFamily = "parley_flag_pool_wait_seconds";
+
+    public static NodeSnapshot Parse(string flag, IReadOnlyList<PrometheusSample> samples)
+    {
+        var cumulative = new Dictionary<string, Dictionary<double, double>>();
+        var outcomes = new Dictionary<string, Dictionary<string, double>>();
+        var waitSum = new Dictionary<string, double>();
+        var waitCount = new Dictionary<string, double>();
+        double saturation = 0, openings = 0;
+        string? saturated = null;
+        var open = new List<string>();
+        foreach (var s in samples)
+        {
+            if (s.Labels.GetValueOrDefault("flag") == flag && s.Labels.GetValueOrDefault("variant") is { } variant)
+            {
+                switch (s.Name)
+                {
+                    case DurationFamily + "_bucket" when Bound(s.Labels.GetValueOrDefault("le")) is { } le:
+                        var buckets = cumulative.TryGetValue(variant, out var b) ? b : cumulative[variant] = [];
+                        buckets[le] = buckets.GetValueOrDefault(le) + s.Value;
+                        break;
+                    case DurationFamily + "_count":
+                        var byOutcome = outcomes.TryGetValue(variant, out var o) ? o : outcomes[variant] = [];
+                        var outcome = s.Labels.GetValueOrDefault("outcome") ?? "ok";
+                        byOutcome[outcome] = byOutcome.GetValueOrDefault(outcome) + s.Value;
+                        break;
+                    case PoolWaitFamily + "_sum":
+                        waitSum[variant] = waitSum.GetValueOrDefault(variant) + s.Value;
+                        break;
+                    case PoolWaitFamily + "_count":
+                        waitCount[variant] = waitCount.GetValueOrDefault(variant) + s.Value;
+                        break;
+                }
+                continue;
+            }
+            switch (s.Name)
+            {
+                case "db_pool_saturation" or "pgbouncer_pool_saturation" when s.Value > saturation:
+                    saturation = s.Value;
+                    saturated = $"{s.Name}{{{string.Join(',', s.Labels.Select(l => $"{l.Key}={l.Value}"))}}}";
+                    break;
+                // 0 closed; open, half-open and isolated (lag over the bound) all keep reads off the path.
+                case "parley_replica_breaker_state" or "parley_cache_breaker_state" when s.Value != 0:
+                    open.Add($"{s.Name.Replace("_breaker_state", "", StringComparison.Ordinal).Replace("parley_", "", StringComparison.Ordinal)}={StateName(s.Value)}");
+                    break;
+                case "parley_replica_breaker_transitions_total" when s.Labels.GetValueOrDefault("state") is "open" or "isolated":
+                    openings += s.Value;
+                    break;
+            }
+        }
+        return new NodeSnapshot(
+            cumulative.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<double, double>)p.Value),
+            outcomes.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, double>)p.Value),
+            waitSum.Keys.Union(waitCount.Keys).ToDictionary(v => v, v => (waitSum.GetValueOrDefault(v), waitCount.GetValueOrDefault(v))),
+            saturation, saturated, open, openings);
+    }
+
+    private static double? Bound(string? le) =>
+        le is null ? null
+        : le == "+Inf" ? double.PositiveInfinity
+        : double.TryParse(le, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null;
+
+    private static string StateName(double state) => state switch
+    {
+        1 => "open",
+        2 => "half-open",
+        3 => "isolated",
+        _ => state.ToString(CultureInfo.InvariantCulture),
+    };
+}
+
+/// <summary>One variant's figures over one interval, summed over the nodes.</summary>
+public sealed record VariantInterval(LatencyDistribution Latency, IReadOnlyDictionary<string, long> Outcomes, double PoolWaitSum, long PoolWaitCount)
+{
+    public static VariantInterval None { get; } = new(LatencyDistribution.Empty, new Dictionary<string, long>(), 0, 0);
+
+    public long Requests => Outcomes.Values.Sum();
+
+    /// <summary>Failed on the flagged path (answered by the fallback) or failed outright; a missing counter is zero.</summary>
+    public long Errors => Outcomes.GetValueOrDefault("error") + Outcomes.GetValueOrDefault("fallback");
+
+    public double ErrorRate => Requests == 0 ? 0 : (double)Errors / Requests;
+
+    /// <summary>Mean pool queue wait in seconds (0 without samples).</summary>
+    public double MeanPoolWait => PoolWaitCount == 0 ? 0 : PoolWaitSum / PoolWaitCount;
+}
+
+/// <summary>What one check judges: each variant's figures for the interval between two scrapes, and the node gauges at its end.</summary>
+public sealed record IntervalFigures(VariantInterval Canary, VariantInterval Control, double PoolSaturation, string? SaturatedPool,
+    IReadOnlyList<string> OpenBreakers, double BreakerOpenings, int NodesScraped, IReadOnlyList<string> ScrapeErrors)
+{
+    /// <summary>The interval between <paramref name="before"/> and <paramref name="after"/> (per node, same order; a null is a failed scrape).</summary>
+    public static IntervalFigures Between(IReadOnlyList<NodeSnapshot?> before, IReadOnlyList<NodeSnapshot?> after, IReadOnlyList<string> scrapeErrors)
+    {
+        var canary = new List<VariantInterval>();
+        var control = new List<VariantInterval>();
+        double saturation = 0, openings = 0;
+        string? saturated = null;
+        var open = new List<string>();
+        var scraped = 0;
+        for (var i = 0; i < after.Count; i++)
+        {
+            if (after[i] is not { } now) continue;
+            scraped++;
+            var then = i < before.Count ? before[i] : null;
+            canary.Add(Delta(then, now, "on"));
+            control.Add(Delta(then, now, "off"));
+            if (now.PoolSaturation > saturation) (saturation, saturated) = (now.PoolSaturation, now.SaturatedPool);
+            open.AddRange(now.OpenBreakers);
+            openings += Increase(then?.BreakerOpenings ?? 0, now.BreakerOpenings);
+        }
+        return new IntervalFigures(Sum(canary), Sum(control), saturation, saturated, open.Distinct().ToList(), openings, scraped, scrapeErrors);
+    }
+
+    // A counter that went down was reset (the node restarted): all of its value is new.
+    private static double Increase(double before, double after) => after >= before ? after - before : after;
+
+    private static VariantInterval Delta(NodeSnapshot? before, NodeSnapshot now, string variant)
+    {
+        var buckets = new List<LatencyBucket>();
+        if (now.Cumulative.TryGetValue(variant, out var cumulative))
+        {
+            var previous = before?.Cumulative.GetValueOrDefault(variant);
+            var reset = previous is not null && cumulative.Any(b => b.Value < previous.GetValueOrDefault(b.Key));
+            double lower = 0, below = 0;
+            foreach (var (bound, count) in cumulative.OrderBy(b => b.Key))
+            {
+                var increase = count - (reset ? 0 : previous?.GetValueOrDefault(bound) ?? 0);
+                buckets.Add(new LatencyBucket(lower, bound, (long)Math.Round(increase - below)));
+                (lower, below) = (bound, increase);
+            }
+        }
+        var outcomes = new Dictionary<string, long>();
+        foreach (var (outcome, count) in now.Outcomes.GetValueOrDefault(variant) ?? new Dictionary<string, double>())
+            outcomes[outcome] = (long)Math.Round(Increase(before?.Outcomes.GetValueOrDefault(variant)?.GetValueOrDefault(outcome) ?? 0, count));
+        var wait = now.PoolWait.GetValueOrDefault(variant);
+        var waitBefore = before?.PoolWait.GetValueOrDefault(variant) ?? default;
+        var waitReset = wait.Count < waitBefore.Count;
+        return new VariantInterval(new LatencyDistribution(buckets), outcomes,
+            waitReset ? wait.Sum : wait.Sum - waitBefore.Sum, (long)Math.Round(waitReset ? wait.Count : wait.Count - waitBefore.Count));
+    }
+
+    private static VariantInterval Sum(List<VariantInterval> parts)
+    {
+        if (parts.Count == 0) return VariantInterval.None;
+        // Nodes share the bucket bounds, so buckets add up bound by bound.
+        var buckets = parts.SelectMany(p => p.Latency.Buckets).GroupBy(b => b.Upper)
+            .Select(g => new LatencyBucket(g.First().Lower, g.Key, g.Sum(b => b.Count)));
+        var outcomes = parts.SelectMany(p => p.Outcomes).GroupBy(o => o.Key).ToDictionary(g => g.Key, g => g.Sum(o => o.Value));
+        return new VariantInterval(new LatencyDistribution(buckets), outcomes, parts.Sum(p => p.PoolWaitSum), parts.Sum(p => p.PoolWaitCount));
+    }
+}

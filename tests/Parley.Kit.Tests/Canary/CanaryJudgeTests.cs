@@ -1,0 +1,187 @@
+using Parley.Kit.Canary;
+using Parley.Kit.Load.Sampling;
+
+namespace Parley.Kit.Tests.Canary;
+
+/// <summary>The canary's statistical judge on synthetic samples, its plan file and its figures from /metrics text.</summary>
+[Trait("Category", "Smoke")]
+public sealed class CanaryJudgeTests
+{
+    // Latencies around 10 ms with a long right tail (log-normal), deterministic per seed.
+    private static List<double> Latencies(int seed, int count, double scale = 1)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, count).Select(_ =>
+        {
+            var normal = Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+            return 0.010 * Math.Exp(0.4 * normal) * scale;
+        }).ToList();
+    }
+
+    private static readonly double[] Bounds = [0.0005, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, double.PositiveInfinity];
+
+    private static LatencyDistribution Histogram(IEnumerable<double> samples)
+    {
+        var counts = new long[Bounds.Length];
+        foreach (var s in samples) counts[Array.FindIndex(Bounds, b => s <= b)]++;
+        return new LatencyDistribution(counts.Select((c, i) => new LatencyBucket(i == 0 ? 0 : Bounds[i - 1], Bounds[i], c)));
+    }
+
+    private static MannWhitneyResult Compare(LatencyDistribution canary, LatencyDistribution control, long minSamples = 200) =>
+        MannWhitney.Compare(canary, control, confidence: 0.95, minEffect: 0.25, minSamples);
+
+    [Fact]
+    public void U_z_and_p_match_a_hand_computed_example_with_ties()
+    {
+        // Canary 2,3,3,4 against control 1,2,3: mid-ranks give U = 9.5; the tie term (2³-2)+(3³-3) = 30 makes
+        // σ² = 4·3/12·(8 - 30/42) = 7.2857, so z = (9.5 - 6 - 0.5)/2.6992 = 1.1114 and the one-sided p = 0.1332.
+        var result = MannWhitney.Compare(LatencyDistribution.FromSamples([2, 3, 3, 4]), LatencyDistribution.FromSamples([1, 2, 3]), 0.95, 0, 1);
+        Assert.Equal(9.5, result.U, 6);
+        Assert.Equal(1.1114, result.Z, 3);
+        Assert.Equal(0.1332, result.PValue, 3);
+        Assert.Equal(Verdict.Pass, result.Verdict);
+    }
+
+    [Fact]
+    public void Two_samples_of_one_distribution_pass()
+    {
+        var result = Compare(LatencyDistribution.FromSamples(Latencies(1, 2000)), LatencyDistribution.FromSamples(Latencies(2, 2000)));
+        Assert.Equal(Verdict.Pass, result.Verdict);
+        Assert.True(result.PValue > 0.05, $"p = {result.PValue}");
+    }
+
+    [Fact]
+    public void A_canary_twice_as_slow_fails_from_raw_samples_and_from_histogram_buckets()
+    {
+        var raw = Compare(LatencyDistribution.FromSamples(Latencies(3, 500, scale: 2)), LatencyDistribution.FromSamples(Latencies(4, 500)));
+        Assert.Equal(Verdict.Fail, raw.Verdict);
+        Assert.True(raw.PValue < 1e-6, $"p = {raw.PValue}");
+        Assert.InRange(raw.Effect, 0.7, 1.3);
+
+        var buckets = Compare(Histogram(Latencies(3, 500, scale: 2)), Histogram(Latencies(4, 500)));
+        Assert.Equal(Verdict.Fail, buckets.Verdict);
+        Assert.True(buckets.PValue < 1e-6, $"p = {buckets.PValue}");
+    }
+
+    [Fact]
+    public void A_significant_shift_below_the_minimum_effect_passes()
+    {
+        // 8% slower over 20,000 samples each: clearly significant, but under the 25% minimum effect.
+        var result = Compare(LatencyDistribution.FromSamples(Latencies(5, 20_000, scale: 1.08)), LatencyDistribution.FromSamples(Latencies(6, 20_000)));
+        Assert.True(result.PValue < 0.001, $"p = {result.PValue}");
+        Assert.True(result.Effect is > 0.02 and < 0.25, $"effect = {result.Effect}");
+        Assert.Equal(Verdict.Pass, result.Verdict);
+    }
+
+    [Fact]
+    public void Too_few_samples_in_either_variant_is_inconclusive_even_when_clearly_slower()
+    {
+        Assert.Equal(Verdict.Inconclusive, Compare(LatencyDistribution.FromSamples(Latencies(7, 50, scale: 5)), LatencyDistribution.FromSamples(Latencies(8, 1000))).Verdict);
+        Assert.Equal(Verdict.Inconclusive, Compare(LatencyDistribution.FromSamples(Latencies(9, 1000, scale: 5)), LatencyDistribution.Empty).Verdict);
+    }
+
+    private static CanaryPlan Plan(string extra = "") => CanaryPlan.Parse($$"""
+        flag: message.history.replica.enabled
+        stages: [{percent: 10, hold: 2m}, {percent: 100, hold: 1m}]
+        interval: 30s
+        minSamples: 100
+        {{extra}}
+        """);
+
+    private static VariantInterval Variant(IEnumerable<double> latencies, long errors = 0)
+    {
+        var distribution = LatencyDistribution.FromSamples(latencies);
+        return new VariantInterval(distribution, new Dictionary<string, long> { ["ok"] = distribution.Count - errors, ["fallback"] = errors }, 0.0001 * distribution.Count, distribution.Count);
+    }
+
+    private static IntervalFigures Figures(VariantInterval canary, VariantInterval control, double saturation = 0.2, params string[] breakers) =>
+        new(canary, control, saturation, "db_pool_saturation{source=primary}", breakers, 0, 1, []);
+
+    [Fact]
+    public void The_plan_file_of_the_contract_parses_with_its_defaults_and_bad_plans_are_refused()
+    {
+        var plan = CanaryPlan.Parse("""
+            flag: message.history.replica.enabled
+            stages: [{percent: 10, hold: 2m}, {percent: 25, hold: 2m}, {percent: 50, hold: 2m}, {percent: 100, hold: 1m}]
+            interval: 30s
+            minSamples: 200
+            maxHold: 10m
+            criteria:
+              latencyP95OverSlo: 20%
+              latencyIncrease: {test: mann-whitney, confidence: 0.95, minEffect: 25%}
+              errorRateIncrease: 20%
+              queueWaitIncrease: 50%
+              poolSaturation: 0.85
+              breakerOpen: true
+            slo: {p95: 50ms}
+            """);
+        Assert.Equal([10, 25, 50, 100], plan.Stages.Select(s => s.Percent));
+        Assert.Equal(TimeSpan.FromMinutes(2), plan.Stages[0].Hold);
+        Assert.Equal(TimeSpan.FromSeconds(30), plan.Interval);
+        Assert.Equal(TimeSpan.FromMinutes(10), plan.MaxHold);
+        Assert.Equal(new CanaryCriteria(), plan.Criteria);
+        Assert.Equal(TimeSpan.FromMilliseconds(50), plan.SloP95);
+
+        Assert.Throws<CanaryPlanException>(() => CanaryPlan.Parse("stages: [{percent: 10}]"));
+        Assert.Throws<CanaryPlanException>(() => Plan("maxHold: soon"));
+        Assert.Throws<CanaryPlanException>(() => CanaryPlan.Parse("flag: x\nstages: [{percent: 50}, {percent: 20}]"));
+        Assert.Throws<CanaryPlanException>(() => CanaryPlan.Parse("flag: x\nstages: [{percent: 50}]\ncriteria: {latencyIncrease: {test: t-test}}"));
+        Assert.Throws<CanaryPlanException>(() => CanaryPlan.Parse("flag: x\nstages: [{percent: 50}]\nbogus: 1"));
+    }
+
+    [Fact]
+    public void Each_criterion_fails_on_its_own_regression_and_none_fails_a_healthy_interval()
+    {
+        var plan = Plan();
+        var healthy = CanaryJudge.Judge(plan, Figures(Variant(Latencies(10, 500)), Variant(Latencies(11, 500))), hasControl: true);
+        Assert.Equal(Verdict.Pass, CanaryJudge.Decide(healthy));
+
+        string[] Failed(IntervalFigures f) => [.. CanaryJudge.Judge(plan, f, hasControl: true).Where(c => c.Verdict == Verdict.Fail).Select(c => c.Name)];
+        Assert.Equal([CanaryJudge.LatencyP95OverSlo, CanaryJudge.LatencyIncrease], Failed(Figures(Variant(Latencies(12, 500, scale: 8)), Variant(Latencies(13, 500)))));
+        Assert.Equal([CanaryJudge.ErrorRateIncrease], Failed(Figures(Variant(Latencies(14, 500), errors: 20), Variant(Latencies(15, 500)))));
+        Assert.Equal([CanaryJudge.PoolSaturation], Failed(Figures(Variant(Latencies(16, 500)), Variant(Latencies(17, 500)), saturation: 0.9)));
+        Assert.Equal([CanaryJudge.BreakerOpen], Failed(Figures(Variant(Latencies(18, 500)), Variant(Latencies(19, 500)), 0.2, "replica=isolated")));
+        var slowPool = Variant(Latencies(20, 500)) with { PoolWaitSum = 500 * 0.005 };
+        Assert.Equal([CanaryJudge.QueueWaitIncrease], Failed(Figures(slowPool, Variant(Latencies(21, 500)))));
+    }
+
+    [Fact]
+    public void Too_little_traffic_holds_and_at_full_rollout_only_the_absolute_criteria_judge()
+    {
+        var plan = Plan();
+        var few = CanaryJudge.Judge(plan, Figures(Variant(Latencies(22, 20)), Variant(Latencies(23, 500))), hasControl: true);
+        Assert.Equal(Verdict.Inconclusive, CanaryJudge.Decide(few));
+
+        var full = CanaryJudge.Judge(plan, Figures(Variant(Latencies(24, 500)), VariantInterval.None), hasControl: false);
+        Assert.Equal(Verdict.Pass, CanaryJudge.Decide(full));
+        Assert.Equal(3, full.Count(c => c.Verdict == Verdict.NotApplicable));
+    }
+
+    [Fact]
+    public void Interval_figures_are_the_difference_of_two_scrapes_with_a_missing_error_counter_as_zero()
+    {
+        const string flag = "message.history.replica.enabled";
+        static string Text(long onFast, long onSlow, long offFast, long fallback) => $$"""
+            parley_flag_request_duration_seconds_bucket{flag="{{flag}}",variant="on",outcome="ok",le="0.01"} {{onFast}}
+            parley_flag_request_duration_seconds_bucket{flag="{{flag}}",variant="on",outcome="ok",le="+Inf"} {{onFast + onSlow}}
+            parley_flag_request_duration_seconds_count{flag="{{flag}}",variant="on",outcome="ok"} {{onFast + onSlow}}
+            parley_flag_request_duration_seconds_bucket{flag="{{flag}}",variant="off",outcome="ok",le="0.01"} {{offFast}}
+            parley_flag_request_duration_seconds_bucket{flag="{{flag}}",variant="off",outcome="ok",le="+Inf"} {{offFast}}
+            parley_flag_request_duration_seconds_count{flag="{{flag}}",variant="off",outcome="ok"} {{offFast}}
+            parley_flag_request_duration_seconds_count{flag="{{flag}}",variant="off",outcome="fallback"} {{fallback}}
+            parley_flag_request_duration_seconds_count{flag="other.flag",variant="on",outcome="error"} 99
+            db_pool_saturation{source="replica"} 0.5
+            parley_replica_breaker_state 0
+            """;
+        var before = NodeSnapshot.Parse(flag, PrometheusText.Parse(Text(10, 1, 20, 0)));
+        var after = NodeSnapshot.Parse(flag, PrometheusText.Parse(Text(15, 4, 50, 2)));
+        var f = IntervalFigures.Between([before], [after], []);
+        Assert.Equal(8, f.Canary.Requests);
+        Assert.Equal([5L, 3L], f.Canary.Latency.Buckets.Select(b => b.Count));
+        Assert.Equal(0, f.Canary.Errors);
+        Assert.Equal(32, f.Control.Requests);
+        Assert.Equal(2, f.Control.Errors);
+        Assert.Equal(0.5, f.PoolSaturation);
+        Assert.Empty(f.OpenBreakers);
+    }
+}
