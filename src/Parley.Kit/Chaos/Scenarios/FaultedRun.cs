@@ -153,7 +153,10 @@ public static class FaultedRun
             if (plan.SendsPerSecond > 0)
                 traffic.Add(RateLoop.RunAsync(plan.SendsPerSecond, total, plan.MaxInFlight, n => { var c = conversations[n % conversations.Count]; return api.SendAsync(c.Owner, c.Id, $"r{runId}-{n}"); }, ct));
 
+            using var account = new RuntimeAccount(nodes.Select(n => n.BaseAddress).ToList(), () => ledger.NowMs);
+            await account.BaselineAsync().ConfigureAwait(false);
             await Task.Delay(plan.Baseline, ct).ConfigureAwait(false);
+            await account.BeginAsync().ConfigureAwait(false);
             var injectedAt = ledger.NowMs;
             double? detectedAt = null;
             await fault.InjectAsync(ct).ConfigureAwait(false);
@@ -165,6 +168,7 @@ public static class FaultedRun
             }
             var removedAt = ledger.NowMs;
             await fault.RemoveAsync(ct).ConfigureAwait(false);
+            if (await account.EndAsync(injectedAt).ConfigureAwait(false) is { } runtime) run.Notes.Add(runtime);
             double? probeRecoveredAt = recovered is null ? removedAt : await AwaitRecoveryAsync(() => recovered(run), plan.RecoveryBound, ledger, ct).ConfigureAwait(false);
             await Task.WhenAll(traffic).ConfigureAwait(false);
 
