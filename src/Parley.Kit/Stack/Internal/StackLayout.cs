@@ -84,9 +84,19 @@ internal sealed record StackLayout(string RootDirectory, bool DeleteRootOnStop, 
 
     private static string Hash(string root) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(root)))[..16];
 
+    // Another process deleting the same tree (two `parley reset`s) makes entries vanish under the walk: that is the same
+    // outcome, so the walk is retried (a bounded number of times) until the directory is gone.
     private static void DeleteDirectory(string path)
     {
-        if (Directory.Exists(path))
-            Directory.Delete(path, recursive: true);
+        for (var attempt = 1; Directory.Exists(path); attempt++)
+        {
+            try
+            {
+                Directory.Delete(path, recursive: true);
+            }
+            catch (DirectoryNotFoundException) when (attempt < 20)
+            {
+            }
+        }
     }
 }
