@@ -18,7 +18,7 @@ namespace Parley.Observer.Hosting;
 /// reading before the lease ends, so two leaders never overlap; its writes are fenced by term anyway.
 /// </summary>
 public sealed partial class ObserverService(
-    ObserverDatabase db, RuleSet rules, ActionQueue queue, EventDedup dedup, ObserverMetrics metrics, ObserverIdentity identity,
+    ObserverDatabase db, RuleSet rules, ActionQueue queue, ActionWorkers workers, EventDedup dedup, ObserverMetrics metrics, ObserverIdentity identity,
     LeaderLease lease, IServer server, IOptions<ObserverOptions> options, ILogger<ObserverService> logger) : BackgroundService
 {
     private static readonly TimeSpan SessionRetryDelay = TimeSpan.FromSeconds(1);
@@ -151,7 +151,7 @@ public sealed partial class ObserverService(
         await Task.Yield();
         try
         {
-            await new ReplicationSession(db, rules, queue, dedup, metrics, identity, _options, logger, term).RunAsync(ct);
+            await new ReplicationSession(db, rules, queue, workers, dedup, metrics, identity, _options, logger, term).RunAsync(ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

@@ -9,7 +9,8 @@ namespace Parley.Observer.Metrics;
 /// <c>observer_actions_total</c>, <c>observer_action_duration_seconds</c>, <c>observer_retries_total</c>,
 /// <c>observer_dlq_depth</c>, <c>observer_checkpoint_lag_seconds</c>,
 /// <c>observer_replication_retained_bytes</c>, <c>observer_leader</c>, <c>observer_failovers_total</c>, and
-/// <c>observer_dedup_hits_total</c> (events the Redis fast path recognised as already enqueued).
+/// <c>observer_dedup_hits_total</c> (events the Redis fast path recognised as already enqueued) and
+/// <c>observer_stage_duration_seconds{stage}</c> (where an event's time goes: <see cref="Stage"/>).
 /// <c>observer_breaker_state</c> is the breakers' own (<see cref="EndpointBreakers"/>).
 /// </summary>
 public sealed class ObserverMetrics
@@ -20,6 +21,7 @@ public sealed class ObserverMetrics
     private readonly Counter<long> _retries;
     private readonly Counter<long> _failovers;
     private readonly Counter<long> _dedupHits;
+    private readonly Histogram<double> _stage;
     private long _eventsRead;
     private long _dedupHitCount;
     private long _dlqDepth;
@@ -37,6 +39,8 @@ public sealed class ObserverMetrics
         _retries = meter.CreateCounter<long>("observer.retries", "{retry}", "Failed attempts rescheduled on the retry schedule.");
         _failovers = meter.CreateCounter<long>("observer.failovers", "{failover}", "Times this process took the lead over from an earlier leader.");
         _dedupHits = meter.CreateCounter<long>("observer.dedup.hits", "{event}", "Events read again that the Redis fast path recognised as already enqueued (skipped without a database write).");
+        _stage = meter.CreateHistogram<double>("observer.stage.duration", "s",
+            "Time spent per step of the event path (the stage tag: decode, match, dedup_check, enqueue, confirm, dedup_mark, claim, run, record); a batch step counts once per batch.");
         meter.CreateObservableGauge("observer.dlq.depth", () => Interlocked.Read(ref _dlqDepth), "{action}", "Actions in the dead-letter queue.");
         meter.CreateObservableGauge("observer.checkpoint.lag", () => Volatile.Read(ref _lagSeconds), "s",
             "Age of the newest change read but not yet checkpointed (0 when caught up).");
@@ -72,6 +76,10 @@ public sealed class ObserverMetrics
         _actions.Add(1, new KeyValuePair<string, object?>("rule", rule), new KeyValuePair<string, object?>("action", action), new KeyValuePair<string, object?>("outcome", outcome));
         if (duration is { } d) _duration.Record(d.TotalSeconds);
     }
+
+    /// <summary>Records <paramref name="stage"/> as having run since <paramref name="startedTimestamp"/> (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>).</summary>
+    public void Stage(string stage, long startedTimestamp) =>
+        _stage.Record(System.Diagnostics.Stopwatch.GetElapsedTime(startedTimestamp).TotalSeconds, new KeyValuePair<string, object?>("stage", stage));
 
     public void Retried() => _retries.Add(1);
 

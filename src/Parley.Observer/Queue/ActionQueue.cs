@@ -9,7 +9,11 @@ namespace Parley.Observer.Queue;
 /// <param name="DeadReason">Set (<c>too_large</c>) to store it dead-lettered at once.</param>
 public sealed record NewAction(
     string EventId, string Rule, string Action, string Kind, string? Endpoint, string EventJson, string SpecJson,
-    IReadOnlyList<TimeSpan> Retry, TimeSpan Timeout, string? DeadReason = null);
+    IReadOnlyList<TimeSpan> Retry, TimeSpan Timeout, string? DeadReason = null)
+{
+    /// <summary>Its first attempt is due when it is enqueued (not dead-lettered, first retry entry 0).</summary>
+    public bool DueAtOnce => DeadReason is null && Retry.Count > 0 && Retry[0] == TimeSpan.Zero;
+}
 
 /// <summary>The position the checkpoint moves to with an enqueue.</summary>
 /// <param name="CommittedAt">Commit time of the last transaction passed; null for a heartbeat (keeps the last).</param>
@@ -37,31 +41,45 @@ public sealed class ActionQueue(ObserverDatabase db, IOptions<ObserverOptions> o
     // A claim outlives the attempt's timeout, the abandoning of a runner that ignores it, and the grace.
     private readonly TimeSpan _claimGrace = options.Value.ClaimGrace + ActionWorkers.AbandonGrace;
 
-    internal const string FenceSql = """
-        SELECT 1 FROM observer_leader
-        WHERE observer = $1 AND term = $2 AND holder = $3 AND expires_at > clock_timestamp()
-        FOR SHARE
-        """;
-
+    // One statement (one round trip, atomic by itself): the lease row held FOR SHARE fences the insert
+    // and the checkpoint (neither happens once a newer leader exists); the first row (id 0) says the
+    // fence held, the others are the actions claimed at insert for this process's own workers.
     internal const string EnqueueSql = """
-        INSERT INTO observer_actions
-            (observer, event_id, rule, action, kind, endpoint, event, spec, retry_ms, timeout_ms, status, due_at, dead_reason, term, completed_at)
-        SELECT $1, e, r, a, k, ep, ev::json, sp::jsonb, rt::bigint[], tm,
-               CASE WHEN dr IS NULL THEN 'pending' ELSE 'dead' END,
-               clock_timestamp() + make_interval(secs => (rt::bigint[])[1]::float8 / 1000), dr, $2,
-               CASE WHEN dr IS NULL THEN NULL ELSE clock_timestamp() END
-        FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int[], $12::text[])
-             AS t(e, r, a, k, ep, ev, sp, rt, tm, dr)
-        ON CONFLICT (observer, event_id, rule, action) DO NOTHING
-        """;
-
-    internal const string CheckpointSql = """
-        INSERT INTO observer_checkpoints (observer, slot, lsn, committed_at, term, updated_at)
-        VALUES ($1, $2, $3, $4, $5, clock_timestamp())
-        ON CONFLICT (observer) DO UPDATE SET lsn = greatest(observer_checkpoints.lsn, excluded.lsn),
-            committed_at = coalesce(excluded.committed_at, observer_checkpoints.committed_at),
-            term = excluded.term, updated_at = excluded.updated_at
-        WHERE observer_checkpoints.term <= excluded.term
+        WITH fence AS MATERIALIZED (
+            SELECT 1 FROM observer_leader
+            WHERE observer = $1 AND term = $2 AND holder = $3 AND expires_at > clock_timestamp()
+            FOR SHARE),
+        eligible AS (
+            SELECT t.*, t.cl AND NOT EXISTS (SELECT 1 FROM observer_endpoints d WHERE d.observer = $1 AND d.url = t.ep) AS ok
+            FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],
+                        $16::int[], $17::text[], $18::bool[]) WITH ORDINALITY AS t(e, r, a, k, ep, ev, sp, rt, tm, dr, cl, n)),
+        input AS (
+            SELECT *, ok AND sum(ok::int) OVER (ORDER BY n) <= $19 AS run FROM eligible),
+        added AS (
+            INSERT INTO observer_actions
+                (observer, event_id, rule, action, kind, endpoint, event, spec, retry_ms, timeout_ms, status, attempts, due_at,
+                 claimed_by, claim_token, dead_reason, term, completed_at)
+            SELECT $1, e, r, a, k, ep, ev::json, sp::jsonb, rt::bigint[], tm,
+                   CASE WHEN dr IS NOT NULL THEN 'dead' WHEN run THEN 'running' ELSE 'pending' END,
+                   CASE WHEN run THEN 1 ELSE 0 END,
+                   clock_timestamp() + CASE WHEN run THEN make_interval(secs => tm::float8 / 1000 + $7)
+                                            ELSE make_interval(secs => (rt::bigint[])[1]::float8 / 1000) END,
+                   CASE WHEN run THEN $3 END, CASE WHEN run THEN gen_random_uuid() END,
+                   dr, $2, CASE WHEN dr IS NULL THEN NULL ELSE clock_timestamp() END
+            FROM input
+            WHERE EXISTS (SELECT 1 FROM fence)
+            ON CONFLICT (observer, event_id, rule, action) DO NOTHING
+            RETURNING id, event_id, rule, action, claim_token),
+        moved AS (
+            INSERT INTO observer_checkpoints (observer, slot, lsn, committed_at, term, updated_at)
+            SELECT $1, $4, $5, $6, $2, clock_timestamp() FROM fence WHERE $5::pg_lsn IS NOT NULL
+            ON CONFLICT (observer) DO UPDATE SET lsn = greatest(observer_checkpoints.lsn, excluded.lsn),
+                committed_at = coalesce(excluded.committed_at, observer_checkpoints.committed_at),
+                term = excluded.term, updated_at = excluded.updated_at
+            WHERE observer_checkpoints.term <= excluded.term)
+        SELECT 0::bigint, NULL::text, NULL::text, NULL::text, NULL::uuid FROM fence
+        UNION ALL
+        SELECT id, event_id, rule, action, claim_token FROM added WHERE claim_token IS NOT NULL
         """;
 
     internal const string ClaimSql = """
@@ -128,49 +146,53 @@ public sealed class ActionQueue(ObserverDatabase db, IOptions<ObserverOptions> o
 
     /// <summary>
     /// Enqueues <paramref name="actions"/> (repeats of a (event, rule, action) already queued are
-    /// dropped) and moves the checkpoint, in one transaction that holds the lease row: false, with
+    /// dropped) and moves the checkpoint, in one statement that holds the lease row: null, with
     /// nothing written, when <paramref name="term"/> is no longer the live lease of <paramref name="holder"/>.
+    /// The first <paramref name="claim"/> actions that are due at once (first retry entry 0, endpoint not
+    /// disabled) are stored claimed by <paramref name="holder"/> and returned, so its workers run them
+    /// without a claim round trip; the others wait for <see cref="ClaimAsync"/>.
     /// </summary>
-    public async Task<bool> EnqueueAsync(long term, string holder, string slot, IReadOnlyList<NewAction> actions, CheckpointMove? checkpoint, CancellationToken ct)
+    public async Task<IReadOnlyList<ClaimedAction>?> EnqueueAsync(
+        long term, string holder, string slot, IReadOnlyList<NewAction> actions, CheckpointMove? checkpoint, int claim, CancellationToken ct)
     {
-        await using var conn = await db.Source.OpenConnectionAsync(ct);
-        await using var tx = await conn.BeginTransactionAsync(ct);
-        await using (var fence = new NpgsqlCommand(FenceSql, conn, tx))
+        await using var cmd = db.Source.CreateCommand(EnqueueSql);
+        cmd.Parameters.Add(new() { Value = _observer });
+        cmd.Parameters.Add(new() { Value = term });
+        cmd.Parameters.Add(new() { Value = holder });
+        cmd.Parameters.Add(new() { Value = slot });
+        cmd.Parameters.Add(new() { Value = checkpoint is { } m ? new NpgsqlLogSequenceNumber(m.Lsn) : DBNull.Value, NpgsqlDbType = NpgsqlDbType.PgLsn });
+        cmd.Parameters.Add(new() { Value = (object?)checkpoint?.CommittedAt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        cmd.Parameters.Add(new() { Value = _claimGrace.TotalSeconds });
+        AddText(cmd, actions.Select(a => a.EventId));
+        AddText(cmd, actions.Select(a => a.Rule));
+        AddText(cmd, actions.Select(a => a.Action));
+        AddText(cmd, actions.Select(a => a.Kind));
+        AddText(cmd, actions.Select(a => a.Endpoint));
+        AddText(cmd, actions.Select(a => a.EventJson));
+        AddText(cmd, actions.Select(a => a.SpecJson));
+        AddText(cmd, actions.Select(a => "{" + string.Join(',', a.Retry.Select(r => (long)r.TotalMilliseconds)) + "}"));
+        cmd.Parameters.Add(new() { Value = actions.Select(a => (int)Math.Min(int.MaxValue, a.Timeout.TotalMilliseconds)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+        AddText(cmd, actions.Select(a => a.DeadReason));
+        cmd.Parameters.Add(new() { Value = actions.Select(a => a.DueAtOnce).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Boolean });
+        cmd.Parameters.Add(new() { Value = claim });
+
+        var byKey = new Dictionary<(string, string, string), NewAction>();
+        foreach (var a in actions) byKey.TryAdd((a.EventId, a.Rule, a.Action), a);
+        var fenceHeld = false;
+        var claimed = new List<ClaimedAction>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct))
         {
-            fence.Parameters.Add(new() { Value = _observer });
-            fence.Parameters.Add(new() { Value = term });
-            fence.Parameters.Add(new() { Value = holder });
-            if (await fence.ExecuteScalarAsync(ct) is null) return false;
+            var id = r.GetInt64(0);
+            if (id == 0)
+            {
+                fenceHeld = true;
+                continue;
+            }
+            var a = byKey[(r.GetString(1), r.GetString(2), r.GetString(3))];
+            claimed.Add(new ClaimedAction(id, a.EventId, a.Rule, a.Action, a.EventJson, a.SpecJson, a.Endpoint, 1, a.Retry, a.Timeout, r.GetGuid(4), false, null));
         }
-        if (actions.Count > 0)
-        {
-            await using var insert = new NpgsqlCommand(EnqueueSql, conn, tx);
-            insert.Parameters.Add(new() { Value = _observer });
-            insert.Parameters.Add(new() { Value = term });
-            AddText(insert, actions.Select(a => a.EventId));
-            AddText(insert, actions.Select(a => a.Rule));
-            AddText(insert, actions.Select(a => a.Action));
-            AddText(insert, actions.Select(a => a.Kind));
-            AddText(insert, actions.Select(a => a.Endpoint));
-            AddText(insert, actions.Select(a => a.EventJson));
-            AddText(insert, actions.Select(a => a.SpecJson));
-            AddText(insert, actions.Select(a => "{" + string.Join(',', a.Retry.Select(r => (long)r.TotalMilliseconds)) + "}"));
-            insert.Parameters.Add(new() { Value = actions.Select(a => (int)Math.Min(int.MaxValue, a.Timeout.TotalMilliseconds)).ToArray() });
-            AddText(insert, actions.Select(a => a.DeadReason));
-            await insert.ExecuteNonQueryAsync(ct);
-        }
-        if (checkpoint is { } move)
-        {
-            await using var cp = new NpgsqlCommand(CheckpointSql, conn, tx);
-            cp.Parameters.Add(new() { Value = _observer });
-            cp.Parameters.Add(new() { Value = slot });
-            cp.Parameters.Add(new() { Value = new NpgsqlLogSequenceNumber(move.Lsn), NpgsqlDbType = NpgsqlDbType.PgLsn });
-            cp.Parameters.Add(new() { Value = (object?)move.CommittedAt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-            cp.Parameters.Add(new() { Value = term });
-            await cp.ExecuteNonQueryAsync(ct);
-        }
-        await tx.CommitAsync(ct);
-        return true;
+        return fenceHeld ? claimed : null;
     }
 
     /// <summary>Claims up to <paramref name="max"/> due actions (and lapsed claims) for <paramref name="instance"/>.</summary>

@@ -30,11 +30,16 @@ public sealed partial class ActionWorkers(
     private readonly ObserverOptions _options = options.Value;
     private readonly SemaphoreSlim _slots = new(options.Value.MaxConcurrentActions);
     private readonly Random _random = new();
-    private readonly Channel<Completion> _completions = Channel.CreateUnbounded<Completion>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<Completion> _completions = Channel.CreateBounded<Completion>(new BoundedChannelOptions(CompletionBacklog) { SingleReader = true });
+    private readonly HashSet<Task> _inFlight = [];
+    private CancellationToken _stopping = new(canceled: true);
     private int _running;
 
     // Outcomes recorded per statement at most.
     private const int CompletionBatch = 256;
+
+    // Attempts done but not yet recorded at most; past it a finished attempt keeps its slot until there is room.
+    private const int CompletionBacklog = 4 * CompletionBatch;
 
     /// <summary>Actions running in this process now.</summary>
     public int Running => Volatile.Read(ref _running);
@@ -43,18 +48,19 @@ public sealed partial class ActionWorkers(
     {
         // Outcomes are written even while stopping (a claim would otherwise wait out its lease).
         var recorder = Task.Run(() => RecordAsync(CancellationToken.None), CancellationToken.None);
-        var inFlight = new HashSet<Task>();
+        _stopping = stoppingToken;
         try
         {
             while (!stoppingToken.IsCancellationRequested)
             {
                 await _slots.WaitAsync(stoppingToken);
-                var take = 1;
-                while (take < _options.MaxConcurrentActions && _slots.Wait(0)) take++;
+                var take = 1 + TryReserve(_options.MaxConcurrentActions - 1);
                 IReadOnlyList<ClaimedAction> claimed;
                 try
                 {
+                    var started = Stopwatch.GetTimestamp();
                     claimed = await queue.ClaimAsync(identity.Instance, take, stoppingToken);
+                    metrics.Stage("claim", started);
                 }
                 catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException && !stoppingToken.IsCancellationRequested)
                 {
@@ -63,19 +69,7 @@ public sealed partial class ActionWorkers(
                     await Task.Delay(ErrorBackoff, stoppingToken);
                     continue;
                 }
-                if (take > claimed.Count) _slots.Release(take - claimed.Count);
-                foreach (var action in claimed)
-                {
-                    Interlocked.Increment(ref _running);
-                    var task = RunAsync(action, stoppingToken);
-                    lock (inFlight) inFlight.Add(task);
-                    _ = task.ContinueWith(t =>
-                    {
-                        Interlocked.Decrement(ref _running);
-                        _slots.Release();
-                        lock (inFlight) inFlight.Remove(t);
-                    }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-                }
+                Run(take, claimed);
                 // Full claims mean more may be due; otherwise wait for new work or the poll interval.
                 if (claimed.Count < take)
                     await identity.WorkEnqueued.WaitAsync(_options.PollInterval, stoppingToken);
@@ -86,10 +80,42 @@ public sealed partial class ActionWorkers(
             // stopping
         }
         Task[] remaining;
-        lock (inFlight) remaining = [.. inFlight];
+        lock (_inFlight) remaining = [.. _inFlight];
         await Task.WhenAll(remaining);
         _completions.Writer.Complete();
         await recorder;
+    }
+
+    /// <summary>Takes up to <paramref name="wanted"/> free slots without waiting (none while stopped); each is given back by <see cref="Run"/>.</summary>
+    internal int TryReserve(int wanted)
+    {
+        var taken = 0;
+        while (taken < wanted && !_stopping.IsCancellationRequested && _slots.Wait(0)) taken++;
+        return taken;
+    }
+
+    /// <summary>Runs <paramref name="claimed"/> (at most <paramref name="reserved"/>) in reserved slots and gives back the slots left over.</summary>
+    internal void Run(int reserved, IReadOnlyList<ClaimedAction> claimed)
+    {
+        if (reserved > claimed.Count) _slots.Release(reserved - claimed.Count);
+        foreach (var action in claimed)
+        {
+            Interlocked.Increment(ref _running);
+            var slot = 1;
+            void ReleaseSlot()
+            {
+                if (Interlocked.Exchange(ref slot, 0) == 0) return;
+                Interlocked.Decrement(ref _running);
+                _slots.Release();
+            }
+            var task = RunAsync(action, ReleaseSlot, _stopping);
+            lock (_inFlight) _inFlight.Add(task);
+            _ = task.ContinueWith(t =>
+            {
+                ReleaseSlot();
+                lock (_inFlight) _inFlight.Remove(t);
+            }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
     }
 
     /// <summary>Writes the outcomes the workers hand over, many per statement (one round trip for a batch instead of one each).</summary>
@@ -102,7 +128,9 @@ public sealed partial class ActionWorkers(
             try
             {
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                var started = Stopwatch.GetTimestamp();
                 var recorded = await queue.CompleteBatchAsync([.. batch.Select(c => (c.Claim, c.Attempt, c.Decision))], identity.Instance, timeout.Token);
+                metrics.Stage("record", started);
                 foreach (var c in batch) c.Recorded.TrySetResult(recorded.Contains(c.Claim.Id));
             }
             catch (Exception e)
@@ -113,7 +141,8 @@ public sealed partial class ActionWorkers(
         }
     }
 
-    private async Task RunAsync(ClaimedAction claim, CancellationToken stopping)
+    /// <param name="attemptDone">Frees the worker slot once the attempt's outcome is handed to the recorder.</param>
+    private async Task RunAsync(ClaimedAction claim, Action attemptDone, CancellationToken stopping)
     {
         await Task.Yield();
         var started = DateTimeOffset.UtcNow;
@@ -132,7 +161,9 @@ public sealed partial class ActionWorkers(
             {
                 var spec = ActionSpecJson.Read(claim.SpecJson);
                 var work = new ActionWork(ObserverEvent.FromJson(System.Text.Encoding.UTF8.GetBytes(claim.EventJson)), claim.Rule, claim.Action, spec, claim.Attempt);
+                var runStarted = Stopwatch.GetTimestamp();
                 (result, outcome) = await AttemptAsync(work, claim.Timeout, stopping);
+                metrics.Stage("run", runStarted);
             }
             catch (Exception e) when (e is FormatException or System.Text.Json.JsonException or KeyNotFoundException or NullReferenceException or InvalidOperationException)
             {
@@ -161,10 +192,11 @@ public sealed partial class ActionWorkers(
             {
                 var completion = new Completion(claim, attempt, decision, new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
                 await _completions.Writer.WriteAsync(completion, CancellationToken.None);
+                attemptDone();
                 recorded = await completion.Recorded.Task;
             }
         }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException or OperationCanceledException)
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or OperationCanceledException or ChannelClosedException)
         {
             // The claim lapses and another attempt follows; an action may run twice, never zero times.
             LogRecordFailed(logger, claim.EventId, claim.Rule, claim.Action, e.Message);

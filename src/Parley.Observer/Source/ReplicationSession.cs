@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -29,7 +30,7 @@ public sealed class LeadershipLostException(string message) : Exception(message)
 /// (Redis, then the queue's unique key) drops them.
 /// </summary>
 internal sealed partial class ReplicationSession(
-    ObserverDatabase db, RuleSet rules, ActionQueue queue, EventDedup dedup, ObserverMetrics metrics,
+    ObserverDatabase db, RuleSet rules, ActionQueue queue, ActionWorkers workers, EventDedup dedup, ObserverMetrics metrics,
     ObserverIdentity identity, ObserverOptions options, ILogger logger, long term)
 {
     private const int ChannelCapacity = 1024;
@@ -41,6 +42,7 @@ internal sealed partial class ReplicationSession(
     private readonly string _slot = options.Name;
     private readonly SemaphoreSlim _drained = new(0, 1);
     private long _bytesInFlight;
+    private Task _marking = Task.CompletedTask;
     private readonly string _heartbeatPrefix = $"parley-observer:{options.Name}";
 
     private string OutboxPublication => $"{options.Name}_outbox";
@@ -152,6 +154,7 @@ internal sealed partial class ReplicationSession(
         var index = 0;
         await foreach (var message in connection.StartReplication(new PgOutputReplicationSlot(_slot), replication, ct))
         {
+            var decodeStarted = Stopwatch.GetTimestamp();
             StreamItem? item = null;
             switch (message)
             {
@@ -199,6 +202,7 @@ internal sealed partial class ReplicationSession(
             if (item is null) continue;
             if (item is EventItem e)
             {
+                metrics.Stage("decode", decodeStarted);
                 // Backpressure by size as well as count: many large events never pile up in memory.
                 while (Interlocked.Read(ref _bytesInFlight) > MaxBytesInFlight)
                     await _drained.WaitAsync(TimeSpan.FromMilliseconds(100), ct);
@@ -283,6 +287,7 @@ internal sealed partial class ReplicationSession(
     private async Task FlushAsync(LogicalReplicationConnection connection, List<EventItem> events, CheckpointMove? move, CancellationToken ct)
     {
         if (events.Count == 0 && move is null) return;
+        var started = Stopwatch.GetTimestamp();
         var actions = new List<NewAction>();
         var withActions = new List<string>();
         foreach (var e in events)
@@ -291,23 +296,51 @@ internal sealed partial class ReplicationSession(
             AddActions(e, actions);
             if (actions.Count > before) withActions.Add(e.Event.Id);
         }
+        if (events.Count > 0) metrics.Stage("match", started);
         if (withActions.Count > 0)
         {
+            started = Stopwatch.GetTimestamp();
             var seen = await dedup.SeenAsync(withActions, ct);
+            metrics.Stage("dedup_check", started);
             metrics.DedupHits(seen.Count);
             if (seen.Count > 0) actions.RemoveAll(a => seen.Contains(a.EventId));
         }
-        if (!await queue.EnqueueAsync(term, identity.Instance, _slot, actions, move, ct))
+        started = Stopwatch.GetTimestamp();
+        // Actions due at once go straight to this process's free worker slots, claimed by the insert itself.
+        var reserved = workers.TryReserve(actions.Count(a => a.DueAtOnce));
+        IReadOnlyList<ClaimedAction>? claimed = null;
+        try
+        {
+            claimed = await queue.EnqueueAsync(term, identity.Instance, _slot, actions, move, reserved, ct);
+        }
+        finally
+        {
+            workers.Run(reserved, claimed ?? []);
+        }
+        if (claimed is null)
             throw new LeadershipLostException($"The lease of term {term} is no longer this process's; nothing was enqueued.");
+        metrics.Stage("enqueue", started);
         if (move is { } m)
         {
+            started = Stopwatch.GetTimestamp();
             connection.SetReplicationStatus(new NpgsqlLogSequenceNumber(m.Lsn));
             await connection.SendStatusUpdate(ct);
+            metrics.Stage("confirm", started);
         }
         foreach (var e in events) metrics.EventRead(e.Event.Source, e.Event.Type);
         foreach (var a in actions.Where(a => a.DeadReason is not null)) metrics.ActionDone(a.Rule, a.Action, a.DeadReason!);
-        if (actions.Count > 0) identity.SignalWork();
-        await dedup.MarkAsync(withActions, ct);
+        if (actions.Count > claimed.Count) identity.SignalWork();
+        // The marks are best effort: they go while the next batch is read, one batch's at a time.
+        await _marking;
+        _marking = MarkAsync(withActions, ct);
+    }
+
+    private async Task MarkAsync(List<string> eventIds, CancellationToken ct)
+    {
+        if (eventIds.Count == 0) return;
+        var started = Stopwatch.GetTimestamp();
+        await dedup.MarkAsync(eventIds, ct);
+        metrics.Stage("dedup_mark", started);
     }
 
     private void AddActions(EventItem item, List<NewAction> into)

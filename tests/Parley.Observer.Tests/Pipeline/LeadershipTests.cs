@@ -53,18 +53,63 @@ public sealed class LeadershipTests(ObserverFixture fx) : ObserverTest(fx, "item
         var term = node.Identity.Term!.Value;
         var action = new NewAction("00000000000000ff-0", "items", "idx", "index", null, "{}", "{\"kind\":\"index\",\"name\":\"items\",\"text\":\"x\"}", [TimeSpan.Zero], TimeSpan.FromSeconds(1));
 
-        Assert.False(await queue.EnqueueAsync(term - 1, node.Identity.Instance, Name, [action], new CheckpointMove(ulong.MaxValue >> 1, null), CancellationToken.None));
-        Assert.False(await queue.EnqueueAsync(term, "someone-else", Name, [action], new CheckpointMove(ulong.MaxValue >> 1, null), CancellationToken.None));
+        Assert.Null(await queue.EnqueueAsync(term - 1, node.Identity.Instance, Name, [action], new CheckpointMove(ulong.MaxValue >> 1, null), 1, CancellationToken.None));
+        Assert.Null(await queue.EnqueueAsync(term, "someone-else", Name, [action], new CheckpointMove(ulong.MaxValue >> 1, null), 1, CancellationToken.None));
 
         Assert.Empty(await Fx.QueueAsync(Name));
         Assert.False(await Fx.ScalarAsync<bool>("SELECT count(*) > 0 FROM observer_checkpoints WHERE observer = $1 AND lsn >= $2::pg_lsn", Name, "7FFFFFFF/0"));
     }
+
+    /// <summary>This group's queue with no observer process: the test plays leader and workers itself.</summary>
+    private ObserverDatabase Database(out ActionQueue queue)
+    {
+        var options = Options.Create(new ObserverOptions { Name = Name, ConnectionString = Fx.Stack.PrimaryConnectionString });
+        var db = new ObserverDatabase(options, new ConfigurationBuilder().Build());
+        queue = new ActionQueue(db, options);
+        return db;
+    }
+
+    [Fact]
+    public async Task Actions_due_at_once_are_claimed_by_their_insert_up_to_the_slots_offered_and_no_claim_takes_them_again()
+    {
+        await using var db = Database(out var queue);
+        await Fx.ExecuteAsync("""
+            INSERT INTO observer_leader (observer, term, holder, holder_pid, holder_host, acquired_at, renewed_at, expires_at)
+            VALUES ($1, 7, 'leader-a', 1, 'h', clock_timestamp(), clock_timestamp(), clock_timestamp() + interval '1 hour')
+            """, Name);
+        await Fx.ExecuteAsync("INSERT INTO observer_endpoints (observer, url, disabled_at, reason) VALUES ($1, 'http://127.0.0.1:9/gone', clock_timestamp(), 'test')", Name);
+        NewAction Action(string id, string? endpoint = null, TimeSpan? first = null) =>
+            new(id, "items", "hook", "webhook", endpoint, "{}", "{}", [first ?? TimeSpan.Zero, TimeSpan.FromSeconds(5)], TimeSpan.FromSeconds(1));
+        NewAction[] actions =
+        [
+            Action("00000000000000a1-0", endpoint: "http://127.0.0.1:9/gone"),   // disabled by a 410: waits
+            Action("00000000000000a2-0", first: TimeSpan.FromMinutes(5)),       // first attempt delayed: waits
+            Action("00000000000000a3-0"), Action("00000000000000a4-0"), Action("00000000000000a5-0"),
+        ];
+
+        var claimed = Assert.IsAssignableFrom<IReadOnlyList<ClaimedAction>>(await queue.EnqueueAsync(7, "leader-a", Name, actions, new CheckpointMove(0x1000, DateTimeOffset.UtcNow), 2, CancellationToken.None));
+        var again = await queue.EnqueueAsync(7, "leader-a", Name, actions, null, 5, CancellationToken.None);
+
+        Assert.Equal(["00000000000000a3-0", "00000000000000a4-0"], claimed.Select(c => c.EventId).Order());
+        Assert.All(claimed, c => Assert.Equal((1, false), (c.Attempt, c.Reclaimed)));
+        Assert.Empty(again!);   // repeats are dropped, not claimed a second time
+        var rows = (await Fx.QueueAsync(Name)).ToDictionary(r => r.EventId, r => (r.Status, r.Attempts));
+        Assert.Equal(("pending", 0), rows["00000000000000a1-0"]);
+        Assert.Equal(("pending", 0), rows["00000000000000a2-0"]);
+        Assert.Equal(("running", 1), rows["00000000000000a3-0"]);
+        Assert.Equal(("pending", 0), rows["00000000000000a5-0"]);
+        Assert.Equal("leader-a", await Fx.ScalarAsync<string>("SELECT claimed_by FROM observer_actions WHERE observer = $1 AND event_id = '00000000000000a4-0'", Name));
+        Assert.Equal(claimed.Single(c => c.EventId == "00000000000000a4-0").ClaimToken,
+            await Fx.ScalarAsync<Guid>("SELECT claim_token FROM observer_actions WHERE observer = $1 AND event_id = '00000000000000a4-0'", Name));
+        Assert.True(await Fx.ScalarAsync<bool>("SELECT lsn = '0/1000'::pg_lsn FROM observer_checkpoints WHERE observer = $1", Name));
+        // Only the one left pending and due is claimable; the claimed-at-insert ones are not taken again.
+        Assert.Equal(["00000000000000a5-0"], (await queue.ClaimAsync("worker-b", 10, CancellationToken.None)).Select(c => c.EventId));
+    }
+
     [Fact]
     public async Task A_worker_whose_claim_lapsed_and_was_taken_cannot_record_its_outcome()
     {
-        var options = Options.Create(new ObserverOptions { Name = Name, ConnectionString = Fx.Stack.PrimaryConnectionString });
-        await using var db = new ObserverDatabase(options, new ConfigurationBuilder().Build());
-        var queue = new ActionQueue(db, options);
+        await using var db = Database(out var queue);
         await Fx.ExecuteAsync("""
             INSERT INTO observer_actions (observer, event_id, rule, action, kind, event, spec, retry_ms, timeout_ms, status, due_at, term)
             VALUES ($1, '00000000000000aa-0', 'items', 'idx', 'index', '{}', '{}', '{0,0}', 1000, 'pending', clock_timestamp(), 1)
