@@ -6,6 +6,9 @@ namespace Parley.Cli.Commands;
 /// <summary><c>parley status</c>: each local process with port, pid and state (observers with their role), and whether the server answers ready.</summary>
 public static class StatusCommand
 {
+    /// <summary>The role shown for an observer process that did not answer <c>/health</c> (its log says why).</summary>
+    public const string NoAnswer = "no answer";
+
     public static Command Create(GlobalOptions global)
     {
         var command = new Command("status", "Show what `parley up` started and whether it runs. Exit 0: all running, 3: some down, 1: nothing running.");
@@ -16,7 +19,7 @@ public static class StatusCommand
     private static async Task<int> RunAsync(ParseResult result, CliContext cli, CancellationToken ct)
     {
         var instance = LocalInstance.Read(cli.Home);
-        var roles = (await Task.WhenAll(instance.Observers.Select(async o => (o.Name, Role: await ObserverProcesses.RoleAsync(o, ct)))))
+        var roles = (await Task.WhenAll(instance.Observers.Select(async o => (o.Name, Role: await ObserverProcesses.RoleAsync(o, ct) ?? NoAnswer))))
             .ToDictionary(r => r.Name, r => r.Role, StringComparer.Ordinal);
         var ready = instance.Url is { } url && await HealthProbe.IsReadyAsync(url, ct);
         var exitCode = !instance.AnyRunning ? ExitCodes.Failure

@@ -18,7 +18,9 @@ public sealed record ObserverProcess(string Name, int Pid, string Url, string Lo
 /// </summary>
 public static class ObserverProcesses
 {
-    private static readonly HttpClient Client = new() { Timeout = TimeSpan.FromSeconds(2) };
+    // Generous for a loopback call: on a loaded machine a busy observer can take seconds to answer, and a status that
+    // calls it unreachable then is wrong.
+    private static readonly HttpClient Client = new() { Timeout = TimeSpan.FromSeconds(5) };
 
     public static string File(ParleyHome home) => Path.Combine(home.Root, "observers.json");
 
