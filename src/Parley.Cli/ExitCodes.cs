@@ -40,6 +40,8 @@ public static class ExitCodes
           5    up, reset: a stack already runs from this root (run `parley down`)
           6    load: an SLO gate was breached
           7    load: a gate had no data (inconclusive, never a pass)
+          8    canary run: rolled back (a check failed; flag at 0%)
+          9    canary run: held too long without enough data
           130  interrupted
         """;
 }

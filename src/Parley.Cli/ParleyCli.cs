@@ -30,6 +30,7 @@ public static class ParleyCli
             FlagsCommand.Create(global),
             AdminCommand.Create(global),
             ObserverCommand.Create(global),
+            CanaryCommand.Create(global),
         };
         return root;
     }

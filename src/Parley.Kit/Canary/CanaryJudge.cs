@@ -75,10 +75,14 @@ public static class CanaryJudge
 
         if (c.BreakerOpen)
         {
-            var opened = f.OpenBreakers.Count > 0 || f.BreakerOpenings > 0;
+            // Breakers are named "replica=open", "cache=isolated"; only the replica's openings are counted.
+            var open = f.OpenBreakers.Where(b => c.Breakers.Contains(b.Split('=')[0])).ToList();
+            var openings = c.Breakers.Contains("replica") ? f.BreakerOpenings : 0;
+            var opened = open.Count > 0 || openings > 0;
             results.Add(new(BreakerOpen, f.NodesScraped == 0 ? Verdict.Inconclusive : opened ? Verdict.Fail : Verdict.Pass,
-                f.OpenBreakers.Count + f.BreakerOpenings, null, 0,
-                opened ? $"open now: {(f.OpenBreakers.Count == 0 ? "none" : string.Join(", ", f.OpenBreakers))}; openings in the interval: {f.BreakerOpenings:0}" : "all closed"));
+                open.Count + openings, null, 0,
+                opened ? $"open now: {(open.Count == 0 ? "none" : string.Join(", ", open))}; openings in the interval: {openings:0}"
+                    : $"{string.Join(", ", c.Breakers)} closed"));
         }
         return results;
     }

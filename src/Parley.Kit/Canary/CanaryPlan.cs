@@ -45,8 +45,13 @@ public sealed record CanaryCriteria
     /// <summary>Fails when any node's pool saturation (Npgsql or PgBouncer) is above this. Default 0.85.</summary>
     public double PoolSaturation { get; init; } = 0.85;
 
-    /// <summary>Fails when a replica or cache breaker is open on any node, or opened during the interval. Default true.</summary>
+    /// <summary>Fails when a breaker of <see cref="Breakers"/> is open on any node, or opened during the interval. Default true.</summary>
     public bool BreakerOpen { get; init; } = true;
+
+    /// <summary>Which breakers <see cref="BreakerOpen"/> watches: <c>replica</c>, <c>cache</c>. Default both.</summary>
+    public IReadOnlyList<string> Breakers { get; init; } = AllBreakers;
+
+    public static readonly IReadOnlyList<string> AllBreakers = ["replica", "cache"];
 }
 
 /// <summary>A canary plan (CANARY.md's plan file), validated.</summary>
@@ -107,7 +112,10 @@ public sealed record CanaryPlan(string Flag, IReadOnlyList<CanaryStage> Stages, 
             QueueWaitFloor = Duration(c.QueueWaitFloor, "criteria.queueWaitFloor", defaults.QueueWaitFloor),
             PoolSaturation = Fraction(c.PoolSaturation, "criteria.poolSaturation", defaults.PoolSaturation),
             BreakerOpen = c.BreakerOpen ?? defaults.BreakerOpen,
+            Breakers = c.Breakers ?? defaults.Breakers,
         };
+        if (criteria.Breakers.FirstOrDefault(b => !CanaryCriteria.AllBreakers.Contains(b)) is { } unknown)
+            throw new CanaryPlanException($"criteria.breakers: '{unknown}' is not a breaker; use {string.Join(", ", CanaryCriteria.AllBreakers)}.");
         if (c.LatencyIncrease?.Test is { } test && test != "mann-whitney")
             throw new CanaryPlanException($"criteria.latencyIncrease.test: '{test}' is not known; use mann-whitney.");
         if (criteria.Confidence is <= 0 or >= 1) throw new CanaryPlanException("criteria.latencyIncrease.confidence: between 0 and 1, e.g. 0.95.");
@@ -163,6 +171,7 @@ public sealed record CanaryPlan(string Flag, IReadOnlyList<CanaryStage> Stages, 
         public string? QueueWaitFloor { get; set; }
         public string? PoolSaturation { get; set; }
         public bool? BreakerOpen { get; set; }
+        public List<string>? Breakers { get; set; }
     }
 
     private sealed class LatencyTestFile

@@ -127,6 +127,7 @@ public sealed class CanaryJudgeTests
         Assert.Throws<CanaryPlanException>(() => CanaryPlan.Parse("flag: x\nstages: [{percent: 50}, {percent: 20}]"));
         Assert.Throws<CanaryPlanException>(() => CanaryPlan.Parse("flag: x\nstages: [{percent: 50}]\ncriteria: {latencyIncrease: {test: t-test}}"));
         Assert.Throws<CanaryPlanException>(() => CanaryPlan.Parse("flag: x\nstages: [{percent: 50}]\nbogus: 1"));
+        Assert.Throws<CanaryPlanException>(() => CanaryPlan.Parse("flag: x\nstages: [{percent: 50}]\ncriteria: {breakers: [pgbouncer]}"));
     }
 
     [Fact]
@@ -141,6 +142,8 @@ public sealed class CanaryJudgeTests
         Assert.Equal([CanaryJudge.ErrorRateIncrease], Failed(Figures(Variant(Latencies(14, 500), errors: 20), Variant(Latencies(15, 500)))));
         Assert.Equal([CanaryJudge.PoolSaturation], Failed(Figures(Variant(Latencies(16, 500)), Variant(Latencies(17, 500)), saturation: 0.9)));
         Assert.Equal([CanaryJudge.BreakerOpen], Failed(Figures(Variant(Latencies(18, 500)), Variant(Latencies(19, 500)), 0.2, "replica=isolated")));
+        var replicaOnly = Plan("criteria: {breakers: [replica]}");
+        Assert.Equal(Verdict.Pass, CanaryJudge.Decide(CanaryJudge.Judge(replicaOnly, Figures(Variant(Latencies(18, 500)), Variant(Latencies(19, 500)), 0.2, "cache=isolated"), true)));
         var slowPool = Variant(Latencies(20, 500)) with { PoolWaitSum = 500 * 0.005 };
         Assert.Equal([CanaryJudge.QueueWaitIncrease], Failed(Figures(slowPool, Variant(Latencies(21, 500)))));
     }

@@ -1,0 +1,200 @@
+using System.Text.RegularExpressions;
+using Parley.Data;
+using Parley.Data.Flags;
+using Parley.Kit.Canary;
+using Parley.Kit.Chaos.Nodes;
+using Parley.Kit.Chaos.Proxy;
+using Parley.Kit.Chaos.Scenarios;
+
+namespace Parley.Kit.Tests.Canary;
+
+/// <summary>A real stack behind fault proxies and one Parley node process reading the replica through its proxy.</summary>
+public sealed class CanaryStackFixture : IAsyncLifetime
+{
+    public ChaosEnvironment Env { get; private set; } = null!;
+
+    public ParleyNode Node { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Env = await ChaosEnvironment.StartAsync();
+        Node = await Env.StartNodeAsync("canary-node", Env.NodeSettings("canary-node"));
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Node is not null) await Node.DisposeAsync();
+        if (Env is not null) await Env.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// <c>parley canary run</c>'s controller on the real stack, with short stages: promotion, rollback on a regression of the
+/// flagged path only (latency on the replica through the fault proxy; the replica's breaker opening), holding without
+/// traffic, and an interrupt. Each run drives its own traffic (<c>--load history</c>, its own seeded users) and asserts
+/// on its own summary; no assertion bounds a duration.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed partial class CanaryRunTests(CanaryStackFixture fixture) : IClassFixture<CanaryStackFixture>, IAsyncLifetime
+{
+    private const string Flag = FlagNames.HistoryReplica;
+    private readonly string _results = Path.Combine(Path.GetTempPath(), $"parley-canary-{Guid.NewGuid():N}");
+
+    public async Task InitializeAsync()
+    {
+        // A test starts on a healed stack: no fault, the replica's breaker closed again, the flag off.
+        await fixture.Env.HealAsync();
+        await SetFlagAsync(false, 100);
+        using var http = new HttpClient { BaseAddress = fixture.Node.BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
+        for (var i = 0; ; i++)
+        {
+            if (BreakerClosed().IsMatch(await http.GetStringAsync("/metrics"))) break;
+            if (i == 120) throw new TimeoutException("the replica breaker did not close within 60 s of healing");
+            await Task.Delay(500);
+        }
+    }
+
+    public Task DisposeAsync()
+    {
+        fixture.Env.Chaos.ClearFaults();
+        if (Directory.Exists(_results)) Directory.Delete(_results, recursive: true);
+        return Task.CompletedTask;
+    }
+
+    [GeneratedRegex(@"^parley_replica_breaker_state 0$", RegexOptions.Multiline)]
+    private static partial Regex BreakerClosed();
+
+    private async Task SetFlagAsync(bool enabled, int percentage)
+    {
+        await using var db = new ParleyDatabase(new DataOptions { PrimaryConnectionString = fixture.Env.Stack.PrimaryConnectionString });
+        await new FeatureFlags(db).SetAsync(Flag, enabled, percentage, CancellationToken.None);
+    }
+
+    private async Task<FeatureFlag?> FlagAsync()
+    {
+        await using var db = new ParleyDatabase(new DataOptions { PrimaryConnectionString = fixture.Env.Stack.PrimaryConnectionString });
+        var flags = new FeatureFlags(db);
+        await flags.ReloadAsync(CancellationToken.None);
+        return flags.All.FirstOrDefault(f => f.Name == Flag);
+    }
+
+    // Thresholds a loaded shared machine keeps in a healthy run (the primary and the replica differ in speed there);
+    // each regression test injects far more than they allow. Only the replica's breaker is watched: the flagged path
+    // does not use Redis, whose 500 ms health probe flaps on a CPU-starved machine.
+    private static CanaryPlan Plan(string stages, string maxHold = "3m", int minSamples = 20) => CanaryPlan.Parse($$"""
+        flag: {{Flag}}
+        stages: {{stages}}
+        interval: 3s
+        minSamples: {{minSamples}}
+        maxHold: {{maxHold}}
+        criteria:
+          latencyIncrease: {test: mann-whitney, confidence: 0.99, minEffect: 300%}
+          errorRateIncrease: 20%
+          errorRateFloor: 5%
+          queueWaitFloor: 50ms
+          poolSaturation: 0.95
+          breakers: [replica]
+        slo: {p95: 10s}
+        """);
+
+    private CanarySettings Settings(string? load = "history", Action<CanaryCheck>? onCheck = null) =>
+        new([fixture.Node.BaseAddress], fixture.Env.Stack.PrimaryConnectionString, _results)
+        {
+            LoadScenario = load,
+            LoadRate = 60,
+            OnCheck = onCheck,
+            StatusFile = Path.Combine(_results, "status.json"),
+        };
+
+    /// <summary>Runs the plan; once the first check passes at 50%, <paramref name="fault"/> is applied (the time it was, returned).</summary>
+    private async Task<(CanarySummary Summary, int FaultAfterCheck, DateTimeOffset FaultAt)> RunWithFaultAsync(Action<FaultProxy> fault)
+    {
+        var passed = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var run = new CanaryRun(Plan("[{percent: 50, hold: 10m}, {percent: 100, hold: 3s}]"),
+            Settings(onCheck: c => { if (c.Decision == "pass") passed.TrySetResult(c.Number); })).RunAsync(CancellationToken.None);
+        var first = await Task.WhenAny(passed.Task, run);
+        Assert.True(first == passed.Task, "the run ended before a healthy check passed: " + (run.IsCompletedSuccessfully ? run.Result.Reason : run.Exception?.GetBaseException().Message));
+        var afterCheck = await passed.Task;
+        var faultAt = DateTimeOffset.UtcNow;
+        fault(fixture.Env.Chaos.Replica!);
+        return (await run.WaitAsync(TimeSpan.FromMinutes(5)), afterCheck, faultAt);
+    }
+
+    [Fact]
+    public async Task A_healthy_ramp_promotes_to_100_percent_and_writes_its_report()
+    {
+        var summary = await new CanaryRun(Plan("[{percent: 50, hold: 6s}, {percent: 100, hold: 3s}]"), Settings()).RunAsync(CancellationToken.None);
+
+        Assert.Equal("promoted", summary.Outcome);
+        Assert.Equal(0, summary.ExitCode);
+        Assert.Equal(100, summary.FinalPercentage);
+        Assert.Equal(100, (await FlagAsync())!.Percentage);
+        Assert.Equal(["passed", "passed"], summary.Stages.Select(s => s.Result));
+        // Both variants were measured side by side at 50%, and at least two passing checks held that stage.
+        Assert.True(summary.Checks.Count(c => c.Percent == 50 && c.Decision == "pass" && c.CanarySamples >= 20 && c.ControlSamples >= 20) >= 2);
+        Assert.Contains(summary.Checks, c => c.Percent == 100 && c.Decision == "pass");
+        Assert.Contains("latencyIncrease", await File.ReadAllTextAsync(Path.Combine(_results, "report.html")));
+        Assert.Contains("\"outcome\": \"promoted\"", await File.ReadAllTextAsync(Path.Combine(_results, "summary.json")));
+    }
+
+    [Fact]
+    public async Task Latency_injected_on_the_replica_path_rolls_back_to_0_percent_for_the_latency_increase()
+    {
+        var (summary, afterCheck, faultAt) = await RunWithFaultAsync(replica => replica.Set(FaultDirection.Downstream, new LinkFaults { Latency = TimeSpan.FromMilliseconds(400) }));
+
+        Assert.Equal("rolledback", summary.Outcome);
+        Assert.Equal(8, summary.ExitCode);
+        Assert.Equal(0, (await FlagAsync())!.Percentage);
+        var failed = summary.Checks.Single(c => c.Decision == "fail");
+        Assert.Contains(failed.Criteria, c => c.Name == CanaryJudge.LatencyIncrease && c.Verdict == Verdict.Fail);
+        Assert.Contains("latencyIncrease failed", summary.Reason);
+        // The canary was judged slower on its own path, while its control was unaffected: the checks after the fault.
+        Assert.True(failed.Number <= afterCheck + 2, $"failed at check {failed.Number}, the fault came after check {afterCheck}");
+        Assert.True(failed.CanaryP50Ms > failed.ControlP50Ms);
+        Assert.True(summary.RolledBackAt > faultAt);
+        Console.WriteLine($"canary latency fault → rollback: {(summary.RolledBackAt!.Value - faultAt).TotalSeconds:0.0} s (check {failed.Number}, fault after {afterCheck})");
+    }
+
+    [Fact]
+    public async Task The_replica_breaker_opening_rolls_back_for_the_open_breaker()
+    {
+        var (summary, _, faultAt) = await RunWithFaultAsync(replica => replica.SetDown(true));
+
+        Assert.Equal(8, summary.ExitCode);
+        Assert.Equal(0, (await FlagAsync())!.Percentage);
+        var failed = summary.Checks.Single(c => c.Decision == "fail");
+        Assert.Contains(failed.Criteria, c => c.Name == CanaryJudge.BreakerOpen && c.Verdict == Verdict.Fail);
+        Assert.True(summary.RolledBackAt > faultAt);
+        Console.WriteLine($"canary breaker fault → rollback: {(summary.RolledBackAt!.Value - faultAt).TotalSeconds:0.0} s");
+    }
+
+    [Fact]
+    public async Task Too_little_traffic_holds_the_stage_and_ends_with_exit_9_at_0_percent()
+    {
+        var summary = await new CanaryRun(Plan("[{percent: 50, hold: 3s}, {percent: 100, hold: 3s}]", maxHold: "6s"), Settings(load: null))
+            .RunAsync(CancellationToken.None);
+
+        Assert.Equal("held", summary.Outcome);
+        Assert.Equal(9, summary.ExitCode);
+        Assert.Equal(0, (await FlagAsync())!.Percentage);
+        Assert.NotEmpty(summary.Checks);
+        Assert.All(summary.Checks, c => Assert.Equal("inconclusive", c.Decision));
+        Assert.Equal(["held too long"], summary.Stages.Select(s => s.Result));
+    }
+
+    [Fact]
+    public async Task An_interrupt_puts_the_flag_back_as_it_was_before_the_run()
+    {
+        await SetFlagAsync(false, 37);
+        using var interrupt = new CancellationTokenSource();
+        var summary = await new CanaryRun(Plan("[{percent: 50, hold: 10m}]"), Settings(load: null, onCheck: _ => interrupt.Cancel()))
+            .RunAsync(interrupt.Token);
+
+        Assert.Equal("interrupted", summary.Outcome);
+        Assert.Equal(130, summary.ExitCode);
+        var flag = await FlagAsync();
+        Assert.False(flag!.Enabled);
+        Assert.Equal(37, flag.Percentage);
+        Assert.Contains("\"state\": \"interrupted\"", await File.ReadAllTextAsync(Path.Combine(_results, "status.json")));
+    }
+}
