@@ -40,6 +40,9 @@ public static class ObserverHost
         services.AddHostedService(sp => sp.GetRequiredService<ActionWorkers>());
         services.AddHostedService<ObserverService>();
         services.AddHostedService<GaugePoller>();
+        // Parley:Node:ExitWithProcess, as for the server: a supervisor's (e.g. the chaos kit's) observers stop when it is gone.
+        services.AddOptions<Parley.Server.Delivery.NodeOptions>().BindConfiguration(Parley.Server.Delivery.NodeOptions.Section);
+        services.AddHostedService<Parley.Server.Background.SupervisorWatch>();
         services.AddObserverInspection();
         configure?.Invoke(builder);
 

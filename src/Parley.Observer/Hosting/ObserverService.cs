@@ -15,7 +15,8 @@ namespace Parley.Observer.Hosting;
 /// Leadership of one process: a standby checks the lease every <see cref="ObserverOptions.LeaseCheckInterval"/>
 /// and takes it once lapsed; the leader renews it as often and reads the slot (<see cref="ReplicationSession"/>)
 /// while it holds it. A leader that cannot renew within its lease (minus one check interval) stops
-/// reading before the lease ends, so two leaders never overlap; its writes are fenced by term anyway.
+/// reading before the lease ends — the session is cancelled on a timer, and no renewal may wait past
+/// that moment — so two leaders never overlap; its writes are fenced by term anyway.
 /// </summary>
 public sealed partial class ObserverService(
     ObserverDatabase db, RuleSet rules, ActionQueue queue, ActionWorkers workers, EventDedup dedup, ObserverMetrics metrics, ObserverIdentity identity,
@@ -53,7 +54,13 @@ public sealed partial class ObserverService(
                     timeout.CancelAfter(_options.LeaseCheckInterval * 2);
                     if (identity.Term is { } term)
                     {
-                        if (await lease.RenewAsync(term, timeout.Token)) renewedAt = checkStarted;
+                        // A renewal that hangs (a partition) must not keep this loop past the moment to stand down.
+                        if (Left() <= TimeSpan.Zero) throw new TimeoutException("no time left on the lease to renew it");
+                        if (await BoundedAsync(lease.RenewAsync(term, timeout.Token)))
+                        {
+                            renewedAt = checkStarted;
+                            leading?.CancelAfter(Left());
+                        }
                         else
                         {
                             LogLost(logger, term);
@@ -69,7 +76,7 @@ public sealed partial class ObserverService(
                         if (won > 1) metrics.FailedOver();
                         LogLeading(logger, won, identity.Instance);
                     }
-                    await lease.HeartbeatAsync(Url(), timeout.Token);
+                    await BoundedAsync(HeartbeatAsync(timeout.Token));
                 }
                 catch (Exception e) when (e is NpgsqlException or TimeoutException || e is OperationCanceledException && !stoppingToken.IsCancellationRequested)
                 {
@@ -89,13 +96,16 @@ public sealed partial class ObserverService(
                     sessionEndedAt = DateTime.UtcNow;
                     if (fenced) await StepDownAsync();
                 }
-                if (identity.Term is { } t && session is null && DateTime.UtcNow - sessionEndedAt >= SessionRetryDelay)
+                if (identity.Term is { } t && session is null && DateTime.UtcNow - sessionEndedAt >= SessionRetryDelay && Left() > TimeSpan.Zero)
                 {
                     leading?.Dispose();
                     leading = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                    // The reading stops by itself when no renewal comes in time, whatever this loop is waiting on.
+                    leading.CancelAfter(Left());
                     session = RunSessionAsync(t, leading.Token);
                 }
-                await Task.Delay(_options.LeaseCheckInterval, stoppingToken);
+                // A leader checks again no later than its moment to stand down.
+                await Task.Delay(identity.Term is null ? _options.LeaseCheckInterval : Min(_options.LeaseCheckInterval, Max(TimeSpan.Zero, Left())), stoppingToken);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -123,6 +133,25 @@ public sealed partial class ObserverService(
         catch (Exception e) when (e is NpgsqlException or TimeoutException or OperationCanceledException)
         {
             LogLeaseError(logger, e.Message);
+        }
+
+        // How long this process may still act on its last renewal.
+        TimeSpan Left() => keep - (DateTime.UtcNow - renewedAt);
+
+        // A leader waits on the database no longer than it may act (a cancelled command can take seconds more to
+        // give up on a dead link); the abandoned call's outcome is dropped.
+        async Task<bool> BoundedAsync(Task<bool> call)
+        {
+            var bound = identity.Term is null ? _options.LeaseCheckInterval * 2 : Max(TimeSpan.Zero, Left());
+            try
+            {
+                return await call.WaitAsync(bound, stoppingToken);
+            }
+            catch (TimeoutException)
+            {
+                _ = call.ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                throw;
+            }
         }
 
         async Task StepDownAsync()
@@ -168,6 +197,16 @@ public sealed partial class ObserverService(
             throw;
         }
     }
+
+    private async Task<bool> HeartbeatAsync(CancellationToken ct)
+    {
+        await lease.HeartbeatAsync(Url(), ct);
+        return true;
+    }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     private string? Url() => server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
 

@@ -127,9 +127,8 @@ public sealed partial class ActionWorkers(
             while (batch.Count < CompletionBatch && _completions.Reader.TryRead(out var next)) batch.Add(next);
             try
             {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
                 var started = Stopwatch.GetTimestamp();
-                var recorded = await queue.CompleteBatchAsync([.. batch.Select(c => (c.Claim, c.Attempt, c.Decision))], identity.Instance, timeout.Token);
+                var recorded = await CompleteBatchAsync(batch);
                 metrics.Stage("record", started);
                 foreach (var c in batch) c.Recorded.TrySetResult(recorded.Contains(c.Claim.Id));
             }
@@ -140,6 +139,30 @@ public sealed partial class ActionWorkers(
             batch.Clear();
         }
     }
+
+    /// <summary>
+    /// Records a batch, again and again while the database is unreachable (a partition, a restart) and every claim in it
+    /// still holds: an outcome dropped here would have its action done a second time after the claim lapses.
+    /// </summary>
+    private async Task<IReadOnlySet<long>> CompleteBatchAsync(List<Completion> batch)
+    {
+        var until = batch.Min(c => c.ClaimHoldsUntil);
+        while (true)
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(Clamp(until - DateTime.UtcNow, ErrorBackoff, TimeSpan.FromSeconds(10)));
+                return await queue.CompleteBatchAsync([.. batch.Select(c => (c.Claim, c.Attempt, c.Decision))], identity.Instance, timeout.Token);
+            }
+            catch (Exception e) when ((e is NpgsqlException or TimeoutException or OperationCanceledException) && DateTime.UtcNow + ErrorBackoff < until)
+            {
+                LogRecordRetry(logger, batch.Count, e.Message);
+                await Task.Delay(ErrorBackoff);
+            }
+        }
+    }
+
+    private static TimeSpan Clamp(TimeSpan value, TimeSpan min, TimeSpan max) => value < min ? min : value > max ? max : value;
 
     /// <param name="attemptDone">Frees the worker slot once the attempt's outcome is handed to the recorder.</param>
     private async Task RunAsync(ClaimedAction claim, Action attemptDone, CancellationToken stopping)
@@ -190,7 +213,8 @@ public sealed partial class ActionWorkers(
             }
             else
             {
-                var completion = new Completion(claim, attempt, decision, new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
+                var completion = new Completion(claim, attempt, decision, new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously),
+                    started.UtcDateTime + claim.Timeout + _options.ClaimGrace);
                 await _completions.Writer.WriteAsync(completion, CancellationToken.None);
                 attemptDone();
                 recorded = await completion.Recorded.Task;
@@ -250,7 +274,8 @@ public sealed partial class ActionWorkers(
         }
     }
 
-    private sealed record Completion(ClaimedAction Claim, AttemptRecord Attempt, Decision Decision, TaskCompletionSource<bool> Recorded);
+    /// <param name="ClaimHoldsUntil">No later than the claim lapses (it was taken before the attempt started).</param>
+    private sealed record Completion(ClaimedAction Claim, AttemptRecord Attempt, Decision Decision, TaskCompletionSource<bool> Recorded, DateTime ClaimHoldsUntil);
 
     private static string Outcome(ActionOutcome outcome) => outcome switch
     {
@@ -268,6 +293,9 @@ public sealed partial class ActionWorkers(
 
     [LoggerMessage(EventId = 8103, Level = LogLevel.Warning, Message = "Observer workers: the claim on {EventId}.{Rule}.{Action} lapsed and was taken by another worker; this outcome is dropped")]
     private static partial void LogFenced(ILogger logger, string eventId, string rule, string action);
+
+    [LoggerMessage(EventId = 8105, Level = LogLevel.Warning, Message = "Observer workers: recording {Count} outcomes failed, retrying while their claims hold: {Reason}")]
+    private static partial void LogRecordRetry(ILogger logger, int count, string reason);
 
     [LoggerMessage(EventId = 8104, Level = LogLevel.Error, Message = "Observer workers: {EventId}.{Rule}.{Action} dead-lettered after attempt {Attempt}: {Error}")]
     private static partial void LogDeadLettered(ILogger logger, string eventId, string rule, string action, int attempt, string error);
