@@ -99,6 +99,6 @@ public sealed class ChaosStack : IAsyncDisposable
             await Stack.DisposeAsync().ConfigureAwait(false);
     }
 
-    private static string Through(string connectionString, FaultProxy proxy) =>
+    internal static string Through(string connectionString, FaultProxy proxy) =>
         new NpgsqlConnectionStringBuilder(connectionString) { Host = "127.0.0.1", Port = proxy.Port }.ConnectionString;
 }

@@ -5,24 +5,24 @@ using Parley.Kit.Stack.Internal;
 namespace Parley.Kit.Chaos.Nodes;
 
 /// <summary>
-/// A Parley server as a real process (<c>dotnet Parley.Server.dll</c>) on 127.0.0.1, configured with <c>--Parley:…=</c>
-/// arguments. It keeps its port across <see cref="KillAsync"/> / <see cref="StopAsync"/> and <see cref="StartAsync"/>,
-/// so clients reconnect to the same address, as behind a load balancer.
+/// A Parley server (<c>dotnet Parley.Server.dll</c>) or observer (<c>dotnet parley.dll observer run</c>) as a real process
+/// on 127.0.0.1, configured with <c>--Parley:…=</c> arguments. It keeps its port across <see cref="KillAsync"/> /
+/// <see cref="StopAsync"/> and <see cref="StartAsync"/>, so clients reconnect to the same address, as behind a load balancer.
 /// </summary>
 public sealed partial class ParleyNode : IAsyncDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private readonly IReadOnlyDictionary<string, string?> _settings;
-    private readonly string _serverDll;
+    private readonly IReadOnlyList<string> _command;
     private readonly List<string> _log = [];
     private Process? _process;
     private int _port;
 
-    private ParleyNode(string name, IReadOnlyDictionary<string, string?> settings, string serverDll)
+    private ParleyNode(string name, IReadOnlyDictionary<string, string?> settings, IReadOnlyList<string> command)
     {
         Name = name;
         _settings = settings;
-        _serverDll = serverDll;
+        _command = command;
     }
 
     public string Name { get; }
@@ -38,22 +38,33 @@ public sealed partial class ParleyNode : IAsyncDisposable
     public static string DefaultServerDll =>
         Environment.GetEnvironmentVariable("PARLEY_SERVER_DLL") is { Length: > 0 } path ? path : Path.Combine(AppContext.BaseDirectory, "Parley.Server.dll");
 
-    public static async Task<ParleyNode> StartAsync(string name, IReadOnlyDictionary<string, string?> settings, string? serverDll = null, CancellationToken ct = default)
+    /// <summary>The CLI (<c>parley.dll</c>) beside the running assembly (the CLI itself, or tests that reference it), or <c>PARLEY_CLI_DLL</c>.</summary>
+    public static string DefaultCliDll =>
+        Environment.GetEnvironmentVariable("PARLEY_CLI_DLL") is { Length: > 0 } path ? path : Path.Combine(AppContext.BaseDirectory, "parley.dll");
+
+    public static Task<ParleyNode> StartAsync(string name, IReadOnlyDictionary<string, string?> settings, string? serverDll = null, CancellationToken ct = default) =>
+        StartAsync(name, settings, [Existing(serverDll ?? DefaultServerDll, "PARLEY_SERVER_DLL")], ct);
+
+    /// <summary>An observer process (<c>parley observer run --rules <paramref name="rulesFile"/></c>) with <paramref name="settings"/>.</summary>
+    public static Task<ParleyNode> StartObserverAsync(string name, string rulesFile, IReadOnlyDictionary<string, string?> settings, string? cliDll = null, CancellationToken ct = default) =>
+        StartAsync(name, settings, [Existing(cliDll ?? DefaultCliDll, "PARLEY_CLI_DLL"), "observer", "run", "--rules", rulesFile], ct);
+
+    private static async Task<ParleyNode> StartAsync(string name, IReadOnlyDictionary<string, string?> settings, IReadOnlyList<string> command, CancellationToken ct)
     {
-        var dll = serverDll ?? DefaultServerDll;
-        if (!File.Exists(dll))
-            throw new FileNotFoundException($"Parley.Server.dll not found at {dll}; build the solution or set PARLEY_SERVER_DLL.", dll);
-        var node = new ParleyNode(name, settings, dll);
+        var node = new ParleyNode(name, settings, command);
         await node.StartAsync(ct).ConfigureAwait(false);
         return node;
     }
+
+    private static string Existing(string dll, string variable) =>
+        File.Exists(dll) ? dll : throw new FileNotFoundException($"{Path.GetFileName(dll)} not found at {dll}; build the solution or set {variable}.", dll);
 
     /// <summary>Starts the process (again) and waits until it listens. No-op while it runs.</summary>
     public async Task StartAsync(CancellationToken ct = default)
     {
         if (IsRunning) return;
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(_serverDll);
+        foreach (var argument in _command) info.ArgumentList.Add(argument);
         info.ArgumentList.Add("--urls");
         info.ArgumentList.Add($"http://127.0.0.1:{_port}");
         // The node stops by itself if this process dies without disposing it (settings may override).
@@ -87,6 +98,18 @@ public sealed partial class ParleyNode : IAsyncDisposable
         if (_process is not { } process || process.HasExited) return;
         process.Kill(entireProcessTree: true);
         await WaitExitAsync(process, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>SIGSTOP: the process freezes with its sockets open (a long GC pause, a stalled VM) until <see cref="Resume"/>.</summary>
+    public void Pause()
+    {
+        if (Pid is { } pid) ProcessTree.Pause(pid);
+    }
+
+    /// <summary>SIGCONT: a paused process goes on where it stopped.</summary>
+    public void Resume()
+    {
+        if (Pid is { } pid) ProcessTree.Resume(pid);
     }
 
     /// <summary>SIGTERM: a graceful shutdown (sockets closed with 1001, work drained); SIGKILL after 20 s.</summary>
@@ -131,6 +154,7 @@ public sealed partial class ParleyNode : IAsyncDisposable
         if (match.Success) listening.TrySetResult(int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    [GeneratedRegex(@"Now listening on: http://127\.0\.0\.1:(\d+)")]
+    // The server's hosting log line, or the observer's own start line (its host logs only warnings here).
+    [GeneratedRegex(@"(?:Now listening on:|serving /metrics and /health at) http://127\.0\.0\.1:(\d+)")]
     private static partial Regex Listening();
 }

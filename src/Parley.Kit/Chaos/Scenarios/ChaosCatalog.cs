@@ -148,14 +148,6 @@ public static class ChaosCatalog
             smoke: false);
     }
 
-    /// <summary>Kills a node (SIGKILL); removing the fault starts it again on the same port.</summary>
-    private sealed class NodeCrash(ParleyNode node) : IFault
-    {
-        public string Description => $"node {node.Name} killed (SIGKILL), restarted on the same port";
-        public Task InjectAsync(CancellationToken ct = default) => node.KillAsync(ct);
-        public Task RemoveAsync(CancellationToken ct = default) => node.StartAsync(ct);
-    }
-
     /// <summary>An online schema change as a fault: add a column and build an index concurrently (lock_timeout 2 s, retried); removal drops both.</summary>
     private sealed class OnlineMigration(string primary, List<string> notes) : IFault
     {

@@ -7,6 +7,8 @@ internal static partial class ProcessTree
 {
     private const int SigKill = 9;
     private const int SigTerm = 15;
+    private const int SigCont = 18;
+    private const int SigStop = 19;
 
     /// <summary>True when the process exists and is not a zombie.</summary>
     public static bool IsAlive(int pid)
@@ -38,6 +40,10 @@ internal static partial class ProcessTree
     }
 
     public static void Terminate(int pid) => _ = Kill(pid, SigTerm);
+
+    public static void Pause(int pid) => _ = Kill(pid, SigStop);
+
+    public static void Resume(int pid) => _ = Kill(pid, SigCont);
 
     /// <summary>
     /// SIGKILLs the process and every descendant, then waits (bounded) until their parent has reaped them too:
