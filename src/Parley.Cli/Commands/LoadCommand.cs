@@ -22,6 +22,7 @@ public static class LoadCommand
         foreach (var name in ScenarioCatalog.Names)
             command.Subcommands.Add(ScenarioCommand(global, ScenarioCatalog.Create(name)));
         command.Subcommands.Add(LoadSeedCommand.Create(global));
+        command.Subcommands.Add(LoadObserverCommand.Create(global));
         return command;
     }
 

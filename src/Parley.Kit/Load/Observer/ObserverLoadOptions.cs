@@ -1,0 +1,38 @@
+namespace Parley.Kit.Load.Observer;
+
+/// <summary>What <c>parley load observer</c> does (<see cref="ObserverLoad"/>). Every default is on its property.</summary>
+public sealed record ObserverLoadOptions
+{
+    /// <summary>Rows inserted per second, one per transaction (each an event with one webhook). Default 1,000 (the seed's target).</summary>
+    public double Rate { get; init; } = 1_000;
+
+    /// <summary>How long rows are inserted. Default 30 s.</summary>
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Observer processes of the group (one leads, the others stand by and run claimed actions). Default 1.</summary>
+    public int Listeners { get; init; } = 1;
+
+    /// <summary>Bytes of text in each row (so in each event and webhook body). Default 200.</summary>
+    public int EventBytes { get; init; } = 200;
+
+    /// <summary>Database connections inserting at once. Default 8 (as bench/observer.sh's pgbench).</summary>
+    public int Connections { get; init; } = 8;
+
+    /// <summary>A webhook that arrives later than this after its row's insert counts as late. Default 100 ms (the seed's P99 target).</summary>
+    public TimeSpan LateAfter { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>How long after the last insert webhooks may still arrive before the missing ones count as lost. Default 60 s.</summary>
+    public TimeSpan Drain { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long the same-run reference inserts, unthrottled, into a table no rule reads (0: none). Default 10 s.</summary>
+    public TimeSpan Reference { get; init; } = TimeSpan.FromSeconds(10);
+
+    public void Validate()
+    {
+        if (Rate is <= 0 or > 100_000) throw new ArgumentOutOfRangeException(nameof(Rate), Rate, "between 0 and 100,000 rows/s");
+        if (Duration <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(Duration), Duration, "positive");
+        if (Listeners is < 1 or > 16) throw new ArgumentOutOfRangeException(nameof(Listeners), Listeners, "1 to 16");
+        if (EventBytes is < 0 or > 1_000_000) throw new ArgumentOutOfRangeException(nameof(EventBytes), EventBytes, "0 to 1,000,000");
+        if (Connections is < 1 or > 256) throw new ArgumentOutOfRangeException(nameof(Connections), Connections, "1 to 256");
+    }
+}
