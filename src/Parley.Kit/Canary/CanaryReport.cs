@@ -48,7 +48,7 @@ public static class CanaryReport
                 h.Append("<tr>");
                 if (i == 0)
                     h.Append("<td rowspan=").Append(rows).Append('>').Append(c.Number).Append("</td><td rowspan=").Append(rows).Append('>').Append(T(c.At))
-                     .Append("</td><td rowspan=").Append(rows).Append('>').Append(c.Stage + 1).Append(" (").Append(c.Percent).Append("%)</td><td rowspan=").Append(rows).Append('>')
+                     .Append("</td><td rowspan=").Append(rows).Append('>').Append(c.Stage).Append(" (").Append(c.Percent).Append("%)</td><td rowspan=").Append(rows).Append('>')
                      .Append(c.CanarySamples).Append(" / ").Append(c.ControlSamples).Append("</td><td rowspan=").Append(rows).Append(" class=\"").Append(c.Decision).Append("\">")
                      .Append(c.Decision).Append("</td>");
                 if (i < c.Criteria.Count)

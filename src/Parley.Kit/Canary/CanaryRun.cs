@@ -42,7 +42,7 @@ public sealed record CanarySettings(IReadOnlyList<Uri> Nodes, string PrimaryConn
     public TimeSpan ScrapeTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }
 
-/// <summary>One check: when, in which stage, both variants' figures and every criterion's decision.</summary>
+/// <summary>One check: when, in which stage (1-based, as <see cref="StageRecord.Stage"/>), both variants' figures and every criterion's decision.</summary>
 public sealed record CanaryCheck(int Number, DateTimeOffset At, int Stage, int Percent, string Decision, long CanarySamples, long ControlSamples,
     double CanaryP50Ms, double CanaryP95Ms, double ControlP50Ms, double ControlP95Ms, double CanaryErrorRate, double ControlErrorRate,
     IReadOnlyList<CriterionResult> Criteria, IReadOnlyList<string> ScrapeErrors);
@@ -181,7 +181,7 @@ public sealed class CanaryRun(CanaryPlan plan, CanarySettings settings)
     private CanaryCheck Record(int stage, int percent, Verdict decision, IntervalFigures f, IReadOnlyList<CriterionResult> criteria)
     {
         static double Ms(double s) => Math.Round(s * 1000, 2);
-        var check = new CanaryCheck(_checks.Count + 1, DateTimeOffset.UtcNow, stage, percent, CriterionResult.Text(decision),
+        var check = new CanaryCheck(_checks.Count + 1, DateTimeOffset.UtcNow, stage + 1, percent, CriterionResult.Text(decision),
             f.Canary.Requests, f.Control.Requests, Ms(f.Canary.Latency.Quantile(0.5)), Ms(f.Canary.Latency.Quantile(0.95)),
             Ms(f.Control.Latency.Quantile(0.5)), Ms(f.Control.Latency.Quantile(0.95)), f.Canary.ErrorRate, f.Control.ErrorRate, criteria, f.ScrapeErrors);
         _checks.Add(check);
