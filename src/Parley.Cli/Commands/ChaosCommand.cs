@@ -13,7 +13,7 @@ public static class ChaosCommand
     {
         var name = new Argument<string>("scenario")
         {
-            Description = $"A scenario ({string.Join(", ", ChaosCatalog.All.Select(s => s.Name))}), 'smoke' (the CI set), 'all', or 'list'.",
+            Description = $"A scenario ({string.Join(", ", ChaosCatalog.All.Select(s => s.Name))}), 'smoke' (the CI set), 'observer' (every observer-* scenario: seed 003's failover tests 1-5 and E2E 4), 'all', or 'list'.",
         };
         var output = new Option<string?>("--out") { Description = "Report directory. Default: bench/results/<timestamp>-chaos-<scenario>." };
         var command = new Command("chaos", "Run chaos scenarios against a fresh local stack and write their reports.") { name, output };
@@ -34,6 +34,7 @@ public static class ChaosCommand
         {
             "all" => ChaosCatalog.All,
             "smoke" => ChaosCatalog.All.Where(s => s.Smoke).ToList(),
+            "observer" => ChaosCatalog.All.Where(s => s.Name.StartsWith("observer-", StringComparison.Ordinal)).ToList(),
             _ => ChaosCatalog.Find(name) is { } one ? [one] : throw new CliException(ExitCodes.Usage, $"unknown chaos scenario '{name}'; run `parley chaos list`."),
         };
         var directory = output ?? ChaosReport.DefaultDirectory(name, DateTime.UtcNow);

@@ -57,7 +57,9 @@ public sealed partial class HttpActionSender : IDisposable
                 LogFailed(url, result.Status, result.Error);
             return result;
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        // The worker's own deadline for the attempt is the same timeout and often fires first: a cancellation is a failed
+        // attempt either way, so the breaker counts a hanging endpoint (it never opened on one when this threw).
+        catch (OperationCanceledException)
         {
             LogFailed(url, null, "timeout");
             return new ActionResult(ActionOutcome.Failed, Error: $"timed out after {timeout.TotalSeconds:0.###} s");

@@ -76,6 +76,7 @@ public static partial class ObserverDrill
                 ObserverFault.LeaderPause => new NodePause(nodes[victim]),
                 ObserverFault.LeaderPartition => ProxyFault.Partition(proxies[victim]),
                 ObserverFault.DatabaseOutage => new ComponentOutage(stack.Primary, kill: false),
+                ObserverFault.RedisOutage => new ComponentOutage(stack.Redis ?? throw new InvalidOperationException("the stack has no Redis"), kill: false),
                 _ => new SlowEndpoint(receiver),
             };
             progress?.Report($"{group}: {fault.Description} (observer-{victim}, {before[victim]!.Role})");
@@ -114,20 +115,23 @@ public static partial class ObserverDrill
                     ObserverFault.LeaderPartition => failover is not null && stoodDown is not null,
                     ObserverFault.LeaderKill or ObserverFault.LeaderPause => failover is not null,
                     ObserverFault.DatabaseOutage or ObserverFault.SlowEndpoint => detection is not null,
-                    _ => true,
+                    _ => true, // nothing to await: the fault lasts its duration
                 };
                 if ((seen && since >= plan.FaultDuration.TotalSeconds) || since >= plan.Bound.TotalSeconds) break;
                 await Task.Delay(ProbeInterval, ct).ConfigureAwait(false);
             }
 
             var removedAt = clock.Elapsed;
-            var removedDbTime = await ScalarAsync<DateTime>(db, "SELECT clock_timestamp()", ct).ConfigureAwait(false);
             await fault.RemoveAsync(ct).ConfigureAwait(false);
+            // The database's time just after the removal (it may have been the database that was down).
+            var removedDbTime = DateTime.MinValue;
+            await PollAsync(async () => (removedDbTime = await ScalarAsync<DateTime>(db, "SELECT clock_timestamp()", ct).ConfigureAwait(false)) > DateTime.MinValue, plan.Bound, ct).ConfigureAwait(false);
             var slowDoneAtRemoval = receiver.SlowDone.Count;
             var recovered = await PollAsync(async () => plan.Fault switch
             {
                 ObserverFault.DatabaseOutage => (await Task.WhenAll(nodes.Select(n => HealthAsync(http, n, ct))).ConfigureAwait(false)).Any(h => h is { Role: "leader", Streaming: true }),
                 ObserverFault.SlowEndpoint => receiver.SlowDone.Count > slowDoneAtRemoval,
+                ObserverFault.RedisOutage => true,
                 // Back as a standby that reaches the database again (its heartbeat row renewed after the removal).
                 _ => await HealthAsync(http, nodes[victim], ct).ConfigureAwait(false) is { Role: "standby" } h
                     && await ScalarAsync<bool>(db, "SELECT coalesce(bool_or(seen_at > $2), false) FROM observer_instances WHERE observer = $1 AND instance = $3", ct, group, removedDbTime, h.Instance).ConfigureAwait(false),
@@ -191,6 +195,7 @@ public static partial class ObserverDrill
                 DuplicatedAfterLostAttempt = duplicated.Count(afterLost.Contains),
                 Late = latencies.Count(l => l > plan.LateAfter.TotalMilliseconds),
                 P50LatencyMs = Percentile(latencies, 0.50),
+                P95LatencyMs = Percentile(latencies, 0.95),
                 P99LatencyMs = Percentile(latencies, 0.99),
                 MaxLatencyMs = latencies.DefaultIfEmpty(0).Max(),
                 BadSignatures = receiver.BadSignatures,
@@ -208,7 +213,8 @@ public static partial class ObserverDrill
             foreach (var node in nodes) await node.DisposeAsync().ConfigureAwait(false);
             foreach (var proxy in proxies) await proxy.DisposeAsync().ConfigureAwait(false);
             if (receiver is not null) await receiver.DisposeAsync().ConfigureAwait(false);
-            if (stack.Primary.State == StackComponentState.Stopped) await stack.Primary.StartAsync(CancellationToken.None).ConfigureAwait(false);
+            foreach (var component in stack.Components.Where(c => c.State == StackComponentState.Stopped))
+                await component.StartAsync(CancellationToken.None).ConfigureAwait(false);
             await DropAsync(db, group).ConfigureAwait(false);
             directory.Delete(recursive: true);
         }
@@ -259,20 +265,28 @@ public static partial class ObserverDrill
         return settings;
     }
 
-    /// <summary>Holds the receiver until a standby (else the leader) runs actions; that process and how many it runs.</summary>
+    /// <summary>
+    /// Holds the receiver until a standby (after 2 s, else the leader) runs actions; that process and how many it runs. The
+    /// hold stays well inside the 5 s action timeout, so the live processes' held attempts are answered, not timed out.
+    /// </summary>
     private static async Task<(int Victim, int Running)> HoldUntilClaimedAsync(HttpClient http, List<ParleyNode> nodes, CountingReceiver receiver, int leader, TimeSpan bound, CancellationToken ct)
     {
-        receiver.Hold();
         var deadline = DateTime.UtcNow + bound;
         while (true)
         {
-            var now = await Task.WhenAll(nodes.Select(n => HealthAsync(http, n, ct))).ConfigureAwait(false);
-            var standby = Array.FindIndex(now, h => h is { Role: "standby", Running: > 0 });
-            if (standby >= 0) return (standby, now[standby]!.Running);
-            // The leader's workers are woken by its own enqueues, so a standby may get nothing for a while: then the leader.
-            if (DateTime.UtcNow > deadline - bound / 2 && now[leader] is { Running: > 0 } l) return (leader, l.Running);
+            receiver.Hold();
+            var holdEnds = DateTime.UtcNow + TimeSpan.FromSeconds(2);
+            while (DateTime.UtcNow < holdEnds)
+            {
+                var now = await Task.WhenAll(nodes.Select(n => HealthAsync(http, n, ct))).ConfigureAwait(false);
+                var standby = Array.FindIndex(now, h => h is { Role: "standby", Running: > 0 });
+                if (standby >= 0) return (standby, now[standby]!.Running);
+                // The leader runs what it enqueues in its own free slots, so a standby may get nothing: then the leader.
+                if (DateTime.UtcNow > holdEnds - ProbeInterval * 5 && now[leader] is { Running: > 0 } l) return (leader, l.Running);
+                await Task.Delay(ProbeInterval, ct).ConfigureAwait(false);
+            }
+            receiver.Release();
             if (DateTime.UtcNow > deadline) throw new TimeoutException("no observer ran an action while the receiver held them");
-            await Task.Delay(ProbeInterval, ct).ConfigureAwait(false);
         }
     }
 

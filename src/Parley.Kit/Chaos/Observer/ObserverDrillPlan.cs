@@ -21,6 +21,9 @@ public enum ObserverFault
     /// <summary>A second endpoint of every event hangs (a receiver that would take 100 s); fast again when removed.</summary>
     SlowEndpoint,
 
+    /// <summary>Redis stopped (the dedup's fast path); started again when removed.</summary>
+    RedisOutage,
+
     /// <summary>An observer SIGKILLed while actions it claimed run at a receiver that holds them; restarted when removed.</summary>
     WorkerKill,
 }

@@ -61,6 +61,7 @@ public sealed record ObserverDrillResult
     /// <summary>Deliveries later than <see cref="ObserverDrillPlan.LateAfter"/> after their insert.</summary>
     public int Late { get; init; }
     public double P50LatencyMs { get; init; }
+    public double P95LatencyMs { get; init; }
     public double P99LatencyMs { get; init; }
     public double MaxLatencyMs { get; init; }
     public int BadSignatures { get; init; }

@@ -18,6 +18,7 @@ public static class ChaosCatalog
     [
         ReplicaLag(), CacheFailure(), PoolExhaustion(), ReplicaPartition(), SlowQueryStorm(),
         ConsumerKill(), RedisPartition(), DbPoolBreaker(), CascadingFailure(), MigrationUnderLoad(), ReconnectChurn(),
+        .. Observer.ObserverScenario.All,
     ];
 
     public static ChaosScenario? Find(string name) => All.FirstOrDefault(s => s.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
