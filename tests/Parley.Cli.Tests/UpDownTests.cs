@@ -10,7 +10,7 @@ namespace Parley.Cli.Tests;
 [Trait("Category", "Integration")]
 public sealed class UpDownTests : IDisposable
 {
-    private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(150);
+    private static readonly TimeSpan CommandTimeout = LocalParley.CommandTimeout;
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
     private readonly string _root = Directory.CreateTempSubdirectory("parley-cli-it-").FullName;
 
@@ -63,7 +63,7 @@ public sealed class UpDownTests : IDisposable
         using var up = Process.Start(CliRun.StartInfo(["up", "--port", "0", "--root", _root]))!;
         var output = up.StandardOutput.ReadToEndAsync();
         var error = up.StandardError.ReadToEndAsync();
-        var components = await WaitUntilRunningAsync(up, error);
+        var components = await WaitUntilRunningAsync(up, output, error);
         var key = await File.ReadAllTextAsync(keyFile);
 
         Processes.Signal(up.Id, Processes.SigTerm);
@@ -78,7 +78,7 @@ public sealed class UpDownTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_root, "up.pid")), "up removes up.pid when it stops");
     }
 
-    private async Task<IReadOnlyList<Component>> WaitUntilRunningAsync(Process up, Task<string> error)
+    private async Task<IReadOnlyList<Component>> WaitUntilRunningAsync(Process up, Task<string> output, Task<string> error)
     {
         var deadline = DateTime.UtcNow + CommandTimeout;
         while (DateTime.UtcNow < deadline)
@@ -90,7 +90,11 @@ public sealed class UpDownTests : IDisposable
                 return ParseStatus(status.Out).Components;
             await Task.Delay(500);
         }
-        throw new TimeoutException("parley up did not get ready");
+        // Stopped so its progress lines can be read: they say which step it was on.
+        Processes.Signal(up.Id, Processes.SigTerm);
+        using var stop = new CancellationTokenSource(CommandTimeout);
+        await up.WaitForExitAsync(stop.Token);
+        throw new TimeoutException($"parley up did not get ready within {CommandTimeout.TotalSeconds:0} s:{Environment.NewLine}{await output}{Environment.NewLine}{await error}");
     }
 
     private static async Task AssertAllGoneAsync(IReadOnlyList<Component> components)
