@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using Parley.Kit.Chaos.Nodes;
 
 namespace Parley.Server.Tests.Realtime;
 
@@ -47,11 +48,11 @@ public sealed partial class ServerNode : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => node.OnLine(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var started = await Task.WhenAny(node._listening.Task, process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(60)));
+        var started = await Task.WhenAny(node._listening.Task, process.WaitForExitAsync(), Task.Delay(ParleyNode.StartTimeout));
         if (started != node._listening.Task)
         {
             await node.KillAsync();
-            throw new InvalidOperationException($"The server process did not report 'Now listening on:' within 60 s. Its output:\n{node.Log()}");
+            throw new InvalidOperationException($"The server process did not report 'Now listening on:' within {ParleyNode.StartTimeout.TotalSeconds:0} s. Its output:\n{node.Log()}");
         }
         node.BaseAddress = await node._listening.Task;
         return node;

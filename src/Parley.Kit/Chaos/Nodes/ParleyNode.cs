@@ -11,7 +11,8 @@ namespace Parley.Kit.Chaos.Nodes;
 /// </summary>
 public sealed partial class ParleyNode : IAsyncDisposable
 {
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    /// <summary>A bound against a node that never starts, not a speed gate: startup (migrations, flags, probes) took over 60 s at load average 50.</summary>
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120);
     private readonly IReadOnlyDictionary<string, string?> _settings;
     private readonly IReadOnlyList<string> _command;
     private readonly List<string> _log = [];
