@@ -16,7 +16,7 @@ public sealed class ObserverScenario(string name, string description, ObserverDr
     public const double FailoverTargetSeconds = 10;
 
     /// <summary>
-    /// When a process is killed, the actions it was running wait for their claims to lapse (the drill's 5 s timeout + 1 s +
+    /// When a process is killed (or cut off past its claims), the actions it was running wait for their claims to lapse (the drill's 5 s timeout + 1 s +
     /// ClaimGrace 10 s) before another process does them: ~17-31 s late by design here, so those scenarios count late past 45 s.
     /// </summary>
     private static readonly TimeSpan ClaimLapse = TimeSpan.FromSeconds(45);
@@ -37,7 +37,8 @@ public sealed class ObserverScenario(string name, string description, ObserverDr
         new("observer-redis-outage", "Seed 003 failover test 4: Redis stopped for 10 s; the dedup falls back to PostgreSQL, nothing lost or doubled",
             new ObserverDrillPlan { Fault = ObserverFault.RedisOutage }),
         new("observer-partition", "Seed 003 failover test 5: 3 observers, the leader cut off from PostgreSQL (its fault proxy holds everything); healed after",
-            new ObserverDrillPlan { Fault = ObserverFault.LeaderPartition, Observers = 3 }),
+            // An action the cut-off process claimed but could not record waits for its claim to lapse, as after a kill.
+            new ObserverDrillPlan { Fault = ObserverFault.LeaderPartition, Observers = 3, LateAfter = ClaimLapse }),
         new("observer-leader-pause", "The leader SIGSTOPped (a long pause with its sockets open), SIGCONT after the takeover: it wakes as a standby",
             new ObserverDrillPlan { Fault = ObserverFault.LeaderPause }),
         new("observer-slow-endpoint", "A second endpoint of every event hangs (100 s receiver, 2 s timeout): its breaker opens, the first endpoint's webhooks stay on time",
