@@ -26,6 +26,7 @@ public static class ParleyCli
             BaselineCommand.Create(global),
             ChaosCommand.Create(global),
             LoadCommand.Create(global),
+            NightlyCommand.Create(global),
             DlqCommand.Create(global),
             FlagsCommand.Create(global),
             AdminCommand.Create(global),

@@ -51,7 +51,7 @@ public sealed class BaselineTests
         Assert.Equal(0.001350, MannWhitney.NormalCdf(-3), 5);
     }
 
-    private static RunSummary Run(int day, double shiftMs, double throughput = 1000)
+    internal static RunSummary Run(int day, double shiftMs, double throughput = 1000)
     {
         var random = new Random(day);
         var latency = Ms([.. Enumerable.Range(0, 2000).Select(_ => 10 + shiftMs + random.NextDouble() * 4)]);

@@ -114,6 +114,8 @@ public sealed class ScenarioSmokeTests(LoadServerFixture server) : IClassFixture
     [Theory]
     [InlineData("ws")]
     [InlineData("soak")]
+    [InlineData("conversations")]
+    [InlineData("longevity")]
     public async Task Delivery_scenarios_lose_nothing(string name)
     {
         var run = await RunAsync(name, rate: 50, connections: 10);
@@ -121,6 +123,7 @@ public sealed class ScenarioSmokeTests(LoadServerFixture server) : IClassFixture
         AssertClean(run);
         Assert.Equal(0, run.Counters["lost"]);
         Assert.Equal(0, run.Counters["disconnects"]);
+        Assert.Equal(0, run.Counters["leaks"]);
         Assert.True(run.Histograms["delivery"].Count >= run.Ok, "every message should reach at least one socket");
     }
 

@@ -31,6 +31,9 @@ public sealed partial class ParleyNode : IAsyncDisposable
     /// <summary><c>http://127.0.0.1:port</c>; the same across restarts.</summary>
     public Uri BaseAddress => new($"http://127.0.0.1:{_port}");
 
+    /// <summary>A setting the node was started with (e.g. <c>Parley:Node:Id</c>); null when not set.</summary>
+    public string? Setting(string key) => _settings.GetValueOrDefault(key);
+
     public int? Pid => _process is { HasExited: false } p ? p.Id : null;
 
     public bool IsRunning => Pid is not null;

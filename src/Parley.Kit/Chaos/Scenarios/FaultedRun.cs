@@ -87,7 +87,11 @@ public sealed class FaultedScenario(
 
     /// <summary>The same scenario (criteria and probes) with another plan or a wrapped fault, e.g. one never removed to see the gate fail.</summary>
     public FaultedScenario With(Func<TrafficPlan, TrafficPlan>? changePlan = null, Func<IFault, IFault>? wrapFault = null) =>
-        new(name, description, changePlan?.Invoke(plan) ?? plan, run => wrapFault is null ? fault(run) : wrapFault(fault(run)), criteria, detected, recovered, prepare, smoke);
+        With(changePlan, wrapFault is null ? null : (_, f) => wrapFault(f));
+
+    /// <summary>As <see cref="With(Func{TrafficPlan, TrafficPlan}?, Func{IFault, IFault}?)"/>, the wrapper seeing the run (its nodes), e.g. to watch their metrics.</summary>
+    public FaultedScenario With(Func<TrafficPlan, TrafficPlan>? changePlan, Func<RunContext, IFault, IFault>? wrapFault) =>
+        new(name, description, changePlan?.Invoke(plan) ?? plan, run => wrapFault is null ? fault(run) : wrapFault(run, fault(run)), criteria, detected, recovered, prepare, smoke);
 
     public override Task<ScenarioResult> RunAsync(ChaosEnvironment env, CancellationToken ct = default) =>
         FaultedRun.RunAsync(env, this, fault, criteria, detected, recovered, prepare, ct);

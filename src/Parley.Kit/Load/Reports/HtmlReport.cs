@@ -70,7 +70,7 @@ public static class HtmlReport
         return html.ToString();
     }
 
-    private const string Style = """
+    internal const string Style = """
         <style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
         th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}.pass{color:#17803d}.fail{color:#c0262d}.inconclusive{color:#b36b00}</style></head><body>
         """;

@@ -12,7 +12,8 @@ namespace Parley.Kit.Load.Scenarios;
 /// Users are paired into conversations and each holds sockets/users sockets, so a message is due on every socket of
 /// both members. Measures end-to-end delivery (POST start → frame received) into the <c>delivery</c> histogram, and
 /// checks zero loss: every 201 message reached every socket due to get it and is in history. Counts <c>lost</c>,
-/// <c>duplicates</c> (an eventId seen twice on one socket) and <c>disconnects</c>.
+/// <c>duplicates</c> (an eventId seen twice on one socket), <c>disconnects</c> and <c>leaks</c> (a message of a
+/// conversation the socket's user is not a participant of).
 /// </summary>
 public abstract class DeliveryScenario : ILoadScenario, IWebSocketScenario
 {
@@ -23,6 +24,7 @@ public abstract class DeliveryScenario : ILoadScenario, IWebSocketScenario
     private readonly CancellationTokenSource _closing = new();
     private Fixture? _fixture;
     private Dictionary<Guid, int> _socketsPerUser = [];
+    private Dictionary<Guid, HashSet<Guid>> _membersOf = [];
     private string _body = "";
     private string _prefix = "";
 
@@ -45,12 +47,12 @@ public abstract class DeliveryScenario : ILoadScenario, IWebSocketScenario
     public async Task SetupAsync(LoadContext context, CancellationToken ct)
     {
         var sockets = Math.Max(2, context.Profile.Connections);
-        var users = Math.Clamp(sockets / 5, 2, 200) & ~1;
-        _fixture = await Fixture.UsersAsync(context, users, ct).ConfigureAwait(false);
-        await _fixture.AddConversationsAsync(context, users / 2, k => [_fixture.Users[2 * k + 1]], ct, k => _fixture.Users[2 * k]).ConfigureAwait(false);
+        _fixture = await CreateFixtureAsync(context, sockets, ct).ConfigureAwait(false);
+        var users = _fixture.Users.Count;
+        _membersOf = _fixture.Conversations.ToDictionary(c => c.Id, c => c.Members.Select(m => m.Id).ToHashSet());
         _body = new string('d', BodyBytes);
         _prefix = $"{context.RunId}-";
-        foreach (var name in new[] { "lost", "duplicates", "disconnects" }) context.DeclareCounter(name);
+        foreach (var name in new[] { "lost", "duplicates", "disconnects", "leaks" }) context.DeclareCounter(name);
 
         context.Log($"opening {sockets:N0} WebSockets ...");
         var wsUri = new UriBuilder(context.BaseUri) { Scheme = context.BaseUri.Scheme == "https" ? "wss" : "ws" }.Uri;
@@ -62,11 +64,25 @@ public abstract class DeliveryScenario : ILoadScenario, IWebSocketScenario
             socket.Options.SetRequestHeader("Authorization", $"Bearer {user.Token}");
             socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(30);
             await socket.ConnectAsync(new Uri(wsUri, "v1/ws"), token).ConfigureAwait(false);
-            listeners[s] = new Listener(socket, this, context);
+            listeners[s] = new Listener(socket, this, context, user.Id);
         }).ConfigureAwait(false);
         _listeners.AddRange(listeners);
         _socketsPerUser = Enumerable.Range(0, sockets).GroupBy(s => _fixture.Users[s % users].Id).ToDictionary(g => g.Key, g => g.Count());
         foreach (var listener in _listeners) listener.Start(_closing.Token);
+    }
+
+    /// <summary>When set, every socket sends <c>{"type":"ping"}</c> this often and counts the <c>pong</c>s (<c>pings</c>, <c>pongs</c>, <c>heartbeats_missed</c>).</summary>
+    protected virtual TimeSpan? Heartbeat => null;
+
+    private static long Count(LoadContext context, string name) => context.Counters.GetValueOrDefault(name);
+
+    /// <summary>Users and conversations: by default users in pairs, each pair a conversation, one user per 5 sockets.</summary>
+    protected virtual async Task<Fixture> CreateFixtureAsync(LoadContext context, int sockets, CancellationToken ct)
+    {
+        var users = Math.Clamp(sockets / 5, 2, 200) & ~1;
+        var fixture = await Fixture.UsersAsync(context, users, ct).ConfigureAwait(false);
+        await fixture.AddConversationsAsync(context, users / 2, k => [fixture.Users[2 * k + 1]], ct, k => fixture.Users[2 * k]).ConfigureAwait(false);
+        return fixture;
     }
 
     public async ValueTask<Outcome> RunOnceAsync(LoadContext context, ParleyApiClient api, long iteration, CancellationToken ct)
@@ -101,7 +117,7 @@ public abstract class DeliveryScenario : ILoadScenario, IWebSocketScenario
     public async Task VerifyAsync(LoadContext context, CancellationToken ct)
     {
         var deadline = Stopwatch.StartNew();
-        while (_pending.Values.Any(p => p.Accepted && p.Delivered < p.Due) && deadline.Elapsed < DeliveryGrace)
+        while ((_pending.Values.Any(p => p.Accepted && p.Delivered < p.Due) || Count(context, "pings") > Count(context, "pongs")) && deadline.Elapsed < DeliveryGrace)
             await Task.Delay(100, ct).ConfigureAwait(false);
         var undelivered = _pending.Values.Count(p => p.Accepted && p.Delivered < p.Due);
         await _closing.CancelAsync().ConfigureAwait(false);
@@ -116,16 +132,41 @@ public abstract class DeliveryScenario : ILoadScenario, IWebSocketScenario
             missingFromHistory += ids.Count(id => !stored.Contains(id));
         }
         context.Count("lost", undelivered + missingFromHistory);
+        if (Heartbeat is not null) context.Count("heartbeats_missed", Math.Max(0, Count(context, "pings") - Count(context, "pongs")));
         context.Log($"{_accepted.Values.Sum(b => b.Count):N0} messages accepted: {undelivered} not delivered to every socket within {DeliveryGrace.TotalSeconds:0} s, {missingFromHistory} missing from history");
     }
 
     /// <summary>One socket's receive loop: frames are JSON objects; message.created frames with our clientMessageId prefix count as deliveries.</summary>
-    private sealed class Listener(ClientWebSocket socket, DeliveryScenario owner, LoadContext context)
+    private sealed class Listener(ClientWebSocket socket, DeliveryScenario owner, LoadContext context, Guid userId)
     {
         private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
         private Task _loop = Task.CompletedTask;
 
-        public void Start(CancellationToken closing) => _loop = Task.Run(() => ReceiveAsync(closing), CancellationToken.None);
+        private Task _heartbeat = Task.CompletedTask;
+
+        public void Start(CancellationToken closing)
+        {
+            _loop = Task.Run(() => ReceiveAsync(closing), CancellationToken.None);
+            if (owner.Heartbeat is { } every) _heartbeat = Task.Run(() => HeartbeatAsync(every, closing), CancellationToken.None);
+        }
+
+        private async Task HeartbeatAsync(TimeSpan every, CancellationToken closing)
+        {
+            var ping = """{"type":"ping"}"""u8.ToArray();
+            try
+            {
+                while (!closing.IsCancellationRequested)
+                {
+                    await Task.Delay(every, closing).ConfigureAwait(false);
+                    await socket.SendAsync(ping, WebSocketMessageType.Text, endOfMessage: true, closing).ConfigureAwait(false);
+                    context.Count("pings");
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or WebSocketException or ObjectDisposedException)
+            {
+                // the socket closed: its receive loop counts the disconnect
+            }
+        }
 
         private async Task ReceiveAsync(CancellationToken closing)
         {
@@ -164,7 +205,15 @@ public abstract class DeliveryScenario : ILoadScenario, IWebSocketScenario
             var reader = new Utf8JsonReader(frame);
             using var document = JsonDocument.ParseValue(ref reader);
             var root = document.RootElement;
-            if (!root.TryGetProperty("type", out var type) || type.GetString() != "message.created") return;
+            if (!root.TryGetProperty("type", out var type)) return;
+            if (type.GetString() == "pong") context.Count("pongs");
+            if (type.GetString() != "message.created") return;
+            if (root.TryGetProperty("conversationId", out var conversation) && conversation.TryGetGuid(out var conversationId)
+                && owner._membersOf.TryGetValue(conversationId, out var members) && !members.Contains(userId))
+            {
+                context.Count("leaks");
+                return;
+            }
             if (root.TryGetProperty("eventId", out var eventId) && !_seen.Add(eventId.GetString() ?? ""))
             {
                 context.Count("duplicates");
@@ -184,7 +233,7 @@ public abstract class DeliveryScenario : ILoadScenario, IWebSocketScenario
                     using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
                     await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "load run over", timeout.Token).ConfigureAwait(false);
                 }
-                await _loop.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+                await Task.WhenAll(_loop, _heartbeat).WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
             }
             catch (Exception e) when (e is WebSocketException or OperationCanceledException or TimeoutException)
             {
@@ -209,6 +258,52 @@ public sealed class WebSocketScenario : DeliveryScenario
         ["delivery.p99<100ms", "lost==0", "duplicates==0", "disconnects==0", "errors<0.1%"],
         SeedTarget: "50 sockets, 500 req/s, 95% delivered < 500 ms, zero disconnects",
         SloTarget: "1,000 sockets, 1,000 msg/s, delivery p99 < 100 ms, zero disconnects");
+}
+
+/// <summary>
+/// Seed 002 test 12: 100 users each own one conversation of 10 participants (themselves and the next 9), one socket per
+/// user; a socket that gets a message of a conversation its user is not in counts a leak.
+/// </summary>
+public sealed class ConversationsScenario : DeliveryScenario
+{
+    private const int Members = 10;
+
+    public override string Name => "conversations";
+
+    public override string Description => "100 users × 1 conversation of 10 participants each, a socket per user; zero cross-conversation leakage, zero loss";
+
+    protected override int BodyBytes => 200;
+
+    public override ScenarioDefaults Defaults { get; } = new(LoadModel.Open, 100, 100, TimeSpan.FromMinutes(20),
+        ["leaks==0", "lost==0", "duplicates==0", "disconnects==0", "errors<0.1%"],
+        SeedTarget: "100 users, 10 participants per conversation, 100 messages per conversation, zero leakage",
+        SloTarget: "zero leakage, zero loss");
+
+    protected override async Task<Fixture> CreateFixtureAsync(LoadContext context, int sockets, CancellationToken ct)
+    {
+        var users = Math.Max(Members, sockets);
+        var fixture = await Fixture.UsersAsync(context, users, ct).ConfigureAwait(false);
+        await fixture.AddConversationsAsync(context, users, k => Enumerable.Range(1, Members - 1).Select(i => fixture.Users[(k + i) % users]), ct,
+            k => fixture.Users[k]).ConfigureAwait(false);
+        return fixture;
+    }
+}
+
+/// <summary>Seed 002 test 14: 100 sockets held for 30 minutes, a heartbeat every 30 s, one message per socket a minute.</summary>
+public sealed class LongevityScenario : DeliveryScenario
+{
+    public override string Name => "longevity";
+
+    public override string Description => "WebSockets held for a long time: heartbeat ping every 30 s answered, 1 message per socket a minute, zero disconnects, stable memory";
+
+    protected override int BodyBytes => 100;
+
+    protected override TimeSpan? Heartbeat => TimeSpan.FromSeconds(30);
+
+    public override ScenarioDefaults Defaults { get; } = new(LoadModel.Open, 100 / 60.0, 100, TimeSpan.FromMinutes(30),
+        ["disconnects==0", "heartbeats_missed==0", "lost==0", "duplicates==0", "memory_growth<5%"],
+        SeedTarget: "100 sockets, heartbeat every 30 s, 1 message/minute per socket, 30 min: zero disconnects, memory growth < 5%",
+        SloTarget: "same");
 }
 
 public sealed class SoakScenario : DeliveryScenario

@@ -15,6 +15,8 @@ public static class ScenarioCatalog
         () => new LoginScenario(),
         () => new WebSocketScenario(),
         () => new SoakScenario(),
+        () => new ConversationsScenario(),
+        () => new LongevityScenario(),
         () => new GetScenario(),
     ];
 
