@@ -29,6 +29,10 @@ public sealed class ReadRouter(ParleyDatabase db, FeatureFlags flags, ReplicaBre
     // than the lag bound can read the replica, because the breaker keeps the replica within it.
     private readonly ConcurrentDictionary<Guid, long> _lastWrite = new();
 
+    // Physical connections (server, backend process id) that have already been handed out once.
+    private const int SeenConnectionsBound = 10_000;
+    private readonly ConcurrentDictionary<(bool Primary, int BackendId), byte> _seenConnections = new();
+
     public void RecordWrite(Guid userId)
     {
         _lastWrite[userId] = time.GetUtcNow().UtcTicks;
@@ -79,13 +83,23 @@ public sealed class ReadRouter(ParleyDatabase db, FeatureFlags flags, ReplicaBre
         }
     }
 
-    private static async Task<T> OnConnectionAsync<T>(
+    private async Task<T> OnConnectionAsync<T>(
         NpgsqlDataSource source, bool primary, Func<NpgsqlConnection, bool, CancellationToken, Task<T>> query, FlagVariantMetrics.Measurement measure, CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
         await using var conn = await source.OpenConnectionAsync(ct);
-        measure.AddPoolWait(Stopwatch.GetElapsedTime(started));
+        // Npgsql opens a new physical connection only when the pool has room, so a new one means no queue: its time is
+        // connection establishment (a backend fork, slow on a loaded machine), which the latency criteria judge. Counting
+        // it as queue wait failed a healthy canary whose pool was cold while the control's was warm.
+        if (!IsNewConnection(primary, conn.ProcessID)) measure.AddPoolWait(Stopwatch.GetElapsedTime(started));
         return await query(conn, primary, ct);
+    }
+
+    private bool IsNewConnection(bool primary, int backendId)
+    {
+        // Bounded: pools recycle connections, so forget them all now and then (each is then new once more).
+        if (_seenConnections.Count > SeenConnectionsBound) _seenConnections.Clear();
+        return _seenConnections.TryAdd((primary, backendId), 0);
     }
 
     private bool WroteRecently(Guid userId) =>
