@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -11,6 +9,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Parley.Kit.Webhooks;
 
 namespace Parley.Kit.Chaos.Observer;
 
@@ -130,10 +129,7 @@ public sealed class CountingReceiver : IAsyncDisposable
         var body = buffer.ToArray();
         var id = context.Request.Headers["webhook-id"].ToString();
         var timestamp = context.Request.Headers["webhook-timestamp"].ToString();
-        var signed = Encoding.UTF8.GetBytes($"{id}.{timestamp}.").Concat(body).ToArray();
-        var expected = "v1," + Convert.ToBase64String(HMACSHA256.HashData(_key, signed));
-        var given = context.Request.Headers["webhook-signature"].ToString().Split(' ');
-        if (id.Length > 0 && given.Any(g => CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(g), Encoding.ASCII.GetBytes(expected))))
+        if (WebhookSignature.IsValid(_key, id, timestamp, context.Request.Headers["webhook-signature"].ToString(), body))
             return (id, body);
         Interlocked.Increment(ref _badSignatures);
         return (null, body);

@@ -1,6 +1,4 @@
 using System.Collections.Concurrent;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -9,6 +7,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Parley.Kit.Webhooks;
 
 namespace Parley.Kit.Load.Observer;
 
@@ -73,7 +72,7 @@ public sealed class WebhookCounter : IAsyncDisposable
         var body = buffer.ToArray();
         var id = request.Headers["webhook-id"].ToString();
         var timestamp = request.Headers["webhook-timestamp"].ToString();
-        if (!Verify(id, timestamp, request.Headers["webhook-signature"].ToString(), body))
+        if (!WebhookSignature.IsValid(_key, id, timestamp, request.Headers["webhook-signature"].ToString(), body))
         {
             Interlocked.Increment(ref _badSignatures);
             return Results.StatusCode(StatusCodes.Status204NoContent);
@@ -85,19 +84,6 @@ public sealed class WebhookCounter : IAsyncDisposable
         var data = json.RootElement.GetProperty("data");
         _firstByRow.TryAdd(data.GetProperty("id").GetInt64(), received - data.GetProperty("created_ms").GetDouble());
         return Results.StatusCode(StatusCodes.Status204NoContent);
-    }
-
-    /// <summary>Standard Webhooks: <c>v1,base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}"))</c>, one of the space-separated signatures.</summary>
-    private bool Verify(string id, string timestamp, string signatures, byte[] body)
-    {
-        if (id.Length == 0 || timestamp.Length == 0) return false;
-        var prefix = Encoding.UTF8.GetBytes($"{id}.{timestamp}.");
-        var signed = new byte[prefix.Length + body.Length];
-        prefix.CopyTo(signed, 0);
-        body.CopyTo(signed, prefix.Length);
-        var expected = Encoding.ASCII.GetBytes("v1," + Convert.ToBase64String(HMACSHA256.HashData(_key, signed)));
-        return signatures.Split(' ', StringSplitOptions.RemoveEmptyEntries)
-            .Any(s => CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(s), expected));
     }
 
     public async ValueTask DisposeAsync()
