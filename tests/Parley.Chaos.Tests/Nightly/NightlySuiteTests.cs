@@ -28,8 +28,11 @@ internal static class NightlyRun
         + string.Join(Environment.NewLine, t.Criteria.Select(c => $"  [{(c.Passed ? "ok" : "FAIL")}] {c.Name}: {c.Measured} (target {c.Target})"));
 }
 
-/// <summary>The suite end to end at a tiny scale: every seed test runs and the report judges each (pass or fail, never missing).</summary>
-[Trait("Category", "Integration")]
+/// <summary>
+/// The suite end to end at a tiny scale: every seed test runs and the report judges each (pass or fail, never missing).
+/// In the Nightly tier, not CI's: even at scale 0.001 it starts 15 tests' nodes and chaos runs (10–15 minutes here).
+/// </summary>
+[Trait("Category", "Nightly")]
 public sealed class NightlySuiteTests(ITestOutputHelper output)
 {
     [Fact]
