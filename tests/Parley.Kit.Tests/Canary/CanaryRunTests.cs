@@ -33,8 +33,10 @@ public sealed class CanaryStackFixture : IAsyncLifetime
 /// flagged path only (latency on the replica through the fault proxy; the replica's breaker opening), holding without
 /// traffic, and an interrupt. Each run drives its own traffic (<c>--load history</c>, its own seeded users) and asserts
 /// on its own summary; no assertion bounds a duration.
+/// In the Chaos tier, not CI's: their verdicts judge latency and breakers over 3 s intervals, and on a 2-core machine at
+/// load average 50–86 healthy runs rolled back (the replica breaker isolated, a cold replica pool) — see issue 12.
 /// </summary>
-[Trait("Category", "Integration")]
+[Trait("Category", "Chaos")]
 public sealed partial class CanaryRunTests(CanaryStackFixture fixture) : IClassFixture<CanaryStackFixture>, IAsyncLifetime
 {
     private const string Flag = FlagNames.HistoryReplica;
