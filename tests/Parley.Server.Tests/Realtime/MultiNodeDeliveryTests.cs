@@ -230,7 +230,7 @@ public sealed class MultiNodeDeliveryTests(MultiNodeFixture fixture) : IClassFix
                     var since = old.Events().LastOrDefault()?["eventId"]?.GetValue<string>();
                     lock (seen[i]) seen[i].UnionWith(old.MessageIds());
                     await old.DisposeAsync();
-                    sockets[i] = await WsClient.ConnectAsync(b.BaseAddress, members[i].Token, since);
+                    sockets[i] = await WsClient.ReconnectAsync(b.BaseAddress, members[i].Token, since);
                 }
             });
             return Task.CompletedTask;

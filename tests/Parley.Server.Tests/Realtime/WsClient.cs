@@ -2,6 +2,7 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
+using Parley.Server.Features.Realtime;
 
 namespace Parley.Server.Tests.Realtime;
 
@@ -32,6 +33,29 @@ public sealed class WsClient : IAsyncDisposable
         client._receiver = client.ReceiveAsync();
         if (waitLive) await client.PingAsync();
         return client;
+    }
+
+    /// <summary>
+    /// Connects as a client told how to reconnect does: a socket the server closes before it is live with
+    /// a code that says "reconnect with since" (<see cref="CloseCodes.ShouldReconnect"/>, e.g. 1011 when
+    /// a just-restarted node's replay failed) is opened again, at most <paramref name="attempts"/> times.
+    /// </summary>
+    public static async Task<WsClient> ReconnectAsync(Uri baseAddress, string token, string? since, int attempts = 5)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var client = await ConnectAsync(baseAddress, token, since, waitLive: false);
+            try
+            {
+                await client.PingAsync();
+                return client;
+            }
+            catch (Exception) when (attempt < attempts && client.CloseStatus is { } status && CloseCodes.ShouldReconnect((int)status))
+            {
+                await client.DisposeAsync();
+                await Task.Delay(TimeSpan.FromSeconds(1));
+            }
+        }
     }
 
     /// <summary>Sends a ping and waits for its pong: every frame queued before it has arrived.</summary>

@@ -24,7 +24,8 @@ public sealed record ProbeResult(HealthStatus Status, string Description, DateTi
 /// A dependency probed by this node itself on its own schedule, so readiness tells a hung or dead dependency
 /// without any traffic. Each probe is bounded by <see cref="Timeout"/> (abandoned, not only cancelled, so a
 /// probe stuck on a frozen socket cannot stall the loop); readiness reports <see cref="Latest"/> and its age.
-/// Why a probe failed goes to the log only.
+/// Why a probe failed goes to the log only. A healthy dependency turns failed after two probes in a row
+/// fail (a dropped connection shows at once, see <see cref="Publish"/>).
 /// </summary>
 public abstract partial class DependencyProbe(TimeProvider time, ILogger logger) : BackgroundService
 {
@@ -89,7 +90,13 @@ public abstract partial class DependencyProbe(TimeProvider time, ILogger logger)
         await Task.Yield();
         while (!stoppingToken.IsCancellationRequested)
         {
-            Publish(await RunOnceAsync(stoppingToken));
+            var result = await RunOnceAsync(stoppingToken);
+            // Like a balancer's "fall 2": a healthy dependency is declared failed only when a second probe,
+            // run at once, fails too. One late answer while this node is starved of CPU is not an outage;
+            // a hung dependency still shows within two timeouts.
+            if (result.Status != HealthStatus.Healthy && Latest is { Status: HealthStatus.Healthy } && !stoppingToken.IsCancellationRequested)
+                result = await RunOnceAsync(stoppingToken);
+            Publish(result);
             try
             {
                 await _wake.WaitAsync(Interval, stoppingToken);

@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.Net.WebSockets;
 using System.Security.Claims;
 using Microsoft.Extensions.Options;
 using Parley.Data.Outbox;
@@ -10,7 +11,7 @@ using Parley.Server.Http;
 namespace Parley.Server.Features.Realtime;
 
 /// <summary><c>GET /v1/ws</c>: authenticate, accept, register for live events, replay from <c>since</c>, go live.</summary>
-public static class RealtimeApi
+public static partial class RealtimeApi
 {
     private const int ReplayBatch = 500;
 
@@ -22,7 +23,8 @@ public static class RealtimeApi
 
     public static async Task<IResult> Connect(
         HttpContext http, ClaimsPrincipal user, string? since, ConnectionHub hub, EventStream stream, RecipientStore recipients,
-        SessionRevocations revocations, IOptions<DeliveryOptions> options, IHostApplicationLifetime lifetime, TimeProvider time)
+        SessionRevocations revocations, IOptions<DeliveryOptions> options, IHostApplicationLifetime lifetime, TimeProvider time,
+        ILoggerFactory loggers)
     {
         if (!http.WebSockets.IsWebSocketRequest)
             return Problems.Status(StatusCodes.Status400BadRequest, "WebSocket upgrade required", "Connect to /v1/ws with a WebSocket client.");
@@ -48,7 +50,19 @@ public static class RealtimeApi
         var code = CloseCodes.InternalError;
         try
         {
-            code = await connection.RunAsync((c, ct) => ReplayAsync(c, from, stream, recipients, o, ct), lifetime.ApplicationStopping);
+            code = await connection.RunAsync(async (c, ct) =>
+            {
+                try
+                {
+                    await ReplayAsync(c, from, stream, recipients, o, ct);
+                }
+                catch (Exception e) when (!c.IsClosing && e is not WebSocketException)
+                {
+                    // The socket closes with 1011 (reconnect with since); without this line nobody learns why.
+                    LogReplayFailed(loggers.CreateLogger(typeof(RealtimeApi)), e.GetType().Name, e.Message, e);
+                    throw;
+                }
+            }, lifetime.ApplicationStopping);
         }
         finally
         {
@@ -150,4 +164,7 @@ public static class RealtimeApi
         // A queue overflow before this point only emptied the queue (the client catches up anyway); the second call goes live.
         if (!connection.TryGoLive(StreamId.Zero)) connection.TryGoLive(StreamId.Zero);
     }
+
+    [LoggerMessage(EventId = 3201, Level = LogLevel.Warning, Message = "Replay of a connecting socket failed ({Type}: {Reason}); closing it with 1011 so the client reconnects with since")]
+    private static partial void LogReplayFailed(ILogger logger, string type, string reason, Exception exception);
 }
