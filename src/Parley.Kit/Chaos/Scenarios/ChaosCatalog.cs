@@ -29,6 +29,14 @@ public static class ChaosCatalog
         return condition(ready?.GetValueOrDefault(check));
     }
 
+    /// <summary>Redis answering is not caching resumed: every API node's cache breaker must be closed again (<c>parley_cache_breaker_state</c> 0).</summary>
+    private static async Task<bool> CacheBreakersClosedAsync(RunContext run)
+    {
+        for (var node = 0; node < run.Api.NodeCount; node++)
+            if (await run.Api.MetricAsync("parley_cache_breaker_state", node).ConfigureAwait(false) is not 0) return false;
+        return true;
+    }
+
     private static Criterion AtLeast(string name, double measured, double target, string format = "P2") =>
         new(name, $"≥ {target.ToString(format, System.Globalization.CultureInfo.InvariantCulture)}", measured.ToString(format, System.Globalization.CultureInfo.InvariantCulture), measured >= target);
 
@@ -61,9 +69,9 @@ public static class ChaosCatalog
         "cache-failure", "Redis stopped while cached history and conversation lists are read",
         new TrafficPlan { Flags = [HistoryCache, ListCache], ReadsPerSecond = 50, ListsPerSecond = 20, SendsPerSecond = 10, Listeners = true },
         run => new ComponentOutage(run.Env.Stack.Redis!, kill: false),
-        r => [AtLeast("requests succeed", r.SuccessRateDuringFault, 1), P95DuringFault("p95 during the outage", r, 100), AtMost("cache back (redis check healthy), deliveries caught up", r.RecoverySeconds, 10, "s")],
+        r => [AtLeast("requests succeed", r.SuccessRateDuringFault, 1), P95DuringFault("p95 during the outage", r, 100), AtMost("cache back (redis check healthy, every node's cache breaker closed), deliveries caught up", r.RecoverySeconds, 10, "s")],
         detected: run => Check(run, "redis", s => s is not null and not "Healthy"),
-        recovered: run => Check(run, "redis", s => s == "Healthy"));
+        recovered: async run => await Check(run, "redis", s => s == "Healthy") && await CacheBreakersClosedAsync(run));
 
     /// <summary>Seed 000 scenario 3: PgBouncer's pool held by 2 × pool size pg_sleep sessions; requests queue, answer 200 or 503, none hang.</summary>
     public static ChaosScenario PoolExhaustion() => new FaultedScenario(

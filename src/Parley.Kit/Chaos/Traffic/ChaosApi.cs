@@ -37,6 +37,9 @@ public sealed class ChaosApi : IDisposable
     /// <summary>A request without an answer within this long counts as hung.</summary>
     public TimeSpan RequestTimeout { get; }
 
+    /// <summary>How many nodes the API spreads its calls over.</summary>
+    public int NodeCount => _http.Length;
+
     public static string UniqueHandle(string prefix) => $"{prefix}{Environment.ProcessId % 10000}_{Interlocked.Increment(ref _handles)}_{Random.Shared.Next(1000, 9999)}";
 
     public async Task<ChaosUser> NewUserAsync(string prefix, string? handle = null)
@@ -166,6 +169,22 @@ public sealed class ChaosApi : IDisposable
             return result;
         }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException or NullReferenceException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The sum of a node's <c>/metrics</c> samples named <paramref name="name"/>; null without an answer or without the series.</summary>
+    public async Task<double?> MetricAsync(string name, int node)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+            var text = await _http[node % _http.Length].GetStringAsync("/metrics", timeout.Token).ConfigureAwait(false);
+            var samples = Load.Sampling.PrometheusText.Parse(text).Where(s => s.Name == name).ToList();
+            return samples.Count == 0 ? null : samples.Sum(s => s.Value);
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
         {
             return null;
         }
