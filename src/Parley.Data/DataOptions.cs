@@ -29,6 +29,9 @@ public sealed class DataOptions
     /// <summary>Replica lag bound, probe and breaker settings (<c>Parley:Data:Replica</c>).</summary>
     public Routing.ReplicaOptions Replica { get; set; } = new();
 
+    /// <summary>Group commit of sends (<c>Parley:Data:SendBatch</c>).</summary>
+    public Messages.SendBatchOptions SendBatch { get; set; } = new();
+
     /// <summary>Set when the primary connection goes through PgBouncer in transaction mode.</summary>
     public bool PgBouncerTransactionMode { get; set; }
 }

@@ -8,37 +8,9 @@ namespace Parley.Data.Messages;
 /// <summary>A send's result: the message, and whether it was stored earlier under the same clientMessageId.</summary>
 public sealed record SendResult(MessageRecord Message, bool Replayed);
 
-public sealed class MessageStore(ParleyDatabase db, ConversationAccess access, CursorCodec cursors, ReadRouter router, TimeProvider time)
+public sealed class MessageStore(ParleyDatabase db, SendBatcher batcher, ConversationAccess access, CursorCodec cursors, ReadRouter router)
 {
     private const string Columns = "id, conversation_id, sender_id, body, created_at, client_message_id";
-
-    // One round trip, one implicit transaction: the membership row is locked (KEY SHARE) so a
-    // concurrent removal waits for the send, the message is inserted unless the clientMessageId
-    // was used before, the conversation's activity moves forward, and the message.created outbox
-    // row is written in the same transaction (the dispatcher publishes it after the commit).
-    internal const string SendSql = """
-        WITH member AS (
-            SELECT 1 FROM participants p JOIN conversations c ON c.id = p.conversation_id
-            WHERE p.conversation_id = $2 AND p.user_id = $3 AND c.deleted_at IS NULL
-            FOR KEY SHARE OF p),
-        inserted AS (
-            INSERT INTO messages (id, conversation_id, sender_id, body, created_at, client_message_id)
-            SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM member)
-            ON CONFLICT (conversation_id, sender_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING
-            RETURNING id, created_at),
-        touched AS (
-            UPDATE conversations c SET last_activity_at = i.created_at, last_message_id = i.id
-            FROM inserted i WHERE c.id = $2 AND c.last_activity_at <= i.created_at
-            RETURNING 1),
-        event AS (
-            INSERT INTO outbox (conversation_id, type, payload)
-            SELECT $2, 'message.created', jsonb_build_object('message', jsonb_build_object(
-                'id', i.id, 'conversationId', $2::uuid, 'senderId', $3::uuid, 'body', $4::text,
-                'createdAt', to_char(i.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                'clientMessageId', $6::text))
-            FROM inserted i)
-        SELECT EXISTS (SELECT 1 FROM member), EXISTS (SELECT 1 FROM inserted), (SELECT count(*) FROM touched)
-        """;
 
     internal const string SelectByClientIdSql = $"""
         SELECT {Columns} FROM messages
@@ -72,37 +44,26 @@ public sealed class MessageStore(ParleyDatabase db, ConversationAccess access, C
           AND (p.last_read_at IS NULL OR (p.last_read_at, p.last_read_message_id) < (m.created_at, m.id))
         """;
 
+    /// <summary>
+    /// Stores a message through the group commit (<see cref="SendBatcher"/>), answered once its batch
+    /// has committed. A clientMessageId used before answers the stored message (Replayed).
+    /// </summary>
     public async Task<Outcome<SendResult>> SendAsync(Guid conversationId, Guid senderId, string body, string? clientMessageId, CancellationToken ct)
     {
-        var now = Clock.UtcNowMs(time);
-        var message = new MessageRecord(Ids.NewId(now), conversationId, senderId, body, now, clientMessageId);
-        await using var conn = await db.Primary.OpenConnectionAsync(ct);
-        await using (var cmd = new NpgsqlCommand(SendSql, conn))
+        var sent = await batcher.SendAsync(conversationId, senderId, body, clientMessageId, ct);
+        switch (sent)
         {
-            cmd.Parameters.Add(new() { Value = message.Id });
-            cmd.Parameters.Add(new() { Value = conversationId });
-            cmd.Parameters.Add(new() { Value = senderId });
-            cmd.Parameters.Add(new() { Value = body });
-            cmd.Parameters.Add(new() { Value = now });
-            cmd.Parameters.Add(new() { Value = (object?)clientMessageId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
-            await using var reader = await cmd.ExecuteReaderAsync(ct);
-            await reader.ReadAsync(ct);
-            var isMember = reader.GetBoolean(0);
-            var inserted = reader.GetBoolean(1);
-            if (inserted)
-            {
+            case { State: BatchedState.Inserted, Message: { } stored }:
                 router.RecordWrite(senderId);
-                return Outcome<SendResult>.Ok(new SendResult(message, Replayed: false));
-            }
-            if (!isMember)
-            {
-                await reader.DisposeAsync();
+                return Outcome<SendResult>.Ok(new SendResult(stored, Replayed: false));
+            case { State: BatchedState.Exists, Message: { } earlier }:
+                return Outcome<SendResult>.Ok(new SendResult(earlier, Replayed: true));
+            case { State: BatchedState.NotMember }:
                 return ConversationAccess.Deny<SendResult>(await access.CheckAsync(conversationId, senderId, ct))
                     ?? Outcome<SendResult>.Fail(OutcomeStatus.Conflict, "Membership changed during the send; try again.");
-            }
         }
-        // A member whose insert did nothing: the clientMessageId was used before.
-        await using var select = new NpgsqlCommand(SelectByClientIdSql, conn);
+        // A member whose insert did nothing: the clientMessageId was used before this batch.
+        await using var select = db.Primary.CreateCommand(SelectByClientIdSql);
         select.Parameters.Add(new() { Value = conversationId });
         select.Parameters.Add(new() { Value = senderId });
         select.Parameters.Add(new() { Value = clientMessageId! });

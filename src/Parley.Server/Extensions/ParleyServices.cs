@@ -57,6 +57,8 @@ public static class ParleyServices
         services.AddSingleton<SessionStore>();
         services.AddSingleton<AdminRoles>();
         services.AddSingleton<ConversationStore>();
+        services.AddSingleton(sp => new SendBatcher(sp.GetRequiredService<ParleyDatabase>(),
+            sp.GetRequiredService<IOptions<DataOptions>>().Value.SendBatch, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<SendBatcher>>()));
         services.AddSingleton<MessageStore>();
         services.AddSingleton<MessageSearch>();
 
