@@ -1,7 +1,7 @@
-using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Options;
 using Parley.Data;
+using Parley.Server.Http;
 
 namespace Parley.Server.Auth;
 
@@ -19,21 +19,15 @@ public sealed class HashQueueFullException() : Exception("The password-hash queu
 public sealed class PasswordHashing : IDisposable
 {
     private readonly IPasswordHasher<UserRecord> _hasher;
-    private readonly ConcurrencyLimiter _slots;
-    private readonly TimeSpan _maxWait;
+    private readonly BoundedSlots _slots;
     private string? _dummyHash;
 
     public PasswordHashing(IPasswordHasher<UserRecord> hasher, IOptions<AuthOptions> options)
     {
         var o = options.Value;
         _hasher = hasher;
-        _maxWait = TimeSpan.FromMilliseconds(o.HashQueueWaitMilliseconds);
-        _slots = new ConcurrencyLimiter(new ConcurrencyLimiterOptions
-        {
-            PermitLimit = o.HashConcurrency > 0 ? o.HashConcurrency : Environment.ProcessorCount,
-            QueueLimit = o.HashQueueLength,
-            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-        });
+        _slots = new BoundedSlots(o.HashConcurrency > 0 ? o.HashConcurrency : Environment.ProcessorCount,
+            o.HashQueueLength, TimeSpan.FromMilliseconds(o.HashQueueWaitMilliseconds));
     }
 
     public Task<string> HashAsync(UserRecord? user, string password, CancellationToken ct) =>
@@ -52,22 +46,8 @@ public sealed class PasswordHashing : IDisposable
 
     private async Task<T> RunAsync<T>(Func<T> work, CancellationToken ct)
     {
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        wait.CancelAfter(_maxWait);
-        RateLimitLease lease;
-        try
-        {
-            lease = await _slots.AcquireAsync(1, wait.Token);
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            throw new HashQueueFullException();
-        }
-        using (lease)
-        {
-            if (!lease.IsAcquired) throw new HashQueueFullException();
-            return work();
-        }
+        using var lease = await _slots.EnterAsync(ct) ?? throw new HashQueueFullException();
+        return work();
     }
 
     public void Dispose() => _slots.Dispose();

@@ -6,6 +6,7 @@ using Parley.Server.Features.Health;
 using Parley.Server.Features.Messages;
 using Parley.Server.Features.Participants;
 using Parley.Server.Features.Search;
+using Parley.Server.Http.Admission;
 using Parley.Server.Observability;
 
 namespace Parley.Server.Extensions;
@@ -22,6 +23,7 @@ public static class ParleyPipeline
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseRateLimiter();
+        app.UseAdmissionControl();
         app.UseOutboxWakeup();
         app.MapHealthApi();
         app.MapPrometheusMetrics();

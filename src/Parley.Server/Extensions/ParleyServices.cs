@@ -17,6 +17,7 @@ using Parley.Server.Auth;
 using Parley.Server.Features.Health;
 using Parley.Server.Features.Messages;
 using Parley.Server.Http;
+using Parley.Server.Http.Admission;
 using Parley.Server.Observability;
 
 namespace Parley.Server.Extensions;
@@ -72,6 +73,7 @@ public static class ParleyServices
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null);
         services.AddAuthorization();
         services.AddSendRateLimit();
+        services.AddAdmissionControl();
 
         services.AddProblemDetails(o => o.CustomizeProblemDetails = ProblemDefaults.Apply);
         services.AddExceptionHandler<ExceptionProblems>();

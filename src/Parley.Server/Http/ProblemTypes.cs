@@ -11,4 +11,7 @@ public static class ProblemTypes
 
     /// <summary>429: the user's send rate (<c>Parley:SendRate</c>) is spent; <c>Retry-After</c> says when to try again.</summary>
     public const string SendRateLimited = "urn:parley:problem:send-rate-limited";
+
+    /// <summary>503: the node is at its admission limit (<c>Parley:Admission</c>); <c>Retry-After</c> says when to try again.</summary>
+    public const string Overloaded = "urn:parley:problem:overloaded";
 }

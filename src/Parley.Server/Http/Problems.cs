@@ -14,6 +14,18 @@ public static class Problems
     public static IResult Status(int status, string title, string? detail) =>
         TypedResults.Problem(detail: detail, statusCode: status, title: title);
 
+    /// <summary>Writes a refusal from middleware, before any endpoint ran: the problem and <c>Retry-After</c> in seconds.</summary>
+    public static async ValueTask RefuseAsync(HttpContext http, int status, string type, string title, string detail, int retryAfterSeconds)
+    {
+        http.Response.StatusCode = status;
+        http.Response.Headers.RetryAfter = retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = http,
+            ProblemDetails = { Status = status, Type = type, Title = title, Detail = detail },
+        });
+    }
+
     /// <summary>422: the sender used this clientMessageId before, for another body; <c>messageId</c> is the stored message.</summary>
     public static IResult ClientMessageIdReused(Guid messageId) => TypedResults.Problem(
         detail: $"clientMessageId was used for message {messageId} with a different body; use a new clientMessageId for new text.",

@@ -4,6 +4,7 @@ using Parley.Data.Messages;
 using Parley.Server.Auth;
 using Parley.Server.Caching;
 using Parley.Server.Http;
+using Parley.Server.Http.Admission;
 
 namespace Parley.Server.Features.Messages;
 
@@ -16,8 +17,8 @@ public static class MessagesApi
     public static IEndpointRouteBuilder MapMessagesApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/conversations/{id:guid}").RequireAuthorization();
-        group.MapPost("/messages", Send).RequireRateLimiting(SendRateLimit.Policy);
-        group.MapGet("/messages", History);
+        group.MapPost("/messages", Send).RequireRateLimiting(SendRateLimit.Policy).RequireAdmission("send");
+        group.MapGet("/messages", History).RequireAdmission("history");
         group.MapPost("/read", MarkRead);
         return app;
     }

@@ -1,5 +1,4 @@
 using System.ComponentModel.DataAnnotations;
-using System.Globalization;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
@@ -64,17 +63,7 @@ public static class SendRateLimit
         var http = context.HttpContext;
         var wait = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : TimeSpan.FromSeconds(1);
         var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
-        http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = http,
-            ProblemDetails =
-            {
-                Status = StatusCodes.Status429TooManyRequests,
-                Type = ProblemTypes.SendRateLimited,
-                Title = "Too many messages",
-                Detail = $"This user sends faster than the server allows (Parley:SendRate); retry in {seconds} s.",
-            },
-        });
+        await Problems.RefuseAsync(http, StatusCodes.Status429TooManyRequests, ProblemTypes.SendRateLimited, "Too many messages",
+            $"This user sends faster than the server allows (Parley:SendRate); retry in {seconds} s.", seconds);
     }
 }
