@@ -33,7 +33,7 @@ import sys, re, json
 root, secs, rates, load = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4]
 pg = float(re.search(r"tps = ([0-9.]+)", open(f"{root}/pgbench-ref.txt").read()).group(1))
 print("# Observer throughput and latency (bench/observer.sh, `parley load observer`)\n")
-print(f"One observer (defaults: 32 concurrent actions, batches of up to 1,000 events) in the load process, one webhook rule on")
+print(f"One observer (defaults: 128 concurrent actions, batches of up to 1,000 events) in the load process, one webhook rule on")
 print(f"a table of the run, the load kit's counting receiver (Kestrel on 127.0.0.1, every signature verified); rows inserted one")
 print(f"per transaction (8 connections) for {secs} s per rate. Latency = the row's clock_timestamp() at insert -> webhook received.")
 print(f"**The 2 cores are shared** by PostgreSQL, the observer, the receiver, the inserters and the other agents on this machine.")

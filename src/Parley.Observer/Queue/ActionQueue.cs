@@ -289,6 +289,14 @@ public sealed class ActionQueue(ObserverDatabase db, IOptions<ObserverOptions> o
         return recorded;
     }
 
+    /// <summary>The checkpoint's position (0 when none): events committed before it had their actions enqueued by an earlier read.</summary>
+    public async Task<ulong> CheckpointAsync(CancellationToken ct)
+    {
+        await using var cmd = db.Source.CreateCommand("SELECT lsn FROM observer_checkpoints WHERE observer = $1");
+        cmd.Parameters.Add(new() { Value = _observer });
+        return await cmd.ExecuteScalarAsync(ct) is NpgsqlLogSequenceNumber lsn ? (ulong)lsn : 0;
+    }
+
     /// <summary>Actions in the dead-letter queue (<c>observer_dlq_depth</c>).</summary>
     public async Task<long> DeadCountAsync(CancellationToken ct)
     {

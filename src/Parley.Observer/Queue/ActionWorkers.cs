@@ -54,7 +54,9 @@ public sealed partial class ActionWorkers(
             while (!stoppingToken.IsCancellationRequested)
             {
                 await _slots.WaitAsync(stoppingToken);
-                var take = 1 + TryReserve(_options.MaxConcurrentActions - 1);
+                // At most half the pool per claim: the slots are held while the claim runs, and the leader's inserts
+                // claim their due actions into free slots at once (a claim round trip and a poll fewer per action).
+                var take = 1 + TryReserve(Math.Max(1, _options.MaxConcurrentActions / 2) - 1);
                 IReadOnlyList<ClaimedAction> claimed;
                 try
                 {

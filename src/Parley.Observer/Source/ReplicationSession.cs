@@ -42,6 +42,11 @@ internal sealed partial class ReplicationSession(
     private readonly string _slot = options.Name;
     private readonly SemaphoreSlim _drained = new(0, 1);
     private long _bytesInFlight;
+
+    // The checkpoint when this term began: only events committed before it can have been enqueued already (a
+    // replay), so only theirs are looked up in the dedup fast path; later ones go straight to the insert, whose
+    // unique key still drops a repeat (e.g. of a long transaction split over batches before a crash).
+    private ulong _replayBefore;
     private Task _marking = Task.CompletedTask;
     private readonly string _heartbeatPrefix = $"parley-observer:{options.Name}";
 
@@ -52,6 +57,7 @@ internal sealed partial class ReplicationSession(
     public async Task RunAsync(CancellationToken ct)
     {
         var publications = await PrepareAsync(ct);
+        _replayBefore = await queue.CheckpointAsync(ct);
         await using var connection = new LogicalReplicationConnection(db.ConnectionString);
         await connection.Open(ct);
         await TakeSlotAsync(connection.ProcessID, ct);
@@ -225,10 +231,10 @@ internal sealed partial class ReplicationSession(
             // type comes before payload in the outbox's columns, so a too-large event still has it.
             var eventType = row.Row["type"]?.GetValue<string>() ?? "";
             var data = tooLarge ? [] : ParleyData(row.Row);
-            return new EventItem(new ObserverEvent(id, ObserverEvent.ParleySource, eventType, committedAt, data), tooLarge, row.Bytes);
+            return new EventItem(new ObserverEvent(id, ObserverEvent.ParleySource, eventType, committedAt, data), commitLsn, tooLarge, row.Bytes);
         }
         var source = ObserverEvent.TableSource(relation.Namespace, relation.RelationName);
-        return new EventItem(new ObserverEvent(id, source, type, committedAt, tooLarge ? [] : row.Row, tooLarge ? null : old?.Row), tooLarge, row.Bytes + (old?.Bytes ?? 0));
+        return new EventItem(new ObserverEvent(id, source, type, committedAt, tooLarge ? [] : row.Row, tooLarge ? null : old?.Row), commitLsn, tooLarge, row.Bytes + (old?.Bytes ?? 0));
     }
 
     /// <summary>The WebSocket frame's fields other than type and eventId, built by the same code as the frame.</summary>
@@ -290,17 +296,20 @@ internal sealed partial class ReplicationSession(
         var started = Stopwatch.GetTimestamp();
         var actions = new List<NewAction>();
         var withActions = new List<string>();
+        var replayed = new List<string>();
         foreach (var e in events)
         {
             var before = actions.Count;
             AddActions(e, actions);
-            if (actions.Count > before) withActions.Add(e.Event.Id);
+            if (actions.Count == before) continue;
+            withActions.Add(e.Event.Id);
+            if (e.CommitLsn < _replayBefore) replayed.Add(e.Event.Id);
         }
         if (events.Count > 0) metrics.Stage("match", started);
-        if (withActions.Count > 0)
+        if (replayed.Count > 0)
         {
             started = Stopwatch.GetTimestamp();
-            var seen = await dedup.SeenAsync(withActions, ct);
+            var seen = await dedup.SeenAsync(replayed, ct);
             metrics.Stage("dedup_check", started);
             metrics.DedupHits(seen.Count);
             if (seen.Count > 0) actions.RemoveAll(a => seen.Contains(a.EventId));
@@ -384,7 +393,7 @@ internal sealed partial class ReplicationSession(
 
     private abstract record StreamItem;
 
-    private sealed record EventItem(ObserverEvent Event, bool TooLarge, long Bytes) : StreamItem;
+    private sealed record EventItem(ObserverEvent Event, ulong CommitLsn, bool TooLarge, long Bytes) : StreamItem;
 
     private sealed record CommitItem(ulong EndLsn, DateTimeOffset CommittedAt) : StreamItem;
 
