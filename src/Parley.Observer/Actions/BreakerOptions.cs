@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace Parley.Observer.Actions;
 
 /// <summary>
-/// The per-endpoint circuit breakers of HTTP actions (webhook, Slack), bound from <c>Parley:Observer:Breaker</c>.
+/// The per-endpoint circuit breakers of webhook and Slack actions (per URL) and email actions (per SMTP server), bound from <c>Parley:Observer:Breaker</c>.
 /// An endpoint opens when, within <see cref="SamplingDuration"/>, at least <see cref="MinimumThroughput"/> attempts
 /// were made and at least <see cref="FailureRatio"/> of them failed or timed out; after <see cref="BreakDuration"/>
 /// one probe goes through (half-open) and its success closes the breaker.

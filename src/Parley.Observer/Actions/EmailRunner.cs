@@ -12,13 +12,18 @@ namespace Parley.Observer.Actions;
 /// One plain-text mail per email action over SMTP (MailKit), to every address of the action. Each mail carries
 /// <see cref="ActionIdHeader"/> (the action's <c>webhook-id</c>), the same on every attempt, so repeats can be told apart.
 /// A connection per mail: email actions are few, and a fresh connection never inherits a broken session.
+/// Mails go through the SMTP server's circuit breaker (<see cref="EndpointBreakers"/>, endpoint <c>smtp://host:port/</c>),
+/// as webhooks go through their endpoint's: a server that keeps failing or timing out is not called while open.
 /// </summary>
-public sealed partial class EmailRunner(IOptions<SmtpOptions> options, ILogger<EmailRunner> log) : IActionRunner
+public sealed partial class EmailRunner(IOptions<SmtpOptions> options, EndpointBreakers breakers, ILogger<EmailRunner> log) : IActionRunner
 {
     /// <summary>The header naming the action a mail is for (<c>&lt;event id&gt;.&lt;rule&gt;.&lt;action&gt;</c>).</summary>
     public const string ActionIdHeader = "X-Parley-Action-Id";
 
     private readonly SmtpOptions _options = options.Value;
+
+    /// <summary>The breaker key of the SMTP server.</summary>
+    public Uri Server => new($"smtp://{_options.Host}:{_options.Port}/");
 
     public bool CanRun(ActionSpec spec) => spec is EmailSpec;
 
@@ -35,7 +40,8 @@ public sealed partial class EmailRunner(IOptions<SmtpOptions> options, ILogger<E
         {
             return new ActionResult(ActionOutcome.Failed, Error: $"bad address: {e.Message}");
         }
-        var result = await WithClientAsync((client, token) => client.SendAsync(message, token), ct).ConfigureAwait(false);
+        var result = await breakers.ExecuteAsync(
+            Server, token => new ValueTask<ActionResult>(WithClientAsync((client, t) => client.SendAsync(message, t), token)), ct).ConfigureAwait(false);
         if (result.Outcome != ActionOutcome.Succeeded)
             LogFailed(_options.Host, _options.Port, result.Status, result.Error);
         return result;

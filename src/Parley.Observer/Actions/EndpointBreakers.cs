@@ -38,7 +38,7 @@ public sealed class EndpointBreakers : IDisposable
         var meter = meters?.Create(MeterName) ?? (_ownMeter = new Meter(MeterName));
         meter.CreateObservableGauge(
             "observer.breaker.state", Measure, unit: null,
-            description: "Circuit breaker state per endpoint of webhook and Slack actions: 0 closed, 1 open, 2 half-open.");
+            description: "Circuit breaker state per endpoint of webhook, Slack and email actions (smtp://host:port/): 0 closed, 1 open, 2 half-open.");
     }
 
     /// <summary>The breaker key of a URL: <c>scheme://host:port/path</c> (no query, no user info).</summary>

@@ -15,7 +15,9 @@ public static class SmtpReachability
         ArgumentNullException.ThrowIfNull(loaded);
         var mailing = loaded.Rules?.Rules.FirstOrDefault(r => r.Actions.Any(a => a.Template is EmailTemplate));
         if (mailing is null) return loaded;
-        var error = await new EmailRunner(Options.Create(smtp), NullLogger<EmailRunner>.Instance).CheckReachableAsync(ct).ConfigureAwait(false);
+        // The check connects once, outside any breaker (a fresh, unused set).
+        using var breakers = new EndpointBreakers(Options.Create(new BreakerOptions()), TimeProvider.System);
+        var error = await new EmailRunner(Options.Create(smtp), breakers, NullLogger<EmailRunner>.Instance).CheckReachableAsync(ct).ConfigureAwait(false);
         if (error is null) return loaded;
         RuleProblem problem = new(mailing.Line, 1, RuleProblemSeverity.Error,
             $"rule '{mailing.Name}' sends email, but the SMTP server {smtp.Host}:{smtp.Port} ({SmtpOptions.Section}) is unreachable: {error}");

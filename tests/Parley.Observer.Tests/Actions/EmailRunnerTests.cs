@@ -33,9 +33,21 @@ public sealed class SmtpStackFixture : IAsyncLifetime
 }
 
 [Trait("Category", "Integration")]
-public sealed class EmailRunnerTests(SmtpStackFixture smtp) : IClassFixture<SmtpStackFixture>
+public sealed class EmailRunnerTests : IClassFixture<SmtpStackFixture>, IDisposable
 {
-    private readonly EmailRunner _runner = new(Options.Create(smtp.Options()), NullLogger<EmailRunner>.Instance);
+    private readonly SmtpStackFixture _smtp;
+    private readonly ManualTime _time = new();
+    private readonly EndpointBreakers _breakers;
+    private readonly EmailRunner _runner;
+
+    public EmailRunnerTests(SmtpStackFixture smtp)
+    {
+        _smtp = smtp;
+        _breakers = new EndpointBreakers(Options.Create(new BreakerOptions { MinimumThroughput = 2, FailureRatio = 0.5, BreakDuration = TimeSpan.FromSeconds(30) }), _time);
+        _runner = new EmailRunner(Options.Create(smtp.Options()), _breakers, NullLogger<EmailRunner>.Instance);
+    }
+
+    public void Dispose() => _breakers.Dispose();
 
     private static ActionWork Email(EmailSpec spec) =>
         new(Work.Event(Guid.NewGuid().ToString()), "big-orders", "mail-ops", spec, 1);
@@ -48,7 +60,7 @@ public sealed class EmailRunnerTests(SmtpStackFixture smtp) : IClassFixture<Smtp
         var result = await _runner.RunAsync(work, CancellationToken.None);
 
         Assert.Equal(ActionOutcome.Succeeded, result.Outcome);
-        var mail = Assert.Single(smtp.MailFor(work.WebhookId));
+        var mail = Assert.Single(_smtp.MailFor(work.WebhookId));
         Assert.Equal("Order 42 — ünï", mail.Subject);
         Assert.Equal("Total 101.50\nNote: “rush”", mail.TextBody!.ReplaceLineEndings("\n").TrimEnd('\n'));
         Assert.Equal("observer@parley.test", mail.From.Mailboxes.Single().Address);
@@ -65,13 +77,13 @@ public sealed class EmailRunnerTests(SmtpStackFixture smtp) : IClassFixture<Smtp
 
         Assert.Equal(ActionOutcome.Failed, result.Outcome);
         Assert.StartsWith("bad address", result.Error, StringComparison.Ordinal);
-        Assert.Empty(smtp.MailFor(work.WebhookId));
+        Assert.Empty(_smtp.MailFor(work.WebhookId));
     }
 
     [Fact]
     public async Task With_the_smtp_server_down_an_attempt_fails_without_an_exception_and_the_next_one_after_its_restart_is_delivered()
     {
-        var component = smtp.Stack.Smtp!;
+        var component = _smtp.Stack.Smtp!;
         var work = Email(new EmailSpec(["ops@example.com"], "down", "body"));
         Assert.Null(await _runner.CheckReachableAsync(CancellationToken.None));
 
@@ -89,6 +101,47 @@ public sealed class EmailRunnerTests(SmtpStackFixture smtp) : IClassFixture<Smtp
         }
 
         Assert.Equal(ActionOutcome.Succeeded, (await _runner.RunAsync(work with { Attempt = 2 }, CancellationToken.None)).Outcome);
-        Assert.Single(smtp.MailFor(work.WebhookId));
+        Assert.Single(_smtp.MailFor(work.WebhookId));
+    }
+
+    [Fact]
+    public async Task An_smtp_server_that_keeps_failing_opens_its_breaker_mail_is_held_back_while_open_and_the_half_open_probe_closes_it()
+    {
+        var component = _smtp.Stack.Smtp!;
+        var server = EndpointBreakers.EndpointOf(_runner.Server);
+        var held = Email(new EmailSpec(["ops@example.com"], "held", "body"));
+        await component.StopAsync();
+        try
+        {
+            for (var i = 0; i < 2; i++)
+                Assert.Equal(ActionOutcome.Failed, (await _runner.RunAsync(Email(new EmailSpec(["ops@example.com"], "down", "body")), CancellationToken.None)).Outcome);
+            Assert.Equal(BreakerState.Open, _breakers.States()[server]);
+        }
+        finally
+        {
+            await component.StartAsync();
+        }
+
+        // The server is back, but the breaker is open: the attempt fails fast and nothing is sent.
+        var fast = await _runner.RunAsync(held, CancellationToken.None);
+        Assert.Equal(ActionOutcome.FailedFast, fast.Outcome);
+        Assert.NotNull(fast.RetryAfter);
+        Assert.Empty(_smtp.MailFor(held.WebhookId));
+
+        _time.Advance(TimeSpan.FromSeconds(31));
+        Assert.Equal(ActionOutcome.Succeeded, (await _runner.RunAsync(held with { Attempt = 2 }, CancellationToken.None)).Outcome);
+        Assert.Equal(BreakerState.Closed, _breakers.States()[server]);
+        Assert.Single(_smtp.MailFor(held.WebhookId));
+    }
+
+    [Fact]
+    public async Task A_bad_address_does_not_count_against_the_smtp_servers_breaker()
+    {
+        for (var i = 0; i < 3; i++)
+            Assert.Equal(ActionOutcome.Failed, (await _runner.RunAsync(Email(new EmailSpec(["not an address <"], "s", "b")), CancellationToken.None)).Outcome);
+
+        var work = Email(new EmailSpec(["ops@example.com"], "after bad addresses", "body"));
+        Assert.Equal(ActionOutcome.Succeeded, (await _runner.RunAsync(work, CancellationToken.None)).Outcome);
+        Assert.Single(_smtp.MailFor(work.WebhookId));
     }
 }
