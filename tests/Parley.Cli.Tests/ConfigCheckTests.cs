@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 
 namespace Parley.Cli.Tests;
 
@@ -97,6 +98,35 @@ public sealed class ConfigCheckTests : IDisposable
         Assert.Equal(ExitCodes.Usage, result.ExitCode);
         Assert.Contains("Parley:Auth:Admins:0", result.Out);
     }
+
+    [Fact]
+    public void Every_setting_the_readme_documents_is_known()
+    {
+        // The server's and the observer's registries are what config check walks; the README is what users read.
+        var readme = File.ReadAllLines(Path.Combine(Commands.LoadCommand.RepoRoot(), "README.md"));
+        var documented = readme
+            .Where(line => !line.Contains("is gone", StringComparison.Ordinal))
+            .SelectMany(line => Regex.Matches(line, @"`(Parley(?::[A-Za-z]+){2,})`").Select(m => m.Groups[1].Value))
+            .Distinct()
+            .ToList();
+
+        Assert.Contains("Parley:Data:Replica:MaxLagSeconds", documented);
+        Assert.Contains("Parley:Observer:Smtp:Host", documented);
+        var unknown = documented.Where(key => !Configuration.ConfigValidator.IsKnown(key) && !Configuration.ConfigValidator.IsSection(key)).ToList();
+        Assert.True(unknown.Count == 0, "The README documents keys config check calls unknown: " + string.Join(", ", unknown));
+    }
+
+    [Theory]
+    [InlineData("Parley:Data:Replica:MaxLagSeconds", true)]
+    [InlineData("Parley:Data:Replica:MaxLagSecs", false)]
+    [InlineData("Parley:Data:Replica", false)]
+    [InlineData("Parley:Redis:Endpoint", true)]
+    [InlineData("Parley:Health:RedisTimeoutMilliseconds", true)]
+    [InlineData("Parley:Observer:Smtp:Host", true)]
+    [InlineData("Parley:Observer:Host", false)]
+    [InlineData("Parley:Auth:Admins:0", false)]
+    public void Nested_and_observer_keys_are_walked_by_their_options_classes(string key, bool known) =>
+        Assert.Equal(known, Configuration.ConfigValidator.IsKnown(key));
 
     [Fact]
     public async Task Missing_file_is_a_usage_error()

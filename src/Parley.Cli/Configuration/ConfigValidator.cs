@@ -4,7 +4,10 @@ using Microsoft.Extensions.Configuration;
 using Npgsql;
 using Parley.Cli.Local;
 using Parley.Data;
+using Parley.Observer;
+using Parley.Redis;
 using Parley.Server.Auth;
+using Parley.Server.Extensions;
 
 namespace Parley.Cli.Configuration;
 
@@ -14,38 +17,20 @@ public sealed record ConfigProblem(string Key, string Message, bool IsError)
     public string Severity => IsError ? "error" : "warning";
 }
 
-/// <summary><c>Parley:Redis</c>; the server does not read it yet, <c>parley up</c> already sets it.</summary>
-public sealed class RedisSettings
-{
-    public const string Section = "Parley:Redis";
-
-    /// <summary><c>host:port</c> of the Redis server.</summary>
-    public string? Endpoint { get; set; }
-}
-
 /// <summary>
 /// Checks a configuration the way a server start would, and more: required keys, the signing key, connection strings
 /// that parse, value ranges, and keys under <c>Parley:</c> that nothing reads (errors with strict, else warnings).
 /// </summary>
 public static class ConfigValidator
 {
-    /// <summary>Every section under <c>Parley:</c> and the options class bound to it. Add a line here with each new options class.</summary>
-    private static readonly IReadOnlyDictionary<string, Type> Sections = new Dictionary<string, Type>(StringComparer.OrdinalIgnoreCase)
-    {
-        [DataOptions.Section] = typeof(DataOptions),
-        [AuthOptions.Section] = typeof(AuthOptions),
-        [RedisSettings.Section] = typeof(RedisSettings),
-        [Parley.Server.Caching.CacheOptions.Section] = typeof(Parley.Server.Caching.CacheOptions),
-        [Parley.Server.Monitoring.MonitoringOptions.Section] = typeof(Parley.Server.Monitoring.MonitoringOptions),
-        [Parley.Server.Delivery.NodeOptions.Section] = typeof(Parley.Server.Delivery.NodeOptions),
-        [Parley.Server.Delivery.DeliveryOptions.Section] = typeof(Parley.Server.Delivery.DeliveryOptions),
-        [Parley.Server.Features.Messages.SendRateOptions.Section] = typeof(Parley.Server.Features.Messages.SendRateOptions),
-    };
+    /// <summary>The server's and the observer's own tables of sections (section → options class), so they never disagree.</summary>
+    private static readonly IReadOnlyDictionary<string, Type> Sections =
+        ParleySettings.Sections.Concat(ObserverSettings.Sections).ToDictionary(pair => pair.Value, pair => pair.Key, StringComparer.OrdinalIgnoreCase);
 
     private const string PrimaryKey = DataOptions.Section + ":" + nameof(DataOptions.PrimaryConnectionString);
     private const string ReplicaKey = DataOptions.Section + ":" + nameof(DataOptions.ReplicaConnectionString);
     private const string SigningKeyKey = AuthOptions.Section + ":" + nameof(AuthOptions.SigningKey);
-    private const string RedisKey = RedisSettings.Section + ":" + nameof(RedisSettings.Endpoint);
+    private const string RedisKey = ParleySettings.RedisSection + ":" + nameof(RedisOptions.Endpoint);
 
     public static IReadOnlyList<ConfigProblem> Validate(IConfiguration configuration, bool strict)
     {
@@ -92,9 +77,14 @@ public static class ConfigValidator
     {
         if (string.IsNullOrWhiteSpace(endpoint))
             return;
-        var colon = endpoint.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(endpoint[(colon + 1)..], out var port) || port is < 1 or > 65535)
-            problems.Add(new(RedisKey, $"'{endpoint}' is not host:port", IsError: true));
+        try
+        {
+            new RedisOptions { Endpoint = endpoint }.ParseEndpoint();
+        }
+        catch (ArgumentException e)
+        {
+            problems.Add(new(RedisKey, e.Message, IsError: true));
+        }
     }
 
     /// <summary>Values that do not convert (e.g. "abc" for a number) and values out of their [Range].</summary>
@@ -132,12 +122,41 @@ public static class ConfigValidator
             problems.Add(new(key, strict ? "is not a Parley setting" : "is not a Parley setting (an error with --strict)", IsError: strict));
     }
 
-    private static bool IsKnown(string key)
+    /// <summary>Whether <paramref name="key"/> is a whole section (<c>Parley:Observer:Smtp</c>), not one setting.</summary>
+    public static bool IsSection(string key) => Sections.ContainsKey(key);
+
+    /// <summary>
+    /// Whether <paramref name="key"/> names a settable property of its section's options class, walking nested
+    /// options (<c>Parley:Data:Replica:MaxLagSeconds</c>).
+    /// </summary>
+    public static bool IsKnown(string key)
     {
         var segments = key.Split(':');
-        if (segments.Length < 3 || !Sections.TryGetValue($"{segments[0]}:{segments[1]}", out var type))
+        // The longest section the key is under: Parley:Observer:Smtp:Host is SmtpOptions.Host, not ObserverOptions.Smtp.
+        var start = segments.Length - 1;
+        Type? type = null;
+        while (start >= 2 && !Sections.TryGetValue(string.Join(':', segments[..start]), out type))
+            start--;
+        if (type is null)
             return false;
-        var property = type.GetProperty(segments[2], BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
-        return segments.Length == 3 && property is { CanWrite: true };
+        for (var i = start; i < segments.Length; i++)
+        {
+            var property = type.GetProperty(segments[i], BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
+            if (property is null)
+                return false;
+            if (i == segments.Length - 1)
+                return property.CanWrite && IsValue(property.PropertyType);
+            if (IsValue(property.PropertyType))
+                return false;
+            type = property.PropertyType;
+        }
+        return false;
+    }
+
+    /// <summary>A setting holds one value (a number, a string, a duration, an enum), not a nested options object.</summary>
+    private static bool IsValue(Type type)
+    {
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        return type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(decimal) || type == typeof(TimeSpan) || type == typeof(DateTimeOffset);
     }
 }

@@ -14,7 +14,7 @@ public static class MonitoringServices
     public static WebApplicationBuilder AddParleyMonitoring(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<MonitoringOptions>().BindConfiguration(MonitoringOptions.Section).ValidateDataAnnotations()
+        services.AddParleyOptions<MonitoringOptions>().ValidateDataAnnotations()
             .Validate(o => o.VacuumTables.All(t => !string.IsNullOrWhiteSpace(t)), "Parley:Monitoring:VacuumTables must not contain empty names.")
             .ValidateOnStart();
         services.AddMetrics();

@@ -28,8 +28,8 @@ public static class ParleyServices
     public static WebApplicationBuilder AddParley(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<DataOptions>().BindConfiguration(DataOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section).ValidateDataAnnotations()
+        services.AddParleyOptions<DataOptions>().ValidateDataAnnotations().ValidateOnStart();
+        services.AddParleyOptions<AuthOptions>().ValidateDataAnnotations()
             .Validate(o => TryKey(o), "Parley:Auth:SigningKey must be base64 of at least 32 bytes (parley up generates one).")
             .ValidateOnStart();
 
@@ -43,11 +43,11 @@ public static class ParleyServices
         services.AddSingleton<ReadRouter>();
         services.AddHostedService<FlagSyncService>();
         services.AddHostedService<SupervisorWatch>();
-        services.AddOptions<HealthOptions>().BindConfiguration(HealthOptions.Section);
+        services.AddParleyOptions<HealthOptions>();
         AddProbe<PrimaryProbe>(services);
         AddProbe<ReplicaProbe>(services);
         AddProbe<RedisProbe>(services);
-        services.AddOptions<CacheOptions>().BindConfiguration(CacheOptions.Section);
+        services.AddParleyOptions<CacheOptions>();
         services.AddSingleton<ReadCache>();
         services.AddSingleton<CachedReads>();
         services.AddSingleton<MembershipCache>();
@@ -104,7 +104,7 @@ public static class ParleyServices
     /// </summary>
     public static IServiceCollection AddParleyRedis(this IServiceCollection services)
     {
-        services.AddOptions<RedisOptions>().BindConfiguration("Parley:Redis").PostConfigure(o => o.AbortOnConnectFail = false);
+        services.AddParleyOptions<RedisOptions>().PostConfigure(o => o.AbortOnConnectFail = false);
         services.AddSingleton(sp => RedisClient.ConnectAsync(
             sp.GetRequiredService<IOptions<RedisOptions>>().Value, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Parley.Redis")).GetAwaiter().GetResult());
         return services;

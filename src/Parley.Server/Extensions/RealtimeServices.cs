@@ -10,8 +10,8 @@ public static class RealtimeServices
     public static WebApplicationBuilder AddParleyRealtime(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<DeliveryOptions>().BindConfiguration(DeliveryOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<NodeOptions>().BindConfiguration(NodeOptions.Section);
+        services.AddParleyOptions<DeliveryOptions>().ValidateDataAnnotations().ValidateOnStart();
+        services.AddParleyOptions<NodeOptions>();
         services.AddSingleton<OutboxStore>();
         services.AddSingleton<DeadLetterStore>(sp => new DeadLetterStore(sp.GetRequiredService<Parley.Data.ParleyDatabase>()));
         services.AddSingleton<RecipientStore>();
