@@ -6,6 +6,7 @@ using Parley.Server.Caching;
 using Parley.Server.Delivery;
 using Parley.Server.Features.Health;
 using Parley.Server.Features.Messages;
+using Parley.Server.Http.Admission;
 using Parley.Server.Monitoring;
 
 namespace Parley.Server.Extensions;
@@ -30,6 +31,7 @@ public static class ParleySettings
         [typeof(NodeOptions)] = NodeOptions.Section,
         [typeof(MonitoringOptions)] = MonitoringOptions.Section,
         [typeof(SendRateOptions)] = SendRateOptions.Section,
+        [typeof(AdmissionOptions)] = AdmissionOptions.Section,
     };
 
     /// <summary>Binds <typeparamref name="T"/> to its section of <see cref="Sections"/>.</summary>
