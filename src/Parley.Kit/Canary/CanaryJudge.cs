@@ -21,6 +21,11 @@ public sealed record CriterionResult(string Name, Verdict Verdict, double? Canar
 /// <see cref="CanaryPlan.MinSamples"/> in both variants; at 100% there is no control, so they are not applicable and the
 /// absolute ones (p95 against the SLO, saturation, breakers) decide. The check fails if any criterion fails, is
 /// inconclusive (holds) if any is inconclusive and none fails, else passes.
+/// When the control itself is over the SLO limit in the interval, the whole system was degraded (a stall of the machine or
+/// a shared dependency) and a failure cannot be laid at the canary's door: every failing criterion is then inconclusive,
+/// so the stage holds (up to <c>maxHold</c>) instead of rolling back. On a CPU-starved node a stall turned a healthy
+/// canary's replica reads into 1 s timeouts and fallbacks and isolated the replica breaker, while the control's reads,
+/// which have no such timeout, were merely slow (issue 12).
 /// </summary>
 public static class CanaryJudge
 {
@@ -75,17 +80,28 @@ public static class CanaryJudge
 
         if (c.BreakerOpen)
         {
-            // Breakers are named "replica=open", "cache=isolated"; only the replica's openings are counted.
-            var open = f.OpenBreakers.Where(b => c.Breakers.Contains(b.Split('=')[0])).ToList();
+            // Only the replica's openings are counted. One that closed again before the scrape fails the check only if
+            // canary reads failed over meanwhile: on a CPU-starved node a single lag probe over its timeout isolates the
+            // replica for one probe interval, with no traffic at all (a no-traffic run rolled back for it, issue 12).
+            var open = Watched(c, f.OpenBreakers).ToList();
             var openings = c.Breakers.Contains("replica") ? f.BreakerOpenings : 0;
-            var opened = open.Count > 0 || openings > 0;
+            var opened = open.Count > 0 || (openings > 0 && canary.Errors > 0);
             results.Add(new(BreakerOpen, f.NodesScraped == 0 ? Verdict.Inconclusive : opened ? Verdict.Fail : Verdict.Pass,
                 open.Count + openings, null, 0,
-                opened ? $"open now: {(open.Count == 0 ? "none" : string.Join(", ", open))}; openings in the interval: {openings:0}"
+                opened ? $"open now: {(open.Count == 0 ? "none" : string.Join(", ", open))}; openings in the interval: {openings:0}, canary reads failed over: {canary.Errors}"
+                    : openings > 0 ? $"{string.Join(", ", c.Breakers)} closed; the replica's opened {openings:0}× in the interval and closed again with no canary read failed over"
                     : $"{string.Join(", ", c.Breakers)} closed"));
         }
-        return results;
+        var controlP95 = control.Latency.Quantile(0.95);
+        if (!hasControl || control.Requests < min || controlP95 <= sloLimit) return results;
+        var degraded = string.Create(CultureInfo.InvariantCulture,
+            $"; control degraded too (p95 {Ms(controlP95):0.#} ms over the {Ms(sloLimit):0.#} ms limit): held, not the canary's doing");
+        return results.Select(r => r.Verdict == Verdict.Fail ? r with { Verdict = Verdict.Inconclusive, Detail = r.Detail + degraded } : r).ToList();
     }
+
+    /// <summary>The open breakers (named "replica=open", "cache=isolated") that <see cref="CanaryCriteria.Breakers"/> watches.</summary>
+    public static IEnumerable<string> Watched(CanaryCriteria criteria, IEnumerable<string> open) =>
+        open.Where(b => criteria.Breakers.Contains(b.Split('=')[0]));
 
     /// <summary>The check's decision from its criteria.</summary>
     public static Verdict Decide(IReadOnlyList<CriterionResult> criteria) =>

@@ -106,8 +106,14 @@ public sealed class CanaryRun(CanaryPlan plan, CanarySettings settings)
         try
         {
             await WaitForLoadAsync(loadRunning.Task, load, ct).ConfigureAwait(false);
-            var last = await ScrapeAsync(http, ct).ConfigureAwait(false);
+            var (last, stillOpen) = await WaitForClosedBreakersAsync(http, ct).ConfigureAwait(false);
             (outcome, reason) = (CanaryOutcome.Promoted, $"promoted to {plan.Stages[^1].Percent}%");
+            if (stillOpen.Count > 0)
+            {
+                await flags.SetAsync(plan.Flag, true, 0, CancellationToken.None).ConfigureAwait(false);
+                (outcome, reason) = (CanaryOutcome.Held, string.Create(CultureInfo.InvariantCulture,
+                    $"held: {string.Join(", ", stillOpen)} still not closed {plan.MaxHold.TotalSeconds:0} s (maxHold) before the first stage; flag left at 0%"));
+            }
             for (var i = 0; i < plan.Stages.Count && outcome == CanaryOutcome.Promoted; i++)
             {
                 var stage = plan.Stages[i];
@@ -144,7 +150,7 @@ public sealed class CanaryRun(CanaryPlan plan, CanarySettings settings)
                     {
                         await flags.SetAsync(plan.Flag, true, safe, CancellationToken.None).ConfigureAwait(false);
                         reason = string.Create(CultureInfo.InvariantCulture,
-                            $"held: stage {i + 1} ({stage.Percent}%) had too little data for {(check.At - heldSince).TotalSeconds:0} s (maxHold {plan.MaxHold.TotalSeconds:0} s); flag left at {safe}%");
+                            $"held: stage {i + 1} ({stage.Percent}%) had no conclusive check for {(check.At - heldSince).TotalSeconds:0} s (too little data or a degraded control) (maxHold {plan.MaxHold.TotalSeconds:0} s); flag left at {safe}%");
                         (outcome, result) = (CanaryOutcome.Held, "held too long");
                         break;
                     }
@@ -186,7 +192,8 @@ public sealed class CanaryRun(CanaryPlan plan, CanarySettings settings)
             Ms(f.Control.Latency.Quantile(0.5)), Ms(f.Control.Latency.Quantile(0.95)), f.Canary.ErrorRate, f.Control.ErrorRate, criteria, f.ScrapeErrors);
         _checks.Add(check);
         settings.OnLine?.Invoke(string.Create(CultureInfo.InvariantCulture,
-            $"check {check.Number} stage {stage + 1}/{plan.Stages.Count} {percent}%: samples on={check.CanarySamples} off={check.ControlSamples} → {check.Decision} | ")
+            $"check {check.Number} stage {stage + 1}/{plan.Stages.Count} {percent}%: samples on={check.CanarySamples} off={check.ControlSamples} "
+            + $"p95 on={check.CanaryP95Ms:0.#} off={check.ControlP95Ms:0.#} ms → {check.Decision} | ")
             + string.Join(" ", criteria.Select(c => $"{c.Name}={c.VerdictText}"))
             + (f.ScrapeErrors.Count > 0 ? $" | scrape errors: {string.Join("; ", f.ScrapeErrors)}" : ""));
         settings.OnCheck?.Invoke(check);
@@ -213,6 +220,29 @@ public sealed class CanaryRun(CanaryPlan plan, CanarySettings settings)
             }
         })).ConfigureAwait(false);
         return new Scrape(snapshots, errors);
+    }
+
+    private static readonly TimeSpan BreakerPoll = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The first stage starts only once no watched breaker is open on any node (Flagger's pre-rollout check): a replica
+    /// still replaying the load's seeding is isolated (lag over the bound) and slow, and judged at once it rolled healthy
+    /// canaries back for breakerOpen, fallbacks and latency that the flag did not cause (issue 12). Bounded by
+    /// <c>maxHold</c>; returns the scrape the first interval starts from, and the breakers still open if it ran out.
+    /// </summary>
+    private async Task<(Scrape Scrape, IReadOnlyList<string> Open)> WaitForClosedBreakersAsync(HttpClient http, CancellationToken ct)
+    {
+        var since = DateTimeOffset.UtcNow;
+        for (var announced = false; ; announced = true)
+        {
+            var scrape = await ScrapeAsync(http, ct).ConfigureAwait(false);
+            var open = plan.Criteria.BreakerOpen
+                ? CanaryJudge.Watched(plan.Criteria, scrape.Snapshots.SelectMany(s => s?.OpenBreakers ?? [])).Distinct().ToList()
+                : [];
+            if (open.Count == 0 || DateTimeOffset.UtcNow - since >= plan.MaxHold) return (scrape, open);
+            if (!announced) settings.OnLine?.Invoke($"waiting for {string.Join(", ", open)} to close before the first stage ...");
+            await Task.Delay(BreakerPoll, ct).ConfigureAwait(false);
+        }
     }
 
     /// <summary>

@@ -28,6 +28,9 @@ public sealed record LoadRunSettings(string Url, LoadProfile Profile, IReadOnlyL
 /// </summary>
 public static class LoadRunner
 {
+    // Setup's 503s are sent again for up to a minute (ParleyApiClient.RetryUnavailableFor).
+    private static readonly TimeSpan SetupRetryUnavailable = TimeSpan.FromMinutes(1);
+
     public static async Task<RunSummary> RunAsync(ILoadScenario scenario, LoadRunSettings settings, CancellationToken ct)
     {
         SocketEngine.PreferEventLoops();
@@ -43,7 +46,7 @@ public static class LoadRunner
 
         using var http = CreateClient(baseUri, httpPool, profile.RequestTimeout);
         using var setupHttp = CreateClient(baseUri, 32, TimeSpan.FromMinutes(2));
-        var context = new LoadContext(new ParleyApiClient(http), baseUri, profile, settings.Log, new ParleyApiClient(setupHttp));
+        var context = new LoadContext(new ParleyApiClient(http), baseUri, profile, settings.Log, new ParleyApiClient(setupHttp) { RetryUnavailableFor = SetupRetryUnavailable });
         var recorder = new LoadRecorder();
 
         await using var flags = await RuntimeFlags.SetAsync(context.Setup, settings.AdminHandle, settings.Flags, settings.Log, ct).ConfigureAwait(false);

@@ -32,13 +32,30 @@ public sealed class ParleyApiClient(LoopbackHttpClient http) : IDisposable
 
     public LoopbackHttpClient Http { get; } = http;
 
+    /// <summary>
+    /// How long a request answered 503 is sent again, after its Retry-After (1 s without one, at most 5 s), before the 503
+    /// is returned. For setup: a loaded node answers 503 while a dependency probe is late, and a seeding that gave up at
+    /// the first one ended canary runs before they started (issue 12). A 503 changed nothing, so sending again is safe.
+    /// Default none (measured requests count every 503).
+    /// </summary>
+    public TimeSpan RetryUnavailableFor { get; init; }
+
+    private static readonly TimeSpan MaxRetryAfter = TimeSpan.FromSeconds(5);
+
     /// <summary>Sends a request; <paramref name="body"/> is sent as is when it is a byte[], else as JSON.</summary>
     public async Task<ApiResponse> SendAsync(HttpMethod method, string path, string? token, object? body = null,
         IReadOnlyList<(string Name, string Value)>? headers = null, CancellationToken ct = default)
     {
         ReadOnlyMemory<byte> bytes = body is null ? default : body as byte[] ?? JsonSerializer.SerializeToUtf8Bytes(body, JsonSerializerOptions.Web);
-        var response = await Http.SendAsync(method.Method, path, token, bytes, headers, ct: ct).ConfigureAwait(false);
-        return new ApiResponse(response.Status, response.Body, response.ETag) { RetryAfter = response.RetryAfter };
+        var deadline = DateTimeOffset.UtcNow + RetryUnavailableFor;
+        while (true)
+        {
+            var response = await Http.SendAsync(method.Method, path, token, bytes, headers, ct: ct).ConfigureAwait(false);
+            var wait = response.RetryAfter is { } after ? TimeSpan.FromTicks(Math.Min(after.Ticks, MaxRetryAfter.Ticks)) : TimeSpan.FromSeconds(1);
+            if (response.Status != 503 || DateTimeOffset.UtcNow + wait > deadline)
+                return new ApiResponse(response.Status, response.Body, response.ETag) { RetryAfter = response.RetryAfter };
+            await Task.Delay(wait, ct).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Encodes a request once, for scenarios that send the same one again and again (<see cref="SendAsync(PreparedRequest, bool, CancellationToken)"/>).</summary>

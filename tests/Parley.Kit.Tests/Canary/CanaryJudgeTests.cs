@@ -149,6 +149,33 @@ public sealed class CanaryJudgeTests
     }
 
     [Fact]
+    public void A_regression_while_the_control_is_over_the_slo_too_holds_instead_of_rolling_back()
+    {
+        // A stall hits both variants: the canary slower, with fallbacks and the replica breaker isolated, but the control's
+        // p95 (~150 ms) is over the 60 ms limit as well, so nothing is laid at the canary's door.
+        var plan = Plan();
+        var stalled = CanaryJudge.Judge(plan, Figures(Variant(Latencies(30, 500, scale: 32), errors: 100), Variant(Latencies(31, 500, scale: 8)), 0.2, "replica=isolated"), hasControl: true);
+        Assert.Equal(Verdict.Inconclusive, CanaryJudge.Decide(stalled));
+        Assert.Equal([CanaryJudge.LatencyP95OverSlo, CanaryJudge.LatencyIncrease, CanaryJudge.ErrorRateIncrease, CanaryJudge.BreakerOpen],
+            stalled.Where(c => c.Detail.Contains("control degraded too", StringComparison.Ordinal)).Select(c => c.Name));
+
+        // The same canary against a control within the SLO (p95 ~40 ms) fails on every one of them.
+        var healthyControl = CanaryJudge.Judge(plan, Figures(Variant(Latencies(30, 500, scale: 32), errors: 100), Variant(Latencies(31, 500, scale: 2)), 0.2, "replica=isolated"), hasControl: true);
+        Assert.Equal([CanaryJudge.LatencyP95OverSlo, CanaryJudge.LatencyIncrease, CanaryJudge.ErrorRateIncrease, CanaryJudge.BreakerOpen],
+            healthyControl.Where(c => c.Verdict == Verdict.Fail).Select(c => c.Name));
+    }
+
+    [Fact]
+    public void A_replica_breaker_that_opened_and_closed_again_fails_the_check_only_if_canary_reads_failed_over()
+    {
+        var plan = Plan();
+        Verdict Breaker(VariantInterval canary) => CanaryJudge.Judge(plan, Figures(canary, Variant(Latencies(41, 500))) with { BreakerOpenings = 1 }, hasControl: true)
+            .Single(c => c.Name == CanaryJudge.BreakerOpen).Verdict;
+        Assert.Equal(Verdict.Pass, Breaker(Variant(Latencies(40, 500))));
+        Assert.Equal(Verdict.Fail, Breaker(Variant(Latencies(40, 500), errors: 1)));
+    }
+
+    [Fact]
     public void Too_little_traffic_holds_and_at_full_rollout_only_the_absolute_criteria_judge()
     {
         var plan = Plan();

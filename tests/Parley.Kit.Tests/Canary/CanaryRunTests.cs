@@ -33,10 +33,11 @@ public sealed class CanaryStackFixture : IAsyncLifetime
 /// flagged path only (latency on the replica through the fault proxy; the replica's breaker opening), holding without
 /// traffic, and an interrupt. Each run drives its own traffic (<c>--load history</c>, its own seeded users) and asserts
 /// on its own summary; no assertion bounds a duration.
-/// In the Chaos tier, not CI's: their verdicts judge latency and breakers over 3 s intervals, and on a 2-core machine at
-/// load average 50–86 healthy runs rolled back (the replica breaker isolated, a cold replica pool) — see issue 12.
+/// CI's Integration tier runs those whose fault is deterministic (none, the replica down, no traffic, an interrupt); the
+/// latency one stays in Chaos: 400 ms on the replica link also times out the replica's lag probe, so which criterion fails
+/// first (latencyIncrease or breakerOpen) is a race. A stall of a loaded machine no longer rolls a healthy run back: the
+/// control is over the SLO too in that interval, so the check holds (see <see cref="CanaryJudge"/>).
 /// </summary>
-[Trait("Category", "Chaos")]
 public sealed partial class CanaryRunTests(CanaryStackFixture fixture) : IClassFixture<CanaryStackFixture>, IAsyncLifetime
 {
     private const string Flag = FlagNames.HistoryReplica;
@@ -81,8 +82,10 @@ public sealed partial class CanaryRunTests(CanaryStackFixture fixture) : IClassF
     }
 
     // Thresholds a loaded shared machine keeps in a healthy run (the primary and the replica differ in speed there);
-    // each regression test injects far more than they allow. Only the replica's breaker is watched: the flagged path
-    // does not use Redis, whose 500 ms health probe flaps on a CPU-starved machine.
+    // each regression test injects far more than they allow. The SLO is the replica path's read timeout (1 s): a stall
+    // that slows the control past it is one that turns canary reads into fallbacks, and such an interval holds. Only the
+    // replica's breaker is watched: the flagged path does not use Redis, whose 500 ms health probe flaps on a CPU-starved
+    // machine. The live lines go to the test's output, so a failure shows every check.
     private static CanaryPlan Plan(string stages, string maxHold = "3m", int minSamples = 20) => CanaryPlan.Parse($$"""
         flag: {{Flag}}
         stages: {{stages}}
@@ -96,7 +99,7 @@ public sealed partial class CanaryRunTests(CanaryStackFixture fixture) : IClassF
           queueWaitFloor: 50ms
           poolSaturation: 0.95
           breakers: [replica]
-        slo: {p95: 10s}
+        slo: {p95: 1s}
         """);
 
     private CanarySettings Settings(string? load = "history", Action<CanaryCheck>? onCheck = null) =>
@@ -105,6 +108,7 @@ public sealed partial class CanaryRunTests(CanaryStackFixture fixture) : IClassF
             LoadScenario = load,
             LoadRate = 60,
             OnCheck = onCheck,
+            OnLine = l => Console.WriteLine($"[canary] {DateTime.UtcNow:HH:mm:ss.f} {l}"),
             StatusFile = Path.Combine(_results, "status.json"),
         };
 
@@ -123,6 +127,7 @@ public sealed partial class CanaryRunTests(CanaryStackFixture fixture) : IClassF
     }
 
     [Fact]
+    [Trait("Category", "Integration")]
     public async Task A_healthy_ramp_promotes_to_100_percent_and_writes_its_report()
     {
         var summary = await new CanaryRun(Plan("[{percent: 50, hold: 6s}, {percent: 100, hold: 3s}]"), Settings()).RunAsync(CancellationToken.None);
@@ -140,6 +145,7 @@ public sealed partial class CanaryRunTests(CanaryStackFixture fixture) : IClassF
     }
 
     [Fact]
+    [Trait("Category", "Chaos")]
     public async Task Latency_injected_on_the_replica_path_rolls_back_to_0_percent_for_the_latency_increase()
     {
         var (summary, afterCheck, faultAt) = await RunWithFaultAsync(replica => replica.Set(FaultDirection.Downstream, new LinkFaults { Latency = TimeSpan.FromMilliseconds(400) }));
@@ -158,6 +164,7 @@ public sealed partial class CanaryRunTests(CanaryStackFixture fixture) : IClassF
     }
 
     [Fact]
+    [Trait("Category", "Integration")]
     public async Task The_replica_breaker_opening_rolls_back_for_the_open_breaker()
     {
         var (summary, _, faultAt) = await RunWithFaultAsync(replica => replica.SetDown(true));
@@ -171,6 +178,7 @@ public sealed partial class CanaryRunTests(CanaryStackFixture fixture) : IClassF
     }
 
     [Fact]
+    [Trait("Category", "Integration")]
     public async Task Too_little_traffic_holds_the_stage_and_ends_with_exit_9_at_0_percent()
     {
         var summary = await new CanaryRun(Plan("[{percent: 50, hold: 3s}, {percent: 100, hold: 3s}]", maxHold: "6s"), Settings(load: null))
@@ -185,6 +193,7 @@ public sealed partial class CanaryRunTests(CanaryStackFixture fixture) : IClassF
     }
 
     [Fact]
+    [Trait("Category", "Integration")]
     public async Task An_interrupt_puts_the_flag_back_as_it_was_before_the_run()
     {
         await SetFlagAsync(false, 37);
