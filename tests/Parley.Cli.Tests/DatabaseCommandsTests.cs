@@ -14,9 +14,7 @@ public sealed class DatabaseCommandsTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _stack = await LocalStack.StartAsync(new StackOptions { WithReplica = false, WithPgBouncer = false, WithRedis = false });
-        var migrated = await CliRun.InProcessAsync("migrate", "--connection", Connection);
-        Assert.True(migrated.ExitCode == ExitCodes.Ok, migrated.ToString());
+        _stack = await MigratedPrimary.StartAsync();
     }
 
     public async Task DisposeAsync() => await _stack.DisposeAsync();
