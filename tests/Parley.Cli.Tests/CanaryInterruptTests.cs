@@ -9,8 +9,9 @@ namespace Parley.Cli.Tests;
 /// A real SIGINT (Ctrl-C) to a running <c>parley canary run</c> process against a real PostgreSQL: the flag goes back to
 /// its state before the run, the run says so and exits 130. The node to scrape does not exist, so every check holds
 /// (scrape errors, no samples) and the run waits for the signal; nothing is timed.
+/// Chaos tier, not CI: in ci16 (2026-12-01) the process had not exited 2 minutes after the SIGINT; why is not yet known.
 /// </summary>
-[Trait("Category", "Integration")]
+[Trait("Category", "Chaos")]
 public sealed class CanaryInterruptTests : IAsyncLifetime
 {
     private const string Flag = "message.history.replica.enabled";
