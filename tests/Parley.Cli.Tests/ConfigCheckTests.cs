@@ -125,6 +125,9 @@ public sealed class ConfigCheckTests : IDisposable
     [InlineData("Parley:Observer:Smtp:Host", true)]
     [InlineData("Parley:Observer:Host", false)]
     [InlineData("Parley:Auth:Admins:0", false)]
+    [InlineData("Parley:Monitoring:VacuumTables:0", true)]
+    [InlineData("Parley:Monitoring:VacuumTables:x", false)]
+    [InlineData("Parley:Monitoring:VacuumTables", false)]
     public void Nested_and_observer_keys_are_walked_by_their_options_classes(string key, bool known) =>
         Assert.Equal(known, Configuration.ConfigValidator.IsKnown(key));
 

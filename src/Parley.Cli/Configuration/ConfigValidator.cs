@@ -146,12 +146,20 @@ public static class ConfigValidator
                 return false;
             if (i == segments.Length - 1)
                 return property.CanWrite && IsValue(property.PropertyType);
+            // A list of values binds from numbered keys: Parley:Monitoring:VacuumTables:0.
+            if (IsValueList(property.PropertyType))
+                return property.CanWrite && i == segments.Length - 2 && int.TryParse(segments[i + 1], out var index) && index >= 0;
             if (IsValue(property.PropertyType))
                 return false;
             type = property.PropertyType;
         }
         return false;
     }
+
+    private static bool IsValueList(Type type) =>
+        type.IsArray ? IsValue(type.GetElementType()!)
+        : type.IsGenericType && type.GetGenericArguments() is [var item] && IsValue(item)
+            && typeof(System.Collections.IEnumerable).IsAssignableFrom(type);
 
     /// <summary>A setting holds one value (a number, a string, a duration, an enum), not a nested options object.</summary>
     private static bool IsValue(Type type)
