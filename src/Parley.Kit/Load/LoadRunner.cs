@@ -138,7 +138,7 @@ public static class LoadRunner
             Server = server,
             Timeline = timeline,
             Flags = settings.Flags,
-            Gates = verdicts.Select(v => new GateVerdict(v.Gate.Text, v.Status.ToString().ToLowerInvariant(), v.Observed, v.Describe())).ToList(),
+            Gates = verdicts.Select(v => new GateVerdict(v.Gate.Text, v.Status.ToString().ToLowerInvariant(), v.Observed, v.Describe(), v.FormatObserved())).ToList(),
             Verdict = RunSummary.VerdictOf(verdicts),
             StopReason = engine.StopReason,
             VerifyError = verifyError,

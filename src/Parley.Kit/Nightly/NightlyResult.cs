@@ -63,7 +63,7 @@ public static class NightlyJudge
 
     /// <summary>A load run's gates as criteria; a gate with no data fails (it asserted nothing).</summary>
     public static IEnumerable<Criterion> Gates(RunSummary run) =>
-        run.Gates.Select(g => new Criterion(g.Gate, g.Gate, g.Observed is { } o ? $"{F(o, "0.####")} ({g.Status})" : $"no data ({g.Status})", g.Status == "pass"));
+        run.Gates.Select(g => new Criterion(g.Gate, g.Gate, $"{g.ObservedText ?? (g.Observed is { } o ? F(o, "0.####") : "no data")} ({g.Status})", g.Status == "pass"));
 
     public static Criterion Equal(string name, double? measured, double expected, string unit = "") =>
         new(name, $"== {F(expected)}{unit}", measured is { } m ? $"{F(m)}{unit}" : "not measured", measured is { } v && v == expected);

@@ -1,6 +1,7 @@
 using Parley.Kit.Chaos.Invariants;
 using Parley.Kit.Chaos.Scenarios;
 using Parley.Kit.Load.Baselines;
+using Parley.Kit.Load.Gates;
 using Parley.Kit.Load.Reports;
 using Parley.Kit.Nightly;
 using Parley.Kit.Tests.Load;
@@ -52,6 +53,22 @@ public sealed class NightlyReportTests
         Assert.False(criteria.Single(c => c.Name == "lost==0").Passed);
         Assert.Contains("no data", criteria.Single(c => c.Name == "lost==0").Measured);
         Assert.True(criteria.Single(c => c.Name == "p95<100ms").Passed);
+    }
+
+    [Fact]
+    public void A_gate_shows_what_it_measured_in_its_own_unit()
+    {
+        var latency = new GateResult(Gate.Parse("p95<100ms"), GateStatus.Fail, 6_157_238_271);
+        var errors = new GateResult(Gate.Parse("errors<0.1%"), GateStatus.Fail, 0.8384);
+        var run = BaselineTests.Run(1, 0) with
+        {
+            Gates = new[] { latency, errors }.Select(g => new GateVerdict(g.Gate.Text, "fail", g.Observed, g.Describe(), g.FormatObserved())).ToList(),
+        };
+
+        var criteria = NightlyJudge.Gates(run).ToList();
+
+        Assert.Equal("6.16 s (fail)", criteria.Single(c => c.Name == "p95<100ms").Measured);
+        Assert.Equal("83.84% (fail)", criteria.Single(c => c.Name == "errors<0.1%").Measured);
     }
 
     [Fact]

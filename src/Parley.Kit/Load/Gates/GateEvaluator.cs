@@ -14,14 +14,13 @@ public enum GateStatus
 /// <summary>A gate's verdict with the value it saw (latencies in ns, ratios as fractions) and, when inconclusive, why.</summary>
 public sealed record GateResult(Gate Gate, GateStatus Status, double? Observed, string? Note = null)
 {
-    public string Describe()
-    {
-        var observed = Observed is not { } value ? "no data"
-            : Gate.Kind == GateKind.Latency ? Durations.Format(value)
-            : Gate.Kind == GateKind.ErrorRate || Gate.Text.EndsWith('%') ? $"{value * 100:0.###}%"
-            : $"{value:0.###}";
-        return $"{Gate.Text}: {Status.ToString().ToUpperInvariant()} ({observed}{(Note is null ? "" : $"; {Note}")})";
-    }
+    /// <summary>The observed value in the gate's own unit ("6.16 s", "0.84%"), or "no data".</summary>
+    public string FormatObserved() => Observed is not { } value ? "no data"
+        : Gate.Kind == GateKind.Latency ? Durations.Format(value)
+        : Gate.Kind == GateKind.ErrorRate || Gate.Text.EndsWith('%') ? $"{value * 100:0.###}%"
+        : $"{value:0.###}";
+
+    public string Describe() => $"{Gate.Text}: {Status.ToString().ToUpperInvariant()} ({FormatObserved()}{(Note is null ? "" : $"; {Note}")})";
 }
 
 /// <summary>What a gate is judged on: a whole run, or a window of it.</summary>

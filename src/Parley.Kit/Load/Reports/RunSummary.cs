@@ -21,7 +21,9 @@ public sealed record OperationSummary(long Requests, long Errors, IReadOnlyDicti
 /// <summary>One second of the run (measured seconds only).</summary>
 public sealed record TimelinePoint(double Second, long Requests, long Errors, double P50, double P95, double P99, double Max, double Target, double? Pool);
 
-public sealed record GateVerdict(string Gate, string Status, double? Observed, string Text);
+/// <param name="Observed">The raw value (latencies in ns, ratios as fractions).</param>
+/// <param name="ObservedText">The same in the gate's unit ("6.16 s", "0.84%"), for people.</param>
+public sealed record GateVerdict(string Gate, string Status, double? Observed, string Text, string? ObservedText = null);
 
 /// <summary>Everything a run measured: written as summary.json, read back by reports and baselines.</summary>
 public sealed record RunSummary
