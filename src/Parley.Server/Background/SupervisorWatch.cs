@@ -33,6 +33,6 @@ public sealed partial class SupervisorWatch(IOptions<NodeOptions> options, IHost
         }
     }
 
-    [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "Supervising process {Pid} has exited; stopping this node")]
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Warning, Message = "Supervising process {Pid} has exited; stopping this node")]
     private static partial void LogSupervisorGone(ILogger logger, int pid);
 }
