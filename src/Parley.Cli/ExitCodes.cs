@@ -27,6 +27,9 @@ public static class ExitCodes
     /// <summary><c>load</c>: a gate had no data to judge by (never a pass).</summary>
     public const int GateInconclusive = 7;
 
+    /// <summary><c>doctor</c>: the database differs from what its migrations define.</summary>
+    public const int Drift = 10;
+
     /// <summary>Stopped by Ctrl-C or SIGTERM before it was done.</summary>
     public const int Interrupted = 130;
 
@@ -42,6 +45,7 @@ public static class ExitCodes
           7    load: a gate had no data (inconclusive, never a pass)
           8    canary run: rolled back (a check failed; flag at 0%)
           9    canary run: held too long without enough data
+          10   doctor: the database differs from its migrations
           130  interrupted
         """;
 }

@@ -21,6 +21,7 @@ public static class ParleyCli
             ArchiveCommands.Backup(global),
             ArchiveCommands.Restore(global),
             MigrateCommand.Create(global),
+            DoctorCommand.Create(global),
             ServeCommand.Create(global),
             ConfigCommand.Create(global),
             BaselineCommand.Create(global),

@@ -26,7 +26,7 @@ public static class MigrateCommand
             {
                 migrated = await Migrator.MigrateAsync(dataSource, cli.Json ? null : cli.Progress, ct);
             }
-            catch (NpgsqlException e)
+            catch (Exception e) when (e is NpgsqlException or MigrationException)
             {
                 throw new CliException(ExitCodes.Failure, $"migration failed: {e.Message}");
             }

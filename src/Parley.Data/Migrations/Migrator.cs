@@ -7,6 +7,9 @@ namespace Parley.Data.Migrations;
 /// <summary>One embedded <c>NNNN_name.sql</c> script.</summary>
 public sealed record Migration(int Version, string Name, string Sql);
 
+/// <summary>The schema is newer than this build, or a migration failed (rolled back: the version is unchanged).</summary>
+public sealed class MigrationException(string message, Exception? inner = null) : Exception(message, inner);
+
 /// <summary>Outcome of a migration run.</summary>
 public sealed record MigrationResult(int FromVersion, int ToVersion, IReadOnlyList<Migration> Applied);
 
@@ -17,7 +20,7 @@ public sealed record MigrationResult(int FromVersion, int ToVersion, IReadOnlyLi
 public static partial class Migrator
 {
     // Arbitrary but fixed: every Parley process takes the same lock.
-    private const long AdvisoryLockKey = 0x5041524C4559; // "PARLEY"
+    internal const long AdvisoryLockKey = 0x5041524C4559; // "PARLEY"
 
     [GeneratedRegex(@"Migrations\.(\d{4})_([a-z0-9_]+)\.sql$")]
     private static partial Regex ResourceName();
@@ -67,43 +70,66 @@ public static partial class Migrator
         }
     }
 
-    public static async Task<MigrationResult> MigrateAsync(NpgsqlDataSource dataSource, IProgress<string>? progress = null, CancellationToken ct = default)
+    /// <summary>The table of applied versions; the doctor builds it in its scratch schema too.</summary>
+    internal const string VersionTableSql = """
+        CREATE TABLE IF NOT EXISTS schema_version (
+            version    integer PRIMARY KEY,
+            name       text NOT NULL,
+            applied_at timestamptz NOT NULL DEFAULT now())
+        """;
+
+    public static Task<MigrationResult> MigrateAsync(NpgsqlDataSource dataSource, IProgress<string>? progress = null, CancellationToken ct = default) =>
+        MigrateAsync(dataSource, Known, progress, ct);
+
+    /// <summary>Applies <paramref name="migrations"/> (the embedded ones, or a test's list) beyond the current version.</summary>
+    /// <exception cref="MigrationException">The schema is newer than the list, or a migration failed (and was rolled back).</exception>
+    internal static async Task<MigrationResult> MigrateAsync(NpgsqlDataSource dataSource, IReadOnlyList<Migration> migrations,
+        IProgress<string>? progress, CancellationToken ct)
     {
+        var latest = migrations[^1].Version;
         await using var conn = await dataSource.OpenConnectionAsync(ct);
-        await Execute(conn, """
-            CREATE TABLE IF NOT EXISTS schema_version (
-                version    integer PRIMARY KEY,
-                name       text NOT NULL,
-                applied_at timestamptz NOT NULL DEFAULT now())
-            """, ct);
+        // The lock comes first: two nodes creating schema_version at once would collide in the catalog.
         await Execute(conn, $"SELECT pg_advisory_lock({AdvisoryLockKey})", ct);
         try
         {
+            await Execute(conn, VersionTableSql, ct);
             var from = await CurrentVersionAsync(conn, ct);
-            if (from > LatestVersion)
-                throw new InvalidOperationException(
-                    $"The database schema is at version {from}, newer than this build knows ({LatestVersion}). Refusing to downgrade; run a newer Parley.");
+            if (from > latest)
+                throw new MigrationException(
+                    $"The database schema is at version {from}, newer than this build knows ({latest}). Refusing to downgrade; run a newer Parley.");
             var applied = new List<Migration>();
-            foreach (var migration in Known.Where(m => m.Version > from))
+            foreach (var migration in migrations.Where(m => m.Version > from))
             {
                 progress?.Report($"applying migration {migration.Version:D4}_{migration.Name}");
                 await using var tx = await conn.BeginTransactionAsync(ct);
-                await using (var cmd = new NpgsqlCommand(migration.Sql, conn, tx))
-                    await cmd.ExecuteNonQueryAsync(ct);
-                await using (var cmd = new NpgsqlCommand("INSERT INTO schema_version (version, name) VALUES ($1, $2)", conn, tx))
+                try
                 {
-                    cmd.Parameters.Add(new() { Value = migration.Version });
-                    cmd.Parameters.Add(new() { Value = migration.Name });
-                    await cmd.ExecuteNonQueryAsync(ct);
+                    await using (var cmd = new NpgsqlCommand(migration.Sql, conn, tx))
+                        await cmd.ExecuteNonQueryAsync(ct);
+                    await using (var cmd = new NpgsqlCommand("INSERT INTO schema_version (version, name) VALUES ($1, $2)", conn, tx))
+                    {
+                        cmd.Parameters.Add(new() { Value = migration.Version });
+                        cmd.Parameters.Add(new() { Value = migration.Name });
+                        await cmd.ExecuteNonQueryAsync(ct);
+                    }
+                    await tx.CommitAsync(ct);
                 }
-                await tx.CommitAsync(ct);
+                catch (PostgresException e)
+                {
+                    // DDL is transactional in PostgreSQL: the rollback undoes every statement of the script.
+                    throw new MigrationException(
+                        $"Migration {migration.Version:D4}_{migration.Name} failed and was rolled back; the schema stays at version "
+                        + $"{from + applied.Count}: {e.SqlState}: {e.MessageText}", e);
+                }
                 applied.Add(migration);
             }
-            return new MigrationResult(from, Math.Max(from, LatestVersion), applied);
+            return new MigrationResult(from, Math.Max(from, latest), applied);
         }
         finally
         {
-            await Execute(conn, $"SELECT pg_advisory_unlock({AdvisoryLockKey})", CancellationToken.None);
+            // A broken connection has lost its session, and the lock with it.
+            if (conn.FullState == System.Data.ConnectionState.Open)
+                await Execute(conn, $"SELECT pg_advisory_unlock({AdvisoryLockKey})", CancellationToken.None);
         }
     }
 
