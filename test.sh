@@ -3,15 +3,33 @@
 # parallel), then the Chaos smoke set on its own, so its latency criteria are not measured while
 # other suites compete for the cores. Ends with one line: "tests: N passed, N failed, N skipped".
 # Other tiers: ./test.sh --tier Chaos | Load | Soak | Nightly | all
+# One kind of chaos test (seed 004's categories, trait Kind): ./test.sh --tier Chaos --kind corruption
 set -uo pipefail
 cd "$(dirname "$0")"
 
 passes=("Category=Smoke|Category=Integration" "Category=Chaos&Tier=Smoke")
-if [ "${1:-}" = "--tier" ]; then
-  case "${2:-}" in
-    all) passes=("") ;;
-    *) passes=("Category=${2:?tier name}") ;;
+kind=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --tier)
+      case "${2:?tier name}" in
+        all) passes=("") ;;
+        *) passes=("Category=$2") ;;
+      esac
+      shift 2 ;;
+    --kind)
+      case "${2:-}" in
+        property|concurrent|transaction|resource|corruption|migration|recovery|load) kind=$2 ;;
+        *) echo "--kind: one of property concurrent transaction resource corruption migration recovery load" >&2; exit 2 ;;
+      esac
+      shift 2 ;;
+    *) echo "usage: ./test.sh [--tier Smoke|Integration|Chaos|Load|Soak|Nightly|all] [--kind KIND]" >&2; exit 2 ;;
   esac
+done
+if [ -n "$kind" ]; then
+  for i in "${!passes[@]}"; do
+    passes[i]="${passes[i]:+(${passes[i]})&}Kind=$kind"
+  done
 fi
 
 bash scripts/install-deps.sh prometheus || exit 1
