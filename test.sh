@@ -32,7 +32,7 @@ if [ -n "$kind" ]; then
   done
 fi
 
-bash scripts/install-deps.sh prometheus || exit 1
+bash scripts/install-deps.sh prometheus chromium || exit 1
 dotnet build Parley.slnx -c Release -v quiet -nologo || { echo "tests: 0 passed, 1 failed"; exit 1; }
 
 log=$(mktemp)

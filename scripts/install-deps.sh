@@ -13,6 +13,8 @@ for extra in "$@"; do
   case "$extra" in
     prometheus) command -v promtool >/dev/null 2>&1 || need+=(prometheus) ;;
     wrk) command -v wrk >/dev/null 2>&1 || need+=(wrk) ;;
+    # The web client's browser tests drive Debian's chromium through Playwright (no browser download).
+    chromium) [ -x /usr/bin/chromium ] || need+=(chromium) ;;
   esac
 done
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -76,6 +76,13 @@ public sealed class DeliveryOptions
     [Range(4096, 1L << 34)]
     public long ReplayMaxBytes { get; set; } = 32L << 20;
 
+    /// <summary>
+    /// A socket's typing frames are relayed at most once per this interval (more are dropped; typing is
+    /// ephemeral). Default 1 s (the web client sends one every 3 s while its user types).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan TypingMinInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Interval of server ping frames. Default 15 s.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);

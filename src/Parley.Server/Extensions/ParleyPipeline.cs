@@ -6,6 +6,8 @@ using Parley.Server.Features.Health;
 using Parley.Server.Features.Messages;
 using Parley.Server.Features.Participants;
 using Parley.Server.Features.Search;
+using Parley.Server.Features.Users;
+using Parley.Server.Features.WebClient;
 using Parley.Server.Http.Admission;
 using Parley.Server.Observability;
 
@@ -20,6 +22,7 @@ public static class ParleyPipeline
         app.UseExceptionHandler();
         // Unknown routes, wrong methods and media types answer problem+json too.
         app.UseStatusCodePages();
+        app.UseWebClient();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseRateLimiter();
@@ -32,6 +35,7 @@ public static class ParleyPipeline
         app.MapParticipantsApi();
         app.MapMessagesApi();
         app.MapSearchApi();
+        app.MapUsersApi();
         app.MapRealtimeApi();
         app.MapFlagsApi();
         return app;

@@ -19,6 +19,8 @@ public static class RealtimeServices
         services.AddSingleton<ConnectionHub>();
         services.AddSingleton<StreamConsumer>();
         services.AddHostedService(sp => sp.GetRequiredService<StreamConsumer>());
+        services.AddSingleton<TypingRelay>();
+        services.AddHostedService(sp => sp.GetRequiredService<TypingRelay>());
         services.AddSingleton<OutboxDispatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
         return builder;

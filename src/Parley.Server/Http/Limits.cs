@@ -11,6 +11,9 @@ public static class Limits
 
     public const int TitleChars = 200;
     public const int DisplayNameChars = 64;
+
+    /// <summary>A handle's maximum length (register's rule: 3–32 characters).</summary>
+    public const int HandleChars = 32;
     public const int PasswordChars = 1024;
     public const int ClientMessageIdChars = 128;
     public const int ParticipantsPerCreate = 1000;

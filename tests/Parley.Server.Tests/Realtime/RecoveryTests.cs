@@ -103,11 +103,17 @@ public sealed class CloseCodeTests
     }
 
     [Theory]
-    [InlineData("""{"type":"ping"}""", true)]
-    [InlineData("""{"type":"other"}""", false)]
-    [InlineData("""{"kind":"ping"}""", null)]
-    [InlineData("""not json""", null)]
-    [InlineData("""["ping"]""", null)]
-    public void Client_frames_are_classified(string frame, bool? expected) =>
-        Assert.Equal(expected, RealtimeConnection.IsPing(System.Text.Encoding.UTF8.GetBytes(frame)));
+    [InlineData("""{"type":"ping"}""", "ping", null)]
+    [InlineData("""{"type":"other"}""", "other", null)]
+    [InlineData("""{"type":"typing","conversationId":"0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"}""", "typing", "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b")]
+    [InlineData("""{"type":"typing","conversationId":"nope"}""", "typing", null)]
+    [InlineData("""{"kind":"ping"}""", null, null)]
+    [InlineData("""not json""", null, null)]
+    [InlineData("""["ping"]""", null, null)]
+    public void Client_frames_are_classified(string frame, string? type, string? conversation)
+    {
+        var parsed = ClientFrame.Parse(System.Text.Encoding.UTF8.GetBytes(frame));
+        Assert.Equal(type, parsed?.Type);
+        Assert.Equal(conversation is null ? null : Guid.Parse(conversation), parsed?.ConversationId);
+    }
 }

@@ -23,7 +23,7 @@ public static partial class RealtimeApi
 
     public static async Task<IResult> Connect(
         HttpContext http, ClaimsPrincipal user, string? since, ConnectionHub hub, EventStream stream, RecipientStore recipients,
-        SessionRevocations revocations, IOptions<DeliveryOptions> options, IHostApplicationLifetime lifetime, TimeProvider time,
+        SessionRevocations revocations, TypingRelay typing, IOptions<DeliveryOptions> options, IHostApplicationLifetime lifetime, TimeProvider time,
         ILoggerFactory loggers)
     {
         if (!http.WebSockets.IsWebSocketRequest)
@@ -41,7 +41,7 @@ public static partial class RealtimeApi
             KeepAliveInterval = o.KeepAliveInterval,
             KeepAliveTimeout = o.KeepAliveTimeout,
         });
-        var connection = new RealtimeConnection(user.UserId(), user.SessionId(), socket, o.SendQueueCapacity, time);
+        var connection = new RealtimeConnection(user.UserId(), user.SessionId(), socket, o.SendQueueCapacity, time, typing.Typing);
         // Registered before the replay, so nothing published meanwhile is missed; the overlap is
         // removed by eventId (TryGoLive).
         hub.Register(connection, o.MaxSocketsPerUser);

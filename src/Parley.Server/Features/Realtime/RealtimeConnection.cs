@@ -22,7 +22,9 @@ public sealed record OutgoingFrame(StreamId? Id, byte[] Frame, DateTime? Message
 /// connection replays (<c>since</c>), a full queue only means "replay again from the stream"; once
 /// live, a full queue closes the socket with <see cref="CloseCodes.SlowConsumer"/>.
 /// </summary>
-public sealed class RealtimeConnection(Guid userId, Guid sessionId, WebSocket socket, int queueCapacity, TimeProvider time)
+/// <param name="onTyping">Gets the client's <c>typing</c> frames (see <see cref="TypingRelay"/>); null ignores them.</param>
+public sealed class RealtimeConnection(
+    Guid userId, Guid sessionId, WebSocket socket, int queueCapacity, TimeProvider time, Action<RealtimeConnection, Guid>? onTyping = null)
 {
     private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(2);
 
@@ -34,6 +36,7 @@ public sealed class RealtimeConnection(Guid userId, Guid sessionId, WebSocket so
     private bool _live;
     private bool _overflowedDuringReplay;
     private StreamId _lastReplayed = StreamId.Zero;
+    private long _lastTyping = long.MinValue;
 
     public Guid UserId { get; } = userId;
 
@@ -61,6 +64,14 @@ public sealed class RealtimeConnection(Guid userId, Guid sessionId, WebSocket so
         }
         RequestClose(CloseCodes.SlowConsumer);
         return false;
+    }
+
+    /// <summary>True (and the slot taken) when this socket's last relayed typing frame is at least <paramref name="interval"/> old.</summary>
+    public bool TryTakeTypingSlot(long now, TimeSpan interval, TimeProvider clock)
+    {
+        var last = Volatile.Read(ref _lastTyping);
+        if (last != long.MinValue && clock.GetElapsedTime(last, now) < interval) return false;
+        return Interlocked.CompareExchange(ref _lastTyping, now, last) == last;
     }
 
     /// <summary>Asks the connection to close with <paramref name="code"/>; the first request wins.</summary>
@@ -217,8 +228,18 @@ public sealed class RealtimeConnection(Guid userId, Guid sessionId, WebSocket so
                         RequestClose(CloseCodes.UnsupportedData);
                         continue;
                     default:
-                        if (IsPing(buffer.AsSpan(0, count)) is not { } ping) RequestClose(CloseCodes.PolicyViolation);
-                        else if (ping) Enqueue(OutgoingFrame.Pong);
+                        switch (ClientFrame.Parse(buffer.AsSpan(0, count)))
+                        {
+                            case null:
+                                RequestClose(CloseCodes.PolicyViolation);
+                                break;
+                            case { Type: ClientFrame.Ping }:
+                                Enqueue(OutgoingFrame.Pong);
+                                break;
+                            case { Type: ClientFrame.Typing, ConversationId: { } conversation }:
+                                onTyping?.Invoke(this, conversation);
+                                break;
+                        }
                         continue;
                 }
             }
@@ -228,18 +249,29 @@ public sealed class RealtimeConnection(Guid userId, Guid sessionId, WebSocket so
             RequestClose(CloseCodes.DeadPeer);
         }
     }
+}
 
-    // True for {"type":"ping"}, false for another type (ignored, for forward compatibility), null when malformed.
-    internal static bool? IsPing(ReadOnlySpan<byte> json)
+/// <summary>
+/// A frame a client sent: <c>{"type":"ping"}</c>, <c>{"type":"typing","conversationId"}</c>, or another
+/// type (ignored, for forward compatibility; so is a typing frame without a valid conversationId).
+/// </summary>
+public sealed record ClientFrame(string Type, Guid? ConversationId)
+{
+    public const string Ping = "ping";
+    public const string Typing = "typing";
+
+    /// <summary>The frame, or null when it is not a JSON object with a string <c>type</c> (close 1008).</summary>
+    public static ClientFrame? Parse(ReadOnlySpan<byte> json)
     {
         try
         {
             var reader = new Utf8JsonReader(json);
             using var document = JsonDocument.ParseValue(ref reader);
-            if (document.RootElement.ValueKind != JsonValueKind.Object
-                || !document.RootElement.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
                 return null;
-            return type.ValueEquals("ping");
+            Guid? conversation = root.TryGetProperty("conversationId", out var c) && c.ValueKind == JsonValueKind.String && c.TryGetGuid(out var id) ? id : null;
+            return new ClientFrame(type.GetString()!, conversation);
         }
         catch (JsonException)
         {
