@@ -32,6 +32,25 @@ public sealed class RedisOptions
     /// <summary>ACL user name for <c>AUTH user password</c>; null uses the default user. Default null.</summary>
     public string? User { get; set; }
 
+    /// <summary>Speak TLS to Redis (its <c>tls-port</c>). Default false.</summary>
+    public bool Tls { get; set; }
+
+    /// <summary>The name the server's certificate must carry; null uses the endpoint's host. Default null.</summary>
+    public string? TlsHost { get; set; }
+
+    /// <summary>
+    /// A PEM file of the certificate authority that signed the server's certificate, for a private CA; null trusts the
+    /// system's store. Default null.
+    /// </summary>
+    public string? TlsCaFile { get; set; }
+
+    /// <summary>
+    /// Idle time before TCP keepalive probes start on every connection (then every third of it, 3 unanswered probes
+    /// break the connection), so a peer that vanished (a half-open socket: the subscriber waits on reads only) is
+    /// noticed; <see cref="Timeout.InfiniteTimeSpan"/> turns it off. Default 10 s.
+    /// </summary>
+    public TimeSpan KeepAlive { get; set; } = RedisDefaults.KeepAlive;
+
     /// <summary>Database index for <c>SELECT</c>; 0 sends none. Default 0.</summary>
     public int Database { get; set; }
 
@@ -65,6 +84,12 @@ public sealed class RedisOptions
     public RedisOptions Validate()
     {
         ParseEndpoint();
+        if (TlsCaFile is not null && !File.Exists(TlsCaFile))
+        {
+            throw new ArgumentException($"RedisOptions.TlsCaFile '{TlsCaFile}' does not exist.");
+        }
+
+        Positive(KeepAlive, nameof(KeepAlive));
         ArgumentNullException.ThrowIfNull(KeyPrefix, nameof(KeyPrefix));
         Positive(ConnectTimeout, nameof(ConnectTimeout));
         Positive(CommandTimeout, nameof(CommandTimeout));
@@ -99,11 +124,8 @@ public sealed class RedisOptions
         }
     }
 
-    internal EndPoint ToEndPoint()
-    {
-        var (host, port) = ParseEndpoint();
-        return IPAddress.TryParse(host, out var ip) ? new IPEndPoint(ip, port) : new DnsEndPoint(host, port);
-    }
+    internal static EndPoint ToEndPoint((string Host, int Port) address) =>
+        IPAddress.TryParse(address.Host, out var ip) ? new IPEndPoint(ip, address.Port) : new DnsEndPoint(address.Host, address.Port);
 }
 
 /// <summary>The defaults of <see cref="RedisOptions"/>.</summary>
@@ -123,6 +145,8 @@ public static class RedisDefaults
     public static readonly TimeSpan ReconnectMaxBackoff = TimeSpan.FromSeconds(2);
     /// <summary>True.</summary>
     public const bool AbortOnConnectFail = true;
+    /// <summary>10 seconds.</summary>
+    public static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(10);
     /// <summary>512 MiB, as Redis's own proto-max-bulk-len.</summary>
     public const int MaxBulkLength = 512 * 1024 * 1024;
     /// <summary>32 levels.</summary>

@@ -16,6 +16,8 @@ public sealed class RedisOptionsTests
         Assert.Equal(TimeSpan.FromMilliseconds(50), options.ReconnectMinBackoff);
         Assert.Equal(TimeSpan.FromSeconds(2), options.ReconnectMaxBackoff);
         Assert.Equal(("127.0.0.1", 6379), options.ParseEndpoint());
+        Assert.False(options.Tls);
+        Assert.Equal(TimeSpan.FromSeconds(10), options.KeepAlive);
     }
 
     [Theory]
@@ -37,6 +39,8 @@ public sealed class RedisOptionsTests
         Assert.Contains("ReconnectMaxBackoff", Assert.Throws<ArgumentException>(() =>
             new RedisOptions { ReconnectMinBackoff = TimeSpan.FromSeconds(3) }.Validate()).Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => new RedisOptions { Database = -1 }.Validate());
+        Assert.Contains("KeepAlive", Assert.Throws<ArgumentException>(() => new RedisOptions { KeepAlive = TimeSpan.Zero }.Validate()).Message, StringComparison.Ordinal);
+        Assert.Contains("TlsCaFile", Assert.Throws<ArgumentException>(() => new RedisOptions { TlsCaFile = "/nonexistent/ca.pem" }.Validate()).Message, StringComparison.Ordinal);
     }
 
     [Fact]

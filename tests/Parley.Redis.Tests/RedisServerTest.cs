@@ -16,7 +16,7 @@ public abstract class RedisServerTest(RedisServerFixture server) : IClassFixture
 
     public async Task InitializeAsync() => Client = await RedisClient.ConnectAsync(Options);
 
-    public async Task DisposeAsync() => await Client.DisposeAsync();
+    public virtual async Task DisposeAsync() => await Client.DisposeAsync();
 
     /// <summary>A subscriber on <paramref name="channel"/> that copies every message's text into <paramref name="received"/>.</summary>
     protected async Task<RedisSubscriber> SubscribeAsync(string channel, Channel<string> received)

@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using System.Threading.Channels;
 
 namespace Parley.Redis.Internal;
@@ -39,6 +41,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     private const int ReadBufferSize = 64 * 1024;
 
     private readonly Socket _socket;
+    private readonly Stream _stream;
     private readonly string _endpoint;
     private readonly RespReader _reader;
     private readonly Action<RespValue>? _onPush;
@@ -53,9 +56,10 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     private Task _writerLoop = Task.CompletedTask;
     private Task _readerLoop = Task.CompletedTask;
 
-    private PhysicalConnection(Socket socket, string endpoint, RedisOptions options, TimeProvider time, Action<RespValue>? onPush)
+    private PhysicalConnection(Socket socket, Stream stream, string endpoint, RedisOptions options, TimeProvider time, Action<RespValue>? onPush)
     {
         _socket = socket;
+        _stream = stream;
         _time = time;
         _endpoint = endpoint;
         _reader = new RespReader(options.MaxBulkLength, options.MaxNestingDepth);
@@ -70,37 +74,85 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     /// <summary>Commands written and not yet answered (for diagnostics and tests).</summary>
     public int InFlightCount => _inFlight.Count;
 
+    /// <summary>Connects to <paramref name="address"/> (TCP, keepalive, then TLS when <see cref="RedisOptions.Tls"/>), all within the connect timeout.</summary>
     public static async Task<PhysicalConnection> ConnectAsync(
-        RedisOptions options, TimeProvider time, Action<RespValue>? onPush, CancellationToken cancellationToken)
+        RedisOptions options, (string Host, int Port) address, TimeProvider time, Action<RespValue>? onPush, CancellationToken cancellationToken)
     {
+        var endpoint = $"{address.Host}:{address.Port}";
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Stream? stream = null;
         try
         {
             using var timeout = new CancellationTokenSource(options.ConnectTimeout, time);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
             try
             {
-                await socket.ConnectAsync(options.ToEndPoint(), linked.Token).ConfigureAwait(false);
+                await socket.ConnectAsync(RedisOptions.ToEndPoint(address), linked.Token).ConfigureAwait(false);
+                KeepAlive(socket, options.KeepAlive);
+                stream = new NetworkStream(socket, ownsSocket: false);
+                if (options.Tls) stream = await AuthenticateAsync(stream, options, address.Host, linked.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                throw new RedisConnectionException($"Connecting to Redis at {options.Endpoint} timed out after {options.ConnectTimeout.TotalMilliseconds} ms.");
+                throw new RedisConnectionException($"Connecting to Redis at {endpoint} timed out after {options.ConnectTimeout.TotalMilliseconds} ms.");
             }
             catch (SocketException e)
             {
-                throw new RedisConnectionException($"Cannot connect to Redis at {options.Endpoint}: {e.SocketErrorCode}. Is redis-server running there?", e);
+                throw new RedisConnectionException($"Cannot connect to Redis at {endpoint}: {e.SocketErrorCode}. Is redis-server running there?", e);
+            }
+            catch (Exception e) when (e is System.Security.Authentication.AuthenticationException or IOException)
+            {
+                throw new RedisConnectionException($"TLS with Redis at {endpoint} failed: {e.Message}", e);
             }
         }
         catch
         {
+            if (stream is not null) await stream.DisposeAsync().ConfigureAwait(false);
             socket.Dispose();
             throw;
         }
 
-        var connection = new PhysicalConnection(socket, options.Endpoint, options, time, onPush);
+        var connection = new PhysicalConnection(socket, stream, endpoint, options, time, onPush);
         connection._writerLoop = Task.Run(connection.WriteLoopAsync, CancellationToken.None);
         connection._readerLoop = Task.Run(connection.ReadLoopAsync, CancellationToken.None);
         return connection;
+    }
+
+    // Probes every third of the idle time and gives up after 3: a vanished peer breaks the connection within twice the idle time.
+    private static void KeepAlive(Socket socket, TimeSpan idle)
+    {
+        if (idle == Timeout.InfiniteTimeSpan) return;
+        var seconds = Math.Max(1, (int)idle.TotalSeconds);
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, seconds);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, Math.Max(1, seconds / 3));
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, 3);
+    }
+
+    private static async Task<Stream> AuthenticateAsync(Stream inner, RedisOptions options, string host, CancellationToken ct)
+    {
+        var ssl = new SslStream(inner, leaveInnerStreamOpen: false);
+        var client = new SslClientAuthenticationOptions { TargetHost = options.TlsHost ?? host };
+        if (options.TlsCaFile is not null)
+        {
+            // A private CA: the chain must end at one of these roots (not the system's store), and the name must match.
+            var roots = new X509Certificate2Collection();
+            roots.ImportFromPemFile(options.TlsCaFile);
+            var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+            policy.CustomTrustStore.AddRange(roots);
+            client.CertificateChainPolicy = policy;
+        }
+
+        try
+        {
+            await ssl.AuthenticateAsClientAsync(client, ct).ConfigureAwait(false);
+            return ssl;
+        }
+        catch
+        {
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 
     /// <summary>Queues a command; false when the connection has failed (the caller still owns the command).</summary>
@@ -164,7 +216,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
                     }
                 }
 
-                await SendAllAsync(batch.AsMemory(0, length)).ConfigureAwait(false);
+                await _stream.WriteAsync(batch.AsMemory(0, length)).ConfigureAwait(false);
                 foreach (var command in written)
                 {
                     if (!command.ExpectsReply)
@@ -191,15 +243,6 @@ internal sealed class PhysicalConnection : IAsyncDisposable
         }
     }
 
-    private async Task SendAllAsync(ReadOnlyMemory<byte> bytes)
-    {
-        while (!bytes.IsEmpty)
-        {
-            var sent = await _socket.SendAsync(bytes, SocketFlags.None).ConfigureAwait(false);
-            bytes = bytes[sent..];
-        }
-    }
-
     private async Task ReadLoopAsync()
     {
         var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
@@ -208,7 +251,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
         {
             while (true)
             {
-                var received = await _socket.ReceiveAsync(buffer.AsMemory(end), SocketFlags.None).ConfigureAwait(false);
+                var received = await _stream.ReadAsync(buffer.AsMemory(end)).ConfigureAwait(false);
                 if (received == 0)
                 {
                     throw new RedisConnectionException($"Redis at {_endpoint} closed the connection.");
@@ -326,6 +369,7 @@ internal sealed class PhysicalConnection : IAsyncDisposable
             // Already closed by the peer; disposing below is what matters.
         }
 
+        _stream.Dispose();
         _socket.Dispose();
         FailAll(victims, cause);
     }

@@ -71,7 +71,7 @@ internal sealed class ReconnectingConnection : IAsyncDisposable
     private async Task ConnectOnceAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
-        var connection = await PhysicalConnection.ConnectAsync(_options, _time, _onPush, cancellationToken).ConfigureAwait(false);
+        var connection = await PhysicalConnection.ConnectAsync(_options, _options.ParseEndpoint(), _time, _onPush, cancellationToken).ConfigureAwait(false);
         try
         {
             await HandshakeAsync(connection, cancellationToken).ConfigureAwait(false);
