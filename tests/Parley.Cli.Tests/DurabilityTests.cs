@@ -61,7 +61,7 @@ public sealed class DurabilityTests(ITestOutputHelper output)
             (var bobId, _) = await api.RegisterAsync("bob");
             conversation = await api.CreateConversationAsync(alice, bobId);
             var pids = await parley.PidsAsync();
-            Assert.Equal(["primary", "replica", "pgbouncer", "redis", "watchdog", "server"], pids.Keys);
+            Assert.Equal(["primary", "replica", "pgbouncer", "redis", "balancer", "watchdog", "server", "node-1"], pids.Keys);
 
             var enoughAcknowledged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             using var gate = new SemaphoreSlim(16);

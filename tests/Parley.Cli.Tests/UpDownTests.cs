@@ -33,7 +33,7 @@ public sealed class UpDownTests : IDisposable
         Assert.True(status.ExitCode == ExitCodes.Ok, status.ToString());
         var (url, components) = ParseStatus(status.Out);
         Assert.Equal(
-            ["primary", "replica", "pgbouncer", "redis", "watchdog", "server"],
+            ["primary", "replica", "pgbouncer", "redis", "balancer", "watchdog", "server", "node-1"],
             components.Select(c => c.Name));
         Assert.All(components, c => Assert.Equal("running", c.State));
 

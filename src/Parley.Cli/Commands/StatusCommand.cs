@@ -1,9 +1,13 @@
 using System.CommandLine;
 using Parley.Cli.Local;
+using Parley.Kit.Stack;
 
 namespace Parley.Cli.Commands;
 
-/// <summary><c>parley status</c>: each local process with port, pid and state (observers with their role), and whether the server answers ready.</summary>
+/// <summary>
+/// <c>parley status</c>: each local process with port, pid and state (observers with their role, nodes with the balancer's view
+/// of them), and whether the server answers ready through the balancer.
+/// </summary>
 public static class StatusCommand
 {
     /// <summary>The role shown for an observer process that did not answer <c>/health</c> (its log says why).</summary>
@@ -21,6 +25,8 @@ public static class StatusCommand
         var instance = LocalInstance.Read(cli.Home);
         var roles = (await Task.WhenAll(instance.Observers.Select(async o => (o.Name, Role: await ObserverProcesses.RoleAsync(o, ct) ?? NoAnswer))))
             .ToDictionary(r => r.Name, r => r.Role, StringComparer.Ordinal);
+        foreach (var node in await BalancerViewAsync(instance, ct))
+            roles[node.Name] = $"balancer: {node.Status}, {node.Sessions} connection(s)";
         var ready = instance.Url is { } url && await HealthProbe.IsReadyAsync(url, ct);
         var exitCode = !instance.AnyRunning ? ExitCodes.Failure
             : instance.AllRunning && instance.Url is not null && ready ? ExitCodes.Ok
@@ -55,5 +61,20 @@ public static class StatusCommand
         if (instance.Stack is { } stack)
             await cli.Out.WriteLineAsync($"Data: {stack.DataDirectory}");
         return exitCode;
+    }
+
+    /// <summary>The nodes as the balancer's runtime API reports them; none when no balancer runs or it does not answer.</summary>
+    private static async Task<IReadOnlyList<BalancedNodeState>> BalancerViewAsync(LocalInstance instance, CancellationToken ct)
+    {
+        if (instance.Stack?.Components.FirstOrDefault(c => c.Kind == StackComponentKind.Balancer) is not { Pid: not null } balancer)
+            return [];
+        try
+        {
+            return await BalancerRuntime.In(balancer.Directory).NodesAsync(ct);
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or InvalidOperationException or OperationCanceledException && !ct.IsCancellationRequested)
+        {
+            return [];
+        }
     }
 }

@@ -14,12 +14,13 @@ public static class UpCommand
     private static readonly TimeSpan DetachTimeout = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan ObserverReadyTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan ObserverStopGrace = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan BalancerCheckTimeout = TimeSpan.FromSeconds(60);
 
     public static Command Create(GlobalOptions global)
     {
         var detach = new Option<bool>("--detach", "-d") { Description = "Run in the background (log in <root>/up.log); return once the server is ready." };
-        var port = new Option<int>("--port") { Description = "HTTP port of the first node on 127.0.0.1; 0 picks a free one.", DefaultValueFactory = _ => 8080 };
-        var nodes = new Option<int>("--nodes") { Description = "Server nodes to run (on consecutive ports).", DefaultValueFactory = _ => 1 };
+        var port = new Option<int>("--port") { Description = "The public HTTP port on 127.0.0.1, the balancer's (HAProxy); 0 picks a free one.", DefaultValueFactory = _ => 8080 };
+        var nodes = new Option<int>("--nodes") { Description = "Server nodes behind the balancer (each on a free loopback port).", DefaultValueFactory = _ => 1 };
         var pgBouncer = new Option<bool>("--pgbouncer") { Description = "Send writes through PgBouncer (transaction mode) instead of straight to the primary." };
         var redisMemory = new Option<int>("--redis-maxmemory")
         {
@@ -34,7 +35,7 @@ public static class UpCommand
         observers.InRange(1, 16);
         redisMemory.InRange(1, 1_048_576);
 
-        var command = new Command("up", "Start PostgreSQL (primary + replica), PgBouncer and Redis, migrate, and run the server until Ctrl-C.")
+        var command = new Command("up", "Start PostgreSQL (primary + replica), PgBouncer and Redis, migrate, and run the server nodes behind HAProxy until Ctrl-C.")
         {
             detach, port, nodes, pgBouncer, redisMemory, admins, observer, observers,
         };
@@ -146,24 +147,18 @@ public static class UpCommand
                 ["Parley:Redis:Endpoint"] = stack.RedisEndpoint,
             };
             var apps = new List<WebApplication>();
-            try
-            {
-                for (var node = 0; node < options.Nodes; node++)
-                {
-                    var port = options.Port == 0 ? 0 : options.Port + node;
-                    apps.Add(await ServerHost.StartAsync([], settings, $"http://127.0.0.1:{port}", quiet: true, shutdown.Token));
-                }
-            }
-            catch
-            {
-                await ServerHost.StopAsync(apps);
-                throw;
-            }
-            var urls = apps.Select(app => ServerHost.Urls(app).First()).ToList();
             IReadOnlyList<ObserverProcess> observers = [];
             var served = false;
             try
             {
+                // Even one node goes behind the balancer: one public URL, and the same path a cluster takes.
+                for (var node = 0; node < options.Nodes; node++)
+                    apps.Add(await ServerHost.StartAsync([], settings, "http://127.0.0.1:0", quiet: true, shutdown.Token));
+                var nodes = apps.Select((app, i) => new BalancedNode(BalancedNode.NameOf(i), new Uri(ServerHost.Urls(app).First()).Port)).ToList();
+                await stack.StartBalancerAsync(nodes, options.Port, shutdown.Token);
+                // The printed URL answers at once: every node has passed a health check (HAProxy counts them up before the first).
+                await stack.BalancerRuntime!.WaitUntilCheckedAsync(BalancerCheckTimeout, ct: shutdown.Token);
+                var url = stack.BalancerUrl!.ToString().TrimEnd('/');
                 if (options.Rules is { } rules)
                 {
                     // Straight to the primary (replication cannot go through PgBouncer), in the environment rather than on the command line.
@@ -174,18 +169,18 @@ public static class UpCommand
                     });
                     await ObserverProcesses.WaitUntilReadyAsync(observers, ObserverReadyTimeout, shutdown.Token);
                 }
-                new ServerInfo(Environment.ProcessId, urls).Write(home);
+                new ServerInfo(Environment.ProcessId, [url], nodes.Select(n => $"http://127.0.0.1:{n.Port}").ToList()).Write(home);
 
                 var started = string.Join(", ", stack.Components.Select(c => $"{c.Name} :{c.Port}"));
-                await cli.Out.WriteLineAsync($"Parley is up at {string.Join(" ", urls)}  (Ctrl-C to stop)");
-                await cli.Out.WriteLineAsync($"  started: {started}; {options.Nodes} server node(s){(options.PgBouncer ? ", writes through PgBouncer" : "")}");
+                await cli.Out.WriteLineAsync($"Parley is up at {url}  (Ctrl-C to stop)");
+                await cli.Out.WriteLineAsync($"  started: {started}; {options.Nodes} server node(s) behind the balancer ({string.Join(", ", nodes.Select(n => $"{n.Name} :{n.Port}"))}){(options.PgBouncer ? ", writes through PgBouncer" : "")}");
                 if (observers.Count > 0)
                     await cli.Out.WriteLineAsync($"  observers: {string.Join(", ", observers.Select(o => $"{o.Name} pid {o.Pid} at {o.Url}"))} (rules {options.Rules})");
                 await cli.Out.WriteLineAsync(DataLine(stack.DataDirectory));
                 await cli.Out.FlushAsync(CancellationToken.None);
 
                 served = true;
-                await ServerHost.RunUntilShutdownAsync(apps, shutdown.Token);
+                await ServerHost.RunUntilShutdownAsync(apps, shutdown.Token, () => DrainAsync(stack, nodes));
                 await cli.Err.WriteLineAsync("Stopping the server, the observers and the local stack ...");
             }
             finally
@@ -202,6 +197,23 @@ public static class UpCommand
         }
         await cli.Out.WriteLineAsync("Parley stopped.");
         return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// Before the nodes stop: the balancer sends them nothing new (clients get its 503 + Retry-After), so the requests they
+    /// finish are the ones they have; their sockets close with 1001. A balancer that no longer answers has nothing to drain.
+    /// </summary>
+    private static async Task DrainAsync(LocalStack stack, IReadOnlyList<BalancedNode> nodes)
+    {
+        try
+        {
+            foreach (var node in nodes)
+                await stack.BalancerRuntime!.DrainAsync(node.Name);
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or InvalidOperationException or OperationCanceledException)
+        {
+            // Stopping anyway.
+        }
     }
 
     private static string DataLine(string? data) =>

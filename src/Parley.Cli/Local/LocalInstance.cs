@@ -26,7 +26,11 @@ public sealed class LocalInstance
                 components.Add(new ComponentStatus("watchdog", null, watchdog, Processes.IsAlive(watchdog)));
         }
         if (upPid is { } up)
+        {
             components.Add(new ComponentStatus("server", ServerPort, up, Processes.IsAlive(up)));
+            // The nodes run in the up process, each on its own port behind the balancer.
+            components.AddRange((server?.Nodes ?? []).Select((url, i) => new ComponentStatus(BalancedNode.NameOf(i), new Uri(url).Port, up, Processes.IsAlive(up))));
+        }
         components.AddRange(observers.Select(o => new ComponentStatus(o.Name, new Uri(o.Url).Port, o.Pid, Processes.IsAlive(o.Pid))));
         Components = components;
     }
@@ -50,7 +54,7 @@ public sealed class LocalInstance
     public bool AllRunning => Components.Count > 0 && Components.All(c => c.Running);
 
     /// <summary>Pids of the stack's components and watchdog that still run.</summary>
-    public IEnumerable<int> LiveStackPids => Components.Where(c => c.Running && c.Name != "server" && Observers.All(o => o.Name != c.Name)).Select(c => c.Pid!.Value);
+    public IEnumerable<int> LiveStackPids => Components.Where(c => c.Running && c.Pid != UpPid && Observers.All(o => o.Name != c.Name)).Select(c => c.Pid!.Value);
 
     private int? ServerPort => Url is { } url && Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri.Port : null;
 

@@ -47,11 +47,16 @@ public static class ServerHost
     public static IReadOnlyList<string> Urls(WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
 
-    /// <summary>Waits until <paramref name="shutdown"/> fires or a node stops by itself, then stops every node.</summary>
-    public static async Task RunUntilShutdownAsync(IReadOnlyList<WebApplication> apps, CancellationToken shutdown)
+    /// <summary>
+    /// Waits until <paramref name="shutdown"/> fires or a node stops by itself, then runs <paramref name="beforeStop"/>
+    /// (<c>up</c> drains its nodes at the balancer) and stops every node.
+    /// </summary>
+    public static async Task RunUntilShutdownAsync(IReadOnlyList<WebApplication> apps, CancellationToken shutdown, Func<Task>? beforeStop = null)
     {
         var stopped = apps.Select(app => Task.Delay(Timeout.Infinite, app.Lifetime.ApplicationStopping).ContinueWith(_ => { }, TaskScheduler.Default));
         await Task.WhenAny([Task.Delay(Timeout.Infinite, shutdown).ContinueWith(_ => { }, TaskScheduler.Default), .. stopped]);
+        if (beforeStop is not null)
+            await beforeStop();
         await StopAsync(apps);
     }
 

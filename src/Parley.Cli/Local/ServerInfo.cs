@@ -2,8 +2,11 @@ using System.Text.Json;
 
 namespace Parley.Cli.Local;
 
-/// <summary><c>server.json</c>: the running <c>parley up</c> process and the URLs its nodes listen on, written once they answer.</summary>
-public sealed record ServerInfo(int Pid, IReadOnlyList<string> Urls)
+/// <summary>
+/// <c>server.json</c>: the running <c>parley up</c> process, its public URL (the balancer's) in <paramref name="Urls"/>, and the
+/// URLs its nodes listen on behind it, in order (<c>node-1</c> first); written once they answer.
+/// </summary>
+public sealed record ServerInfo(int Pid, IReadOnlyList<string> Urls, IReadOnlyList<string>? Nodes = null)
 {
     public static ServerInfo? Read(ParleyHome home)
     {

@@ -21,6 +21,8 @@ public sealed class LocalStack : IAsyncDisposable
     private readonly PgBouncerServer? _pgBouncer;
     private readonly RedisServer? _redis;
     private readonly SmtpServer? _smtp;
+    private HaproxyServer? _balancer;
+    private IReadOnlyList<StackComponent> _components;
     private readonly Lock _lock = new();
     private int? _watchdogPid;
     private Task? _stopTask;
@@ -37,7 +39,7 @@ public sealed class LocalStack : IAsyncDisposable
         _pgBouncer = options.WithPgBouncer ? new PgBouncerServer(data, env, _primary!, options.Database) : null;
         _redis = options.WithRedis ? new RedisServer(data, env, options.Durable, options.RedisMaxMemoryMegabytes) : null;
         _smtp = options.WithSmtp ? new SmtpServer(data, env) : null;
-        Components = Drivers.Select(driver => new StackComponent(driver, WriteState)).ToList();
+        _components = Drivers.Select(driver => new StackComponent(driver, WriteState)).ToList();
     }
 
     /// <summary>Where stack.json lives: <see cref="StackOptions.RootDirectory"/>, or the temporary directory created for this stack.</summary>
@@ -63,8 +65,8 @@ public sealed class LocalStack : IAsyncDisposable
     /// <summary>The Maildir the SMTP server writes each mail it accepts to, as one file under <c>new/</c>.</summary>
     public string? SmtpMaildir => _smtp?.Maildir;
 
-    /// <summary>In start order: primary, replica, pgbouncer, redis, smtp (those the options asked for).</summary>
-    public IReadOnlyList<StackComponent> Components { get; }
+    /// <summary>In start order: primary, replica, pgbouncer, redis, smtp (those the options asked for), then the balancer once started.</summary>
+    public IReadOnlyList<StackComponent> Components => _components;
 
     public StackComponent Primary => Find(StackComponentKind.Primary) ?? throw NotStarted("a primary");
 
@@ -76,7 +78,16 @@ public sealed class LocalStack : IAsyncDisposable
 
     public StackComponent? Smtp => Find(StackComponentKind.Smtp);
 
-    private IEnumerable<ComponentDriver> Drivers => new ComponentDriver?[] { _primary, _replica, _pgBouncer, _redis, _smtp }.OfType<ComponentDriver>();
+    /// <summary>HAProxy in front of the nodes, once <see cref="StartBalancerAsync"/> started it.</summary>
+    public StackComponent? Balancer => Find(StackComponentKind.Balancer);
+
+    /// <summary><c>http://127.0.0.1:port</c> of the balancer, or null before <see cref="StartBalancerAsync"/>.</summary>
+    public Uri? BalancerUrl => Balancer is { } balancer ? new Uri($"http://127.0.0.1:{balancer.Port}") : null;
+
+    /// <summary>The balancer's runtime API (drain a node, read the nodes' states), or null before <see cref="StartBalancerAsync"/>.</summary>
+    public BalancerRuntime? BalancerRuntime => _balancer is { } balancer ? new BalancerRuntime(balancer.SocketPath) : null;
+
+    private IEnumerable<ComponentDriver> Drivers => new ComponentDriver?[] { _primary, _replica, _pgBouncer, _redis, _smtp, _balancer }.OfType<ComponentDriver>();
 
     /// <summary>
     /// Starts the components the options ask for and waits until each is ready. On failure stops what it started
@@ -104,6 +115,59 @@ public sealed class LocalStack : IAsyncDisposable
             throw;
         }
         return stack;
+    }
+
+    /// <summary>
+    /// Starts HAProxy (Debian's <c>haproxy</c>) on 127.0.0.1:<paramref name="port"/> (0: a free one) in front of
+    /// <paramref name="nodes"/>, as the stack's last component: it checks each node's <c>/health/ready</c> every second (two
+    /// failures take a node out, two passes bring it back), keeps WebSockets as tunnels, answers 503 + Retry-After when no node
+    /// can, and stops with the stack (the watchdog included). The nodes may start after it. One balancer per stack.
+    /// </summary>
+    public async Task<StackComponent> StartBalancerAsync(IReadOnlyList<BalancedNode> nodes, int port = 0, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(nodes);
+        if (nodes.Count == 0 || nodes.Select(n => n.Name).Distinct(StringComparer.Ordinal).Count() != nodes.Count)
+            throw new ArgumentException("The balancer needs at least one node, each with its own name.", nameof(nodes));
+        if (port is < 0 or > 65535)
+            throw new ArgumentOutOfRangeException(nameof(port), port, "A TCP port, or 0 for a free one.");
+        // A port asked for is that port or a failure, as a server's own --urls would be; the other components may move.
+        if (port > 0 && !LoopbackPorts.IsFree(port))
+            throw new StackStartException("balancer", $"127.0.0.1:{port} is taken by another process", "") { Reason = $"127.0.0.1:{port} is taken by another process" };
+        var driver = new HaproxyServer(_layout.DataDirectory, _env, StackBinaries.LocateHaproxy(), nodes);
+        var component = new StackComponent(driver, WriteState);
+        lock (_lock)
+        {
+            if (_balancer is not null || _stopTask is not null)
+                throw new InvalidOperationException(_balancer is null ? "The stack is stopping." : "This stack already has a balancer.");
+            _balancer = driver;
+            _components = [.. _components, component];
+        }
+        RestartWatchdog();
+        try
+        {
+            await component.CreateAsync(port == 0 ? null : port, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            await StopBalancerAsync(CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+        return component;
+    }
+
+    /// <summary>Stops the balancer and removes it from the stack (a later <see cref="StartBalancerAsync"/> may start another). No-op without one.</summary>
+    public async Task StopBalancerAsync(CancellationToken ct = default)
+    {
+        if (Balancer is not { } component)
+            return;
+        await component.StopAsync(ct).ConfigureAwait(false);
+        lock (_lock)
+        {
+            _balancer = null;
+            _components = _components.Where(c => c != component).ToList();
+        }
+        RestartWatchdog();
+        WriteState();
     }
 
     /// <summary>
@@ -164,6 +228,8 @@ public sealed class LocalStack : IAsyncDisposable
         var layout = new StackLayout(state.RootDirectory, state.DeleteRootOnStop, state.DataDirectory, state.KeepData);
         var env = new StackEnvironment(StackBinaries.Locate(options, state.RunAsPostgres), state.RunAsPostgres, options.ReadyTimeout, progress: null);
         var stack = new LocalStack(options, layout, env);
+        if (kinds.Contains(StackComponentKind.Balancer))
+            stack._balancer = new HaproxyServer(layout.DataDirectory, env, "haproxy", nodes: []); // stopped by its pid file; never launched
         foreach (var driver in stack.Drivers.Reverse())
         {
             driver.Port = state.Components.Single(component => component.Kind == driver.Kind).Port;
@@ -201,9 +267,7 @@ public sealed class LocalStack : IAsyncDisposable
     private async Task StartComponentsAsync(CancellationToken ct)
     {
         await _env.CreateDirectoryForPostgresAsync(_layout.DataDirectory, ct).ConfigureAwait(false);
-        _watchdogPid = Watchdog.Start(
-            _env.Binaries, _ownerPid, Drivers.Reverse().Select(driver => driver.ShellStopCommand), _layout.ShellCleanup());
-        _env.Report($"watchdog: pid {_watchdogPid} stops the stack when process {_ownerPid} exits");
+        StartWatchdog();
         if (_ownerPid == Environment.ProcessId)
         {
             AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
@@ -216,6 +280,24 @@ public sealed class LocalStack : IAsyncDisposable
         if (_layout.KeepData)
             await File.WriteAllTextAsync(_layout.PortsFile, JsonSerializer.Serialize(Components.ToDictionary(c => c.Name, c => c.Port)), ct).ConfigureAwait(false);
         _env.Report($"stack ready; state in {_layout.StateFile}");
+    }
+
+    private void StartWatchdog()
+    {
+        _watchdogPid = Watchdog.Start(
+            _env.Binaries, _ownerPid, Drivers.Reverse().Select(driver => driver.ShellStopCommand), _layout.ShellCleanup());
+        _env.Report($"watchdog: pid {_watchdogPid} stops the stack when process {_ownerPid} exits");
+    }
+
+    // The watchdog's script lists the components to stop; a balancer started or stopped later needs a new one.
+    private void RestartWatchdog()
+    {
+        if (_stopTask is not null)
+            return;
+        if (_watchdogPid is { } old)
+            Watchdog.Stop(old);
+        StartWatchdog();
+        WriteState();
     }
 
     private Dictionary<string, int> ReadPorts()

@@ -10,6 +10,9 @@ public enum StackComponentKind
 
     /// <summary>A local SMTP server (aiosmtpd) that keeps what it receives in a Maildir; only with <see cref="StackOptions.WithSmtp"/>.</summary>
     Smtp,
+
+    /// <summary>HAProxy in front of the Parley nodes, on the one public port; only with <see cref="LocalStack.StartBalancerAsync"/>.</summary>
+    Balancer,
 }
 
 /// <summary>Whether a component's process is up.</summary>

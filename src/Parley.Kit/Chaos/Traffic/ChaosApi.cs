@@ -53,7 +53,7 @@ public sealed class ChaosApi : IDisposable
     public async Task<ChaosUser> LoginAsync(string handle)
     {
         var (status, body) = await CallAsync("setup:login", null, HttpMethod.Post, "/v1/auth/login", new { handle, password = "chaos password" }).ConfigureAwait(false);
-        if (status != 200 || body is null) throw new InvalidOperationException($"login {handle}: {status}");
+        if (status != 200 || body is null) throw new InvalidOperationException($"login {handle}: {status} {body?["detail"]}");
         return new ChaosUser(Guid.Parse(body["userId"]!.GetValue<string>()), handle, body["accessToken"]!.GetValue<string>());
     }
 

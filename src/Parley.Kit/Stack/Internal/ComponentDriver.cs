@@ -18,6 +18,7 @@ internal abstract class ComponentDriver(StackComponentKind kind, string dataDire
         StackComponentKind.Replica => "replica",
         StackComponentKind.PgBouncer => "pgbouncer",
         StackComponentKind.Smtp => "smtp",
+        StackComponentKind.Balancer => "balancer",
         _ => "redis",
     };
 

@@ -59,6 +59,10 @@ internal sealed record StackBinaries(string? PostgresBin, string? PgBouncer, str
             new[] { "initdb", "pg_ctl", "pg_basebackup", "postgres" }.All(name => File.Exists(Path.Combine(dir, name)));
     }
 
+    /// <summary>Debian's haproxy (in /usr/sbin), for <see cref="LocalStack.StartBalancerAsync"/>.</summary>
+    public static string LocateHaproxy(string? searchPath = null) =>
+        Require("haproxy", (searchPath ?? $"{Environment.GetEnvironmentVariable("PATH")}:{SystemPath}").Split(':', StringSplitOptions.RemoveEmptyEntries), "apt-get install -y haproxy");
+
     private static string Require(string name, string[] path, string install) =>
         path.Select(dir => Path.Combine(dir, name)).FirstOrDefault(File.Exists)
             ?? throw new MissingBinaryException(name, install);
