@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
@@ -34,7 +35,7 @@ public sealed class ChatPage(IPage page)
     public ILocator Messages => page.Locator("#message-list > li[data-message-id]");
 
     public ILocator MessageWithBody(string body) =>
-        Messages.Filter(new() { Has = page.Locator(".body", new() { HasTextRegex = new System.Text.RegularExpressions.Regex($"^{System.Text.RegularExpressions.Regex.Escape(body)}$") }) });
+        Messages.Filter(new() { Has = page.Locator(".body", new() { HasTextRegex = new Regex($"^{Regex.Escape(body)}$") }) });
 
     public ILocator HistoryStatus => page.Locator("#history-status");
 

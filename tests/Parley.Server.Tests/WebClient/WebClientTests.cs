@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using Parley.Server.Features.Realtime;
@@ -200,6 +201,68 @@ public sealed class WebClientTests(ParleyFixture fixture, BrowserFixture browser
         await bobPage.CloseAsync();
     }
 
+    [Fact]
+    public async Task A_send_whose_answer_is_lost_is_retried_with_the_same_client_message_id_and_stored_once()
+    {
+        var (api, ada, bob, conversation, bobPage) = await BobSignedInAsync("hello");
+        using var _ = api;
+        // The stored message's live event is lost too, so only the retry can confirm the bubble.
+        var tap = await SocketTap.RouteAsync(bobPage);
+        tap.Dropping = true;
+        await bobPage.OpenAsync(conversation);
+        // The first send reaches the server, which stores it; its answer never reaches the page (a connection reset).
+        var lost = 0;
+        var answers = new List<(int Status, string? Replay)>();
+        await bobPage.Page.RouteAsync(new Regex($"/v1/conversations/{conversation}/messages$"), async route =>
+        {
+            if (route.Request.Method != "POST" || Interlocked.Increment(ref lost) > 1)
+            {
+                await route.ContinueAsync();
+                return;
+            }
+            var stored = await route.FetchAsync();
+            lock (answers) answers.Add((stored.Status, null));
+            await route.AbortAsync("connectionreset");
+        });
+        bobPage.Page.Response += (_, response) =>
+        {
+            if (response.Request.Method == "POST" && response.Url.EndsWith($"/{conversation}/messages", StringComparison.Ordinal))
+                lock (answers) answers.Add((response.Status, response.Headers.GetValueOrDefault("idempotent-replay")));
+        };
+
+        await bobPage.SendAsync("sent once");
+        await Expect(bobPage.Page.Locator("#message-list > li.pending")).ToHaveCountAsync(0);
+        Assert.Equal(["hello", "sent once"], await bobPage.BodiesAsync());
+        lock (answers) Assert.Equal([(201, null), (200, "true")], answers);
+        Assert.Equal(2, (await api.MessageIdsAsync(ada, conversation)).Count);
+        Assert.Equal(1, tap.Dropped);
+        await bobPage.CloseAsync();
+    }
+
+    [Fact]
+    public async Task On_resync_required_the_client_catches_up_over_rest_with_what_its_socket_never_delivered()
+    {
+        var (api, ada, bob, conversation, bobPage) = await BobSignedInAsync("before the gap");
+        using var _ = api;
+        var tap = await SocketTap.RouteAsync(bobPage);
+        await bobPage.OpenAsync(conversation);
+        await Expect(bobPage.MessageWithBody("before the gap")).ToHaveCountAsync(1);
+
+        tap.Dropping = true;
+        string[] lost = ["lost 1", "lost 2", "lost 3"];
+        foreach (var body in lost) await api.SendMessageAsync(ada, conversation, body);
+        await Eventually.True(() => Task.FromResult(tap.Dropped == lost.Length), "the three events reached the socket and were lost", BrowserFixture.Wait);
+        tap.Dropping = false;
+        Assert.Equal(["before the gap"], await bobPage.BodiesAsync());
+
+        tap.Inject("""{"type":"resync.required"}""");
+        await Expect(bobPage.MessageWithBody("lost 3")).ToHaveCountAsync(1);
+        await api.SendMessageAsync(ada, conversation, "live again");
+        await Expect(bobPage.MessageWithBody("live again")).ToHaveCountAsync(1);
+        Assert.Equal(["before the gap", .. lost, "live again"], await bobPage.BodiesAsync());
+        await bobPage.CloseAsync();
+    }
+
     /// <summary>
     /// The main screens, wide and narrow. The narrow layout shows one pane at a time (the list, or the open
     /// conversation with a Back button). With <c>PARLEY_SCREENSHOTS=DIR</c> the pictures are written there
@@ -208,7 +271,8 @@ public sealed class WebClientTests(ParleyFixture fixture, BrowserFixture browser
     [Fact]
     public async Task The_main_screens_render_wide_and_narrow_and_are_saved_as_screenshots()
     {
-        var folder = Environment.GetEnvironmentVariable("PARLEY_SCREENSHOTS") is { Length: > 0 } dir ? dir : Directory.CreateTempSubdirectory("parley-shots").FullName;
+        var keep = Environment.GetEnvironmentVariable("PARLEY_SCREENSHOTS") is { Length: > 0 };
+        var folder = keep ? Environment.GetEnvironmentVariable("PARLEY_SCREENSHOTS")! : Directory.CreateTempSubdirectory("parley-shots").FullName;
         Directory.CreateDirectory(folder);
         var shots = new List<string>();
         async Task Shot(IPage page, string name)
@@ -262,6 +326,7 @@ public sealed class WebClientTests(ParleyFixture fixture, BrowserFixture browser
         await narrow.CloseAsync();
 
         Assert.All(shots, path => Assert.True(new FileInfo(path).Length > 1000, $"{path} holds a picture"));
+        if (!keep) Directory.Delete(folder, recursive: true);
     }
 
     [Fact]
@@ -282,5 +347,39 @@ public sealed class WebClientTests(ParleyFixture fixture, BrowserFixture browser
         await ApiClient.AssertProblem(await api.Http.GetAsync("/v1/conversations"), HttpStatusCode.Unauthorized);
         Assert.Equal(HttpStatusCode.OK, (await api.Http.GetAsync("/health/live")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await api.Http.GetAsync("/metrics")).StatusCode);
+    }
+
+    /// <summary>A page's <c>/v1/ws</c> run through the test: while <see cref="Dropping"/>, the server's <c>message.created</c> frames are lost (counted); <see cref="Inject"/> speaks for the server.</summary>
+    private sealed class SocketTap
+    {
+        private volatile bool _dropping;
+        private int _dropped;
+        private IWebSocketRoute? _route;
+
+        public bool Dropping { get => _dropping; set => _dropping = value; }
+
+        public int Dropped => Volatile.Read(ref _dropped);
+
+        public void Inject(string frame) => _route!.Send(frame);
+
+        /// <summary>Routes the page's sockets through a new tap and reloads it, so its socket is the tapped one.</summary>
+        public static async Task<SocketTap> RouteAsync(ChatPage page)
+        {
+            var tap = new SocketTap();
+            await page.Page.RouteWebSocketAsync(new Regex("/v1/ws"), ws =>
+            {
+                tap._route = ws;
+                var server = ws.ConnectToServer();
+                server.OnMessage(frame =>
+                {
+                    var text = frame.Text ?? ""; // the server sends text frames only
+                    if (tap._dropping && text.Contains("\"message.created\"", StringComparison.Ordinal)) Interlocked.Increment(ref tap._dropped);
+                    else ws.Send(text);
+                });
+            });
+            await page.Page.ReloadAsync();
+            await page.WaitLiveAsync();
+            return tap;
+        }
     }
 }
