@@ -2,8 +2,10 @@ using System.Net;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
+using Parley.Kit.Stack;
 using Parley.Server.Features.Realtime;
 using Parley.Server.Tests.Infrastructure;
+using Parley.Server.Tests.Realtime;
 using static Microsoft.Playwright.Assertions;
 
 namespace Parley.Server.Tests.WebClient;
@@ -199,6 +201,64 @@ public sealed class WebClientTests(ParleyFixture fixture, BrowserFixture browser
 
         Assert.Equal(["before the drop", .. missed, "after the return"], await bobPage.BodiesAsync());
         await bobPage.CloseAsync();
+    }
+
+    [Fact]
+    public async Task A_node_killed_behind_the_balancer_costs_the_page_nothing_it_comes_back_through_the_other()
+    {
+        var id = $"web-{Random.Shared.Next(100_000)}";
+        var nodes = new List<ServerNode>();
+        try
+        {
+            for (var n = 1; n <= 2; n++)
+                nodes.Add(await ServerNode.StartAsync(new Dictionary<string, string?>(fixture.Settings) { ["Parley:Node:Id"] = $"{id}-{n}" }));
+            await fixture.Stack.StartBalancerAsync([new BalancedNode("node-1", nodes[0].BaseAddress.Port), new BalancedNode("node-2", nodes[1].BaseAddress.Port)]);
+            await fixture.Stack.BalancerRuntime!.WaitUntilCheckedAsync(BrowserFixture.Wait);
+            var (api, ada, bob) = await TwoUsersAsync();
+            using var _ = api;
+            var conversation = await api.CreateConversationAsync(ada, bob);
+            await api.SendMessageAsync(ada, conversation, "before the kill");
+            var bobPage = await ChatPage.SignInAsync(browser, fixture.Stack.BalancerUrl!, bob.Handle);
+            await bobPage.OpenAsync(conversation);
+            await Expect(bobPage.MessageWithBody("before the kill")).ToHaveCountAsync(1);
+            // Every state the connection badge shows from now on.
+            await bobPage.Page.EvaluateAsync("""
+                () => { window.states = []; new MutationObserver(() => window.states.push(document.getElementById('connection').dataset.state))
+                    .observe(document.getElementById('connection'), { attributes: true, attributeFilter: ['data-state'] }); }
+                """);
+
+            // The node holding Bob's socket (the only socket on these fresh nodes) is killed with SIGKILL.
+            ServerNode? holder = null;
+            await Eventually.True(async () =>
+            {
+                foreach (var node in nodes)
+                {
+                    using var http = new HttpClient { BaseAddress = node.BaseAddress };
+                    if (await MetricsScrape.ValueAsync(http, "parley_ws_connections") >= 1) holder = node;
+                }
+                return holder is not null;
+            }, "the node that holds Bob's socket", BrowserFixture.Wait);
+            await holder!.KillAsync();
+            var survivor = nodes.Single(n => n != holder);
+            using var direct = new ApiClient(new HttpClient { BaseAddress = survivor.BaseAddress, Timeout = BrowserFixture.Wait });
+            var sent = new List<string>();
+            for (var i = 1; i <= 5; i++)
+            {
+                sent.Add($"after the kill {i}");
+                await direct.SendMessageAsync(ada, conversation, sent[^1]);
+            }
+
+            await Expect(bobPage.MessageWithBody("after the kill 5")).ToHaveCountAsync(1);
+            await bobPage.WaitLiveAsync();
+            Assert.Equal(["before the kill", .. sent], await bobPage.BodiesAsync());
+            Assert.Contains("reconnecting", await bobPage.Page.EvaluateAsync<string[]>("() => window.states"));
+            await bobPage.CloseAsync();
+        }
+        finally
+        {
+            await fixture.Stack.StopBalancerAsync();
+            foreach (var node in nodes) await node.DisposeAsync();
+        }
     }
 
     [Fact]
