@@ -28,17 +28,23 @@ public sealed class ConversationStore(ParleyDatabase db, ConversationAccess acce
         WHERE p.conversation_id = $1 ORDER BY p.joined_at, p.user_id
         """;
 
-    // One row when the user exists: its handle, plus role and joined_at when it was added (null when already present).
-    internal const string AddParticipantSql = """
-        WITH added AS (
+    // Membership changes hold the conversation's row FOR SHARE: a delete committing between the access check and
+    // the change then makes it change nothing (found by ConversationRaceTests: a participant added after the delete).
+    private const string LiveConversation = "live AS (SELECT id FROM conversations WHERE id = $1 AND deleted_at IS NULL FOR SHARE)";
+
+    // One row when the user exists: its handle, role and joined_at when it was added (null when already present),
+    // and whether the conversation still exists.
+    internal const string AddParticipantSql = $"""
+        WITH {LiveConversation},
+        added AS (
             INSERT INTO participants (conversation_id, user_id, role, joined_at)
-            SELECT $1, id, 'member', $3 FROM users WHERE id = $2
+            SELECT $1, u.id, 'member', $3 FROM users u, live WHERE u.id = $2
             ON CONFLICT DO NOTHING
             RETURNING role, joined_at),
         event AS (
             INSERT INTO outbox (conversation_id, type, payload)
             SELECT $1, 'participant.added', jsonb_build_object('userId', $2::uuid) FROM added)
-        SELECT u.handle, a.role, a.joined_at FROM users u LEFT JOIN added a ON true WHERE u.id = $2
+        SELECT u.handle, a.role, a.joined_at, EXISTS (SELECT FROM live) FROM users u LEFT JOIN added a ON true WHERE u.id = $2
         """;
 
     // Each change writes its outbox event in the same statement; the row count is the event's.
@@ -60,9 +66,10 @@ public sealed class ConversationStore(ParleyDatabase db, ConversationAccess acce
         SELECT id, 'conversation.deleted', '{}'::jsonb FROM deleted
         """;
 
-    internal const string RemoveParticipantSql = """
-        WITH removed AS (
-            DELETE FROM participants WHERE conversation_id = $1 AND user_id = $2
+    internal const string RemoveParticipantSql = $"""
+        WITH {LiveConversation},
+        removed AS (
+            DELETE FROM participants WHERE conversation_id = $1 AND user_id = $2 AND EXISTS (SELECT FROM live)
             RETURNING conversation_id, user_id)
         INSERT INTO outbox (conversation_id, type, payload)
         SELECT conversation_id, 'participant.removed', jsonb_build_object('userId', user_id) FROM removed
@@ -263,6 +270,8 @@ public sealed class ConversationStore(ParleyDatabase db, ConversationAccess acce
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         if (!await reader.ReadAsync(ct))
             return Outcome<ParticipantRecord>.Fail(OutcomeStatus.NotFound, $"No user with id {newUserId}.");
+        if (!reader.GetBoolean(3))
+            return Outcome<ParticipantRecord>.Fail(OutcomeStatus.NotFound, "No such conversation.");
         return reader.IsDBNull(1)
             ? Outcome<ParticipantRecord>.Fail(OutcomeStatus.Conflict, "The user is already a participant.")
             : Outcome<ParticipantRecord>.Ok(new ParticipantRecord(newUserId, reader.GetString(0), reader.GetString(1), reader.GetDateTime(2)));

@@ -1,0 +1,75 @@
+namespace Parley.Data.Tests.Chaos;
+
+/// <summary>
+/// Concurrency (seed 004, concurrent): parallel clients race on one conversation through the real store; afterwards
+/// the rows keep the invariants: the version counts the applied renames and the delete, nothing is applied after the
+/// delete, each user's membership events alternate and end where the membership is, and the Ok answers are exactly
+/// the events written.
+/// </summary>
+[Collection(ChaosPostgresCollection.Name)]
+[Trait("Category", "Chaos")]
+[Trait("Tier", "Smoke")]
+[Trait("Kind", "concurrent")]
+public sealed class ConversationRaceTests(ChaosPostgres server)
+{
+    public static TheoryData<string, int> Races
+    {
+        get
+        {
+            var races = new TheoryData<string, int>();
+            foreach (var race in new[] { "rename vs rename", "rename vs delete", "add vs remove", "add vs delete", "remove vs delete" })
+            foreach (var clients in new[] { 4, 16 })
+                races.Add(race, clients);
+            return races;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Races))]
+    public async Task Parallel_clients_on_one_conversation_keep_the_invariants(string race, int clients)
+    {
+        await using var chaos = await ConversationChaos.StartAsync(server);
+        var before = await chaos.ReadAsync();
+        var store = chaos.Store;
+        var (id, owner, users) = (chaos.Conversation, chaos.Owner, chaos.Users);
+        var versions = Enumerable.Range(1, clients + 1).ToArray();
+        Func<int, Task<bool>> client = race switch
+        {
+            "rename vs rename" => i => Ok(store.UpdateTitleAsync(id, owner, [1], $"c{i}", default)),
+            "rename vs delete" => i => i == 0 ? Ok(store.DeleteAsync(id, owner, default)) : Ok(store.UpdateTitleAsync(id, owner, versions, $"c{i}", default)),
+            "add vs remove" => i => i / 4 % 2 == 0
+                ? Ok(store.AddParticipantAsync(id, owner, users[i % 4], default))
+                : Ok(store.RemoveParticipantAsync(id, owner, users[i % 4], default)),
+            "add vs delete" => i => i == 0 ? Ok(store.DeleteAsync(id, owner, default)) : Ok(store.AddParticipantAsync(id, owner, users[1 + (i % 3)], default)),
+            _ => i => i == 0 ? Ok(store.DeleteAsync(id, owner, default)) : Ok(store.RemoveParticipantAsync(id, owner, users[0], default)),
+        };
+
+        var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var runs = Enumerable.Range(0, clients).Select(i => Task.Run(async () => { await start.Task; return await client(i); })).ToArray();
+        start.SetResult();
+        var answers = await Task.WhenAll(runs).WaitAsync(TimeSpan.FromMinutes(1));
+
+        var after = await chaos.ReadAsync();
+        var events = after.Events.Skip(before.Events.Count).ToList();
+        var context = $"{race}, {clients} clients: {answers.Count(a => a)} Ok; {after}";
+        Assert.True(answers.Count(a => a) == events.Count, context + ": the Ok answers are not the events written");
+        Assert.True(after.Version == 1 + after.Events.Count(e => e.Type is "conversation.updated" or "conversation.deleted"), context + ": the version does not count the changes");
+        var deleted = after.Events.FindIndex(e => e.Type == "conversation.deleted");
+        Assert.True(deleted < 0 || deleted == after.Events.Count - 1, context + ": a change was applied after the delete");
+        Assert.Equal(deleted >= 0, after.Deleted);
+        foreach (var user in users)
+        {
+            var own = after.Events.Where(e => e.User == user).Select(e => e.Type).ToList();
+            var member = before.Members.Contains(user);
+            foreach (var type in own)
+            {
+                Assert.True(type == (member ? "participant.removed" : "participant.added"), context + $": membership events of a user do not alternate: {string.Join(", ", own)}");
+                member = !member;
+            }
+            Assert.Equal(member, after.Members.Contains(user));
+        }
+        if (race == "rename vs rename") Assert.Single(answers, a => a);
+    }
+
+    private static async Task<bool> Ok<T>(Task<Outcome<T>> outcome) => (await outcome).Status == OutcomeStatus.Ok;
+}
