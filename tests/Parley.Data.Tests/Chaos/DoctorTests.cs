@@ -172,6 +172,33 @@ public sealed class DoctorTests(ChaosPostgres server)
         Assert.True(report.Ok, string.Join("\n", report.Findings));
     }
 
+    [Fact]
+    public async Task An_observer_group_reading_only_tables_needs_no_outbox_publication()
+    {
+        await using var db = await server.CreateDatabaseAsync();
+        foreach (var statement in new[] { Checkpoint, Slot, "CREATE PUBLICATION {group}_tables FOR TABLE feature_flags" })
+            await db.ExecuteAsync(statement.Replace("{group}", db.Name, StringComparison.Ordinal));
+        var report = await SchemaDoctor.CheckAsync(db.Source);
+        Assert.True(report.Ok, string.Join("\n", report.Findings));
+    }
+
+    [Fact]
+    public async Task A_database_migrated_into_its_own_schema_is_checked_there()
+    {
+        await using var db = await server.CreateDatabaseAsync(migrated: false);
+        await db.ExecuteAsync("CREATE SCHEMA app");
+        await using var app = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(db.ConnectionString) { SearchPath = "app" }.ConnectionString);
+        await Migrator.MigrateAsync(app);
+        var clean = await SchemaDoctor.CheckAsync(app);
+        Assert.True(clean.Ok, string.Join("\n", clean.Findings));
+        Assert.Equal("app", clean.Schema);
+
+        await using (var drop = app.CreateCommand("DROP INDEX idx_outbox_undispatched"))
+            await drop.ExecuteNonQueryAsync();
+        var finding = Assert.Single((await SchemaDoctor.CheckAsync(app)).Findings);
+        Assert.Equal(("index", "idx_outbox_undispatched", "missing"), (finding.Check, finding.Subject, finding.Problem));
+    }
+
     /// <summary>Runs every repair statement one by one, as an operator would paste them.</summary>
     private static async Task RepairAsync(TestDatabase db, DoctorReport report)
     {
