@@ -14,11 +14,11 @@ public sealed record ConversationChaos(TestDatabase Db, ParleyDatabase Data, Con
     /// <summary>The events a conversation change writes to the outbox in the same statement.</summary>
     public const string EventTypes = "'conversation.updated', 'conversation.deleted', 'participant.added', 'participant.removed'";
 
-    /// <summary>A conversation of the owner and <c>Users[0]</c>; statements time out after 1 s (the smallest setting).</summary>
+    /// <summary>A conversation of the owner and <c>Users[0]</c>; statements time out after 3 s: the timeout fault waits it out, and a loaded machine does not reach it otherwise.</summary>
     public static async Task<ConversationChaos> StartAsync(ChaosPostgres server)
     {
         var db = await server.CreateDatabaseAsync();
-        var data = new ParleyDatabase(new DataOptions { PrimaryConnectionString = db.ConnectionString, StatementTimeoutSeconds = 1 });
+        var data = new ParleyDatabase(new DataOptions { PrimaryConnectionString = db.ConnectionString, StatementTimeoutSeconds = 3 });
         var time = TimeProvider.System;
         var store = new ConversationStore(data, new ConversationAccess(data, new MembershipCache(time)), new CursorCodec(new byte[32]),
             new ReadRouter(data, new FeatureFlags(data), new ReplicaBreaker(new ReplicaOptions(), NullLogger<ReplicaBreaker>.Instance, time), time), time);
