@@ -67,6 +67,10 @@ public sealed class ScenarioTests(ChaosEnvironmentFixture fixture, ITestOutputHe
     [Fact, Trait("Tier", "Full")]
     public Task Consumer_kill_loses_no_message() => RunAsync("consumer-kill");
 
+    /// <summary>Issue 16: SIGKILL of one of three nodes behind HAProxy; every request and socket through the balancer.</summary>
+    [Fact, Trait("Tier", "Full"), Trait("Kind", "recovery")]
+    public Task Node_kill_behind_the_balancer_loses_no_201_and_every_socket_is_back_within_5_s() => RunAsync("node-kill-balanced");
+
     [Fact, Trait("Tier", "Full")]
     public Task Db_pool_breaker_answers_503_fast_and_recovers() => RunAsync("db-pool-breaker");
 

@@ -17,7 +17,7 @@ public static class ChaosCatalog
     public static IReadOnlyList<ChaosScenario> All { get; } =
     [
         ReplicaLag(), CacheFailure(), PoolExhaustion(), ReplicaPartition(), SlowQueryStorm(),
-        ConsumerKill(), RedisPartition(), DbPoolBreaker(), CascadingFailure(), MigrationUnderLoad(), ReconnectChurn(),
+        ConsumerKill(), NodeKillBalanced(), RedisPartition(), DbPoolBreaker(), CascadingFailure(), MigrationUnderLoad(), ReconnectChurn(),
         .. Observer.ObserverScenario.All,
     ];
 
@@ -103,6 +103,21 @@ public static class ChaosCatalog
         new TrafficPlan { Nodes = 2, ApiNodes = [0], ListenerNodes = [1, 0], Listeners = true, ReadsPerSecond = 10, SendsPerSecond = 40, FaultDuration = TimeSpan.FromSeconds(3), Recovery = TimeSpan.FromSeconds(6) },
         run => new NodeCrash(run.Nodes[1]),
         r => [AtLeast("sends succeed (node A)", r.SuccessRateDuringFault, 1), AtMost("recovery (every delivery caught up)", r.RecoverySeconds, 5, "s")],
+        smoke: false);
+
+    /// <summary>
+    /// Issue 16: one of three nodes behind the balancer killed (SIGKILL) under steady sends, reads and a socket per member, all
+    /// through the balancer's one URL; restarted on its port after the fault. Zero lost 201s, every socket back within 5 s.
+    /// </summary>
+    public static ChaosScenario NodeKillBalanced() => new FaultedScenario(
+        "node-kill-balanced", "Node 2 of 3 behind HAProxy killed with SIGKILL under 30 sends/s, 20 reads/s and 9 sockets, all through the balancer; restarted 6 s later",
+        new TrafficPlan { Nodes = 3, Balanced = true, Listeners = true, ReadsPerSecond = 20, SendsPerSecond = 30 },
+        run => new NodeCrash(run.Nodes[1]),
+        // The restart (a dotnet process start, 10-20 s at load average 50) is in the recovery time, so that is bounded by the
+        // recovery probe's 30 s only; requests in flight on the node when it died may get no answer (counted, not a violation).
+        r => [AtMost("201 messages lost", r.Invariants.Lost.Count, 0, "messages"), AtMost("every socket back (longest time without one)", r.LongestSocketGapSeconds, 5, "s")],
+        detected: async run => (await run.BalancerNodesAsync().ConfigureAwait(false))[1] is { Serving: false },
+        recovered: async run => (await run.BalancerNodesAsync().ConfigureAwait(false)).All(n => n.Checked),
         smoke: false);
 
     /// <summary>Seed 002 test 9: Redis partitioned; the outbox holds events, delivery resumes by itself with zero loss.</summary>

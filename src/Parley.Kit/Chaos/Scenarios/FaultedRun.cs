@@ -2,6 +2,7 @@ using Parley.Kit.Chaos.Faults;
 using Parley.Kit.Chaos.Invariants;
 using Parley.Kit.Chaos.Nodes;
 using Parley.Kit.Chaos.Traffic;
+using Parley.Kit.Stack;
 
 namespace Parley.Kit.Chaos.Scenarios;
 
@@ -9,6 +10,11 @@ namespace Parley.Kit.Chaos.Scenarios;
 public sealed record TrafficPlan
 {
     public int Nodes { get; init; } = 1;
+    /// <summary>
+    /// The nodes behind the stack's balancer (HAProxy, as <c>parley up</c> runs it): every request and socket goes to its one
+    /// URL (<see cref="ApiNodes"/> and <see cref="ListenerNodes"/> do not apply); it is stopped after the run.
+    /// </summary>
+    public bool Balanced { get; init; }
     public bool ViaPgBouncer { get; init; }
     public IReadOnlyDictionary<string, string?>? NodeOverrides { get; init; }
     /// <summary>Nodes (by index) the HTTP traffic goes to; null: all, round-robin.</summary>
@@ -60,6 +66,10 @@ public sealed class RunContext
         Owned.Add(resource);
         return resource;
     }
+
+    /// <summary>The nodes as the balancer sees them (<see cref="TrafficPlan.Balanced"/> runs only).</summary>
+    public Task<IReadOnlyList<Parley.Kit.Stack.BalancedNodeState>> BalancerNodesAsync() =>
+        (Env.Stack.BalancerRuntime ?? throw new InvalidOperationException("This run has no balancer (TrafficPlan.Balanced).")).NodesAsync();
 
     /// <summary>The overall and per-check status of <c>/health/ready</c> on node 0 (null: no answer).</summary>
     public Task<Dictionary<string, string>?> ReadyAsync() => Api.ReadyAsync();
@@ -115,12 +125,21 @@ public static class FaultedRun
         var listeners = new List<ChaosListener>();
         var runId = Random.Shared.Next(100_000, 999_999);
         RunContext? run = null;
+        var balanced = false;
         try
         {
             env.Progress?.Report($"{scenario.Name}: starting {plan.Nodes} node(s)");
             for (var i = 0; i < plan.Nodes; i++)
                 nodes.Add(await env.StartNodeAsync($"chaos-{scenario.Name}-{runId}-{i}", env.NodeSettings($"chaos-{runId}-{i}", plan.ViaPgBouncer, plan.NodeOverrides), ct).ConfigureAwait(false));
-            var apiNodes = (plan.ApiNodes ?? Enumerable.Range(0, plan.Nodes).ToList()).Select(i => nodes[i].BaseAddress).ToList();
+            if (plan.Balanced)
+            {
+                balanced = true;
+                await env.Stack.StartBalancerAsync(nodes.Select((n, i) => new BalancedNode(BalancedNode.NameOf(i), n.BaseAddress.Port)).ToList(), ct: ct).ConfigureAwait(false);
+                await env.Stack.BalancerRuntime!.WaitUntilCheckedAsync(ParleyNode.StartTimeout, ct: ct).ConfigureAwait(false);
+            }
+            IReadOnlyList<Uri> NodeUris(IReadOnlyList<int>? chosen) =>
+                plan.Balanced ? [env.Stack.BalancerUrl!] : (chosen ?? Enumerable.Range(0, plan.Nodes).ToList()).Select(i => nodes[i].BaseAddress).ToList();
+            var apiNodes = NodeUris(plan.ApiNodes);
             using var api = new ChaosApi(ledger, apiNodes, plan.RequestTimeout);
             run = new RunContext(env, ledger, nodes, api);
 
@@ -137,7 +156,7 @@ public static class FaultedRun
             if (prepare is not null) await prepare(run).ConfigureAwait(false);
             if (plan.Listeners)
             {
-                var uris = run.ListenerUris ?? (plan.ListenerNodes ?? Enumerable.Range(0, plan.Nodes).ToList()).Select(i => nodes[i].BaseAddress).ToList();
+                var uris = run.ListenerUris ?? NodeUris(plan.ListenerNodes);
                 foreach (var (_, _, members) in conversations)
                     foreach (var member in members) listeners.Add(new ChaosListener(api, uris, member, $"L{listeners.Count}-{member.Handle}"));
                 listeners.Add(new ChaosListener(api, uris, await api.NewUserAsync("outsider").ConfigureAwait(false), "outsider"));
@@ -183,13 +202,17 @@ public static class FaultedRun
             if (listeners.Count > 0)
                 run.Notes.Add($"listeners: {listeners.Count}, reconnects {listeners.Sum(l => l.Connects - 1)}, resyncs {listeners.Sum(l => l.Resyncs)}");
 
-            var result = Measure(scenario, fault, ledger, injectedAt, detectedAt, removedAt, probeRecoveredAt, invariants, run.Notes);
+            var result = Measure(scenario, fault, ledger, injectedAt, detectedAt, removedAt, probeRecoveredAt, invariants, run.Notes) with
+            {
+                LongestSocketGapSeconds = listeners.Count == 0 ? null : Math.Round(listeners.Max(l => l.LongestGapMs) / 1000, 2),
+            };
             return result with { Criteria = criteria(result).ToList() };
         }
         finally
         {
             foreach (var listener in listeners) await listener.DisposeAsync().ConfigureAwait(false);
             foreach (var owned in run?.Owned ?? []) await owned.DisposeAsync().ConfigureAwait(false);
+            if (balanced) await env.Stack.StopBalancerAsync(CancellationToken.None).ConfigureAwait(false);
             foreach (var node in nodes) await node.DisposeAsync().ConfigureAwait(false);
             await env.HealAsync(CancellationToken.None).ConfigureAwait(false);
         }
@@ -234,6 +257,10 @@ public static class FaultedRun
         {
             notes.Add("p95 during the fault by operation: " + string.Join(", ", during.GroupBy(r => r.Operation).OrderBy(g => g.Key, StringComparer.Ordinal)
                 .Select(g => $"{g.Key} {P95(g.Select(r => r.LatencyMs).Order().ToList()):0} ms ({g.Count()})")));
+            // Requests without an HTTP answer are no violation (a client retries them), but which and why says where the fault showed.
+            var unanswered = during.Where(r => r.Status == 0 && r.Error is not null).GroupBy(r => $"{r.Operation} {r.Error}").ToList();
+            if (unanswered.Count > 0)
+                notes.Add("without an answer during the fault: " + string.Join(", ", unanswered.OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} ×{g.Count()} (first at +{g.Min(r => r.StartMs) - injectedAt:0} ms)")));
             notes.Add("slowest during the fault: " + string.Join(", ", during.OrderByDescending(r => r.LatencyMs).Take(5)
                 .Select(r => $"{r.Operation} at +{r.StartMs - injectedAt:0} ms took {r.LatencyMs:0} ms{ServerAccount(r)}")));
         }

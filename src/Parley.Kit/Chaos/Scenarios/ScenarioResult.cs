@@ -30,6 +30,8 @@ public sealed record ScenarioResult
     public double? RecoverySeconds { get; init; }
     /// <summary>How long after the removal the recovery probe was given (<see cref="TrafficPlan.RecoveryBound"/>).</summary>
     public double RecoveryBoundSeconds { get; init; }
+    /// <summary>The longest any listener was without a WebSocket (from a drop to its next connection); null without listeners.</summary>
+    public double? LongestSocketGapSeconds { get; init; }
     public IReadOnlyDictionary<int, int> StatusCounts { get; init; } = new Dictionary<int, int>();
     public IReadOnlyList<Criterion> Criteria { get; init; } = [];
     public required InvariantReport Invariants { get; init; }
@@ -49,7 +51,8 @@ public sealed record ScenarioResult
             $"{Scenario}: {(Passed ? "PASS" : "FAIL")} — {Description}",
             $"  fault: {Fault}",
             $"  requests {Requests} ({RequestsDuringFault} during the fault), success {SuccessRateDuringFault:P2}, answered {AnsweredRateDuringFault:P2}, "
-                + $"p95 {P95DuringFaultMs:0} ms (before the fault {P95BeforeFaultMs:0} ms), worst {WorstLatencyDuringFaultMs:0} ms, detection {(DetectionSeconds is { } d ? $"{d:0.0} s" : "n/a")}, recovery {(RecoverySeconds is { } s ? $"{s:0.0} s" : "never")}",
+                + $"p95 {P95DuringFaultMs:0} ms (before the fault {P95BeforeFaultMs:0} ms), worst {WorstLatencyDuringFaultMs:0} ms, detection {(DetectionSeconds is { } d ? $"{d:0.0} s" : "n/a")}, recovery {(RecoverySeconds is { } s ? $"{s:0.0} s" : "never")}"
+                + (LongestSocketGapSeconds is { } gap ? $", longest socket gap {gap:0.00} s" : ""),
             $"  statuses: {string.Join(' ', StatusCounts.OrderBy(kv => kv.Key).Select(kv => $"{(kv.Key == 0 ? "none" : kv.Key)}×{kv.Value}"))}",
             $"  invariants: {Invariants.Describe()}",
         };

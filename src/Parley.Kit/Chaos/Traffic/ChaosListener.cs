@@ -23,6 +23,9 @@ public sealed class ChaosListener : IAsyncDisposable
     private readonly Task _loop;
     private string? _lastEventId;
     private int _connects;
+    private double? _droppedAtMs;
+    private double _longestGapMs;
+    private readonly Lock _gapLock = new();
     private int _resyncs;
     private bool _resyncPending;
     private ClientWebSocket? _socket;
@@ -45,6 +48,19 @@ public sealed class ChaosListener : IAsyncDisposable
 
     /// <summary><c>resync.required</c> frames received.</summary>
     public int Resyncs => Volatile.Read(ref _resyncs);
+
+    /// <summary>
+    /// The longest time (ms) this listener was without a socket: from a connection's end to the next one's start, an
+    /// outage still open counting until now. 0 when its first connection never dropped.
+    /// </summary>
+    public double LongestGapMs
+    {
+        get
+        {
+            lock (_gapLock)
+                return Math.Max(_longestGapMs, _droppedAtMs is { } dropped ? _ledger.NowMs - dropped : 0);
+        }
+    }
 
     /// <summary>Completes once the first connection is live (a pong came back).</summary>
     public Task Live => _live.Task;
@@ -75,6 +91,7 @@ public sealed class ChaosListener : IAsyncDisposable
                     await socket.ConnectAsync(uri.Uri, connect.Token).ConfigureAwait(false);
                 }
                 Interlocked.Increment(ref _connects);
+                Connected();
                 if (_resyncPending) await CatchUpAsync().ConfigureAwait(false);
                 await socket.SendAsync("""{"type":"ping"}"""u8.ToArray(), WebSocketMessageType.Text, true, _stop.Token).ConfigureAwait(false);
                 await ReceiveAsync(socket).ConfigureAwait(false);
@@ -83,6 +100,7 @@ public sealed class ChaosListener : IAsyncDisposable
             {
                 // dropped: reconnect below
             }
+            Dropped();
             if (!_stop.IsCancellationRequested)
                 await Task.Delay(200, _stop.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
@@ -124,6 +142,26 @@ public sealed class ChaosListener : IAsyncDisposable
                     if (json?["eventId"] is { } other) _lastEventId = other.GetValue<string>();
                     break;
             }
+        }
+    }
+
+    private void Connected()
+    {
+        lock (_gapLock)
+        {
+            if (_droppedAtMs is { } dropped)
+                _longestGapMs = Math.Max(_longestGapMs, _ledger.NowMs - dropped);
+            _droppedAtMs = null;
+        }
+    }
+
+    // Only a connection that was up can drop; a failed attempt leaves the outage open.
+    private void Dropped()
+    {
+        lock (_gapLock)
+        {
+            if (_connects > 0 && _droppedAtMs is null && !_stop.IsCancellationRequested)
+                _droppedAtMs = _ledger.NowMs;
         }
     }
 
