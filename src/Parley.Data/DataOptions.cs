@@ -26,6 +26,14 @@ public sealed class DataOptions
     [Range(1, 300)]
     public int StatementTimeoutSeconds { get; set; } = 5;
 
+    /// <summary>
+    /// Settings for a tool that is not serving requests (the CLI, the canary, the kits): it waits up to 15 s to connect,
+    /// as a request may not, since a busy machine can take seconds to start a PostgreSQL backend (the canary's first
+    /// flag read failed after 2 s in a CI run at load average 50).
+    /// </summary>
+    public static DataOptions ForTool(string primaryConnectionString) =>
+        new() { PrimaryConnectionString = primaryConnectionString, PoolWaitSeconds = 15 };
+
     /// <summary>Replica lag bound, probe and breaker settings (<c>Parley:Data:Replica</c>).</summary>
     public Routing.ReplicaOptions Replica { get; set; } = new();
 

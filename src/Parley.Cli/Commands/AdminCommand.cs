@@ -50,7 +50,7 @@ public static class AdminCommand
     public static async Task GrantForLocalStackAsync(CliContext cli, string connectionString, IReadOnlyList<string> handles, CancellationToken ct)
     {
         if (handles.Count == 0) return;
-        await using var db = new ParleyDatabase(new DataOptions { PrimaryConnectionString = connectionString });
+        await using var db = new ParleyDatabase(DataOptions.ForTool(connectionString));
         var roles = new AdminRoles(db);
         foreach (var handle in handles)
         {

@@ -43,7 +43,7 @@ public static class DatabaseTarget
     /// <summary>Runs <paramref name="action"/> on the target database; a database error ends it as a failure with its message.</summary>
     public static async Task<int> RunAsync(CliContext cli, string? connection, Func<ParleyDatabase, Task<int>> action)
     {
-        await using var db = new ParleyDatabase(new DataOptions { PrimaryConnectionString = ConnectionString(cli, connection) });
+        await using var db = new ParleyDatabase(DataOptions.ForTool(ConnectionString(cli, connection)));
         try
         {
             return await action(db);

@@ -89,7 +89,7 @@ public sealed class CanaryRun(CanaryPlan plan, CanarySettings settings)
         foreach (var node in settings.Nodes) LoopbackGuard.Ensure(node.ToString());
         var startedAt = DateTimeOffset.UtcNow;
         Directory.CreateDirectory(settings.ResultsDirectory);
-        await using var db = new ParleyDatabase(new DataOptions { PrimaryConnectionString = settings.PrimaryConnectionString });
+        await using var db = new ParleyDatabase(DataOptions.ForTool(settings.PrimaryConnectionString));
         var flags = new FeatureFlags(db);
         await flags.ReloadAsync(ct).ConfigureAwait(false);
         var previous = flags.All.FirstOrDefault(f => f.Name == plan.Flag);

@@ -73,7 +73,7 @@ public static class NightlySuite
         };
         await using (var chaos = await ChaosEnvironment.StartAsync(options.Progress, ct).ConfigureAwait(false))
         {
-            await using (var db = new ParleyDatabase(new DataOptions { PrimaryConnectionString = chaos.Stack.PrimaryConnectionString }))
+            await using (var db = new ParleyDatabase(DataOptions.ForTool(chaos.Stack.PrimaryConnectionString)))
                 await new AdminRoles(db).GrantAsync(AdminHandle, holdUntilRegistered: true, ct).ConfigureAwait(false);
             var env = new NightlyEnvironment(chaos, options, scale);
             foreach (var test in tests)

@@ -69,13 +69,13 @@ public sealed partial class CanaryRunTests(CanaryStackFixture fixture) : IClassF
 
     private async Task SetFlagAsync(bool enabled, int percentage)
     {
-        await using var db = new ParleyDatabase(new DataOptions { PrimaryConnectionString = fixture.Env.Stack.PrimaryConnectionString });
+        await using var db = new ParleyDatabase(DataOptions.ForTool(fixture.Env.Stack.PrimaryConnectionString));
         await new FeatureFlags(db).SetAsync(Flag, enabled, percentage, CancellationToken.None);
     }
 
     private async Task<FeatureFlag?> FlagAsync()
     {
-        await using var db = new ParleyDatabase(new DataOptions { PrimaryConnectionString = fixture.Env.Stack.PrimaryConnectionString });
+        await using var db = new ParleyDatabase(DataOptions.ForTool(fixture.Env.Stack.PrimaryConnectionString));
         var flags = new FeatureFlags(db);
         await flags.ReloadAsync(CancellationToken.None);
         return flags.All.FirstOrDefault(f => f.Name == Flag);

@@ -27,7 +27,7 @@ public sealed class LoadServerFixture : IAsyncLifetime
         Stack = await LocalStack.StartAsync(new StackOptions());
         await using (var source = NpgsqlDataSource.Create(Stack.PrimaryConnectionString))
             await Migrator.MigrateAsync(source);
-        await using (var db = new ParleyDatabase(new DataOptions { PrimaryConnectionString = Stack.PrimaryConnectionString }))
+        await using (var db = new ParleyDatabase(DataOptions.ForTool(Stack.PrimaryConnectionString)))
             await new AdminRoles(db).GrantAsync("load_admin", holdUntilRegistered: true, CancellationToken.None);
         var settings = new Dictionary<string, string?>
         {

@@ -41,7 +41,7 @@ public sealed class SearchFixture : IAsyncLifetime
         Stack = await LocalStack.StartAsync(new StackOptions { WithReplica = false, WithPgBouncer = false });
         await using (var source = NpgsqlDataSource.Create(Stack.PrimaryConnectionString))
             await Migrator.MigrateAsync(source);
-        Database = new ParleyDatabase(new DataOptions { PrimaryConnectionString = Stack.PrimaryConnectionString });
+        Database = new ParleyDatabase(DataOptions.ForTool(Stack.PrimaryConnectionString));
         Store = new SearchStore(Database.Primary);
         Runner = new IndexRunner(Store, NullLogger<IndexRunner>.Instance);
         _app = ParleyApp.Build(["--urls", "http://127.0.0.1:0"], builder =>

@@ -138,7 +138,7 @@ public sealed class SessionTests(ParleyFixture fixture)
     {
         using var api = fixture.Client();
         var user = await api.NewUserAsync("adm");
-        await using var db = new ParleyDatabase(new DataOptions { PrimaryConnectionString = fixture.Stack.PrimaryConnectionString });
+        await using var db = new ParleyDatabase(DataOptions.ForTool(fixture.Stack.PrimaryConnectionString));
         var roles = new AdminRoles(db);
         await ApiClient.AssertProblem(await api.GetAsync(user, "/v1/admin/flags"), HttpStatusCode.Forbidden);
 
@@ -155,7 +155,7 @@ public sealed class SessionTests(ParleyFixture fixture)
     {
         using var api = fixture.Client();
         var handle = ApiClient.UniqueHandle("held");
-        await using var db = new ParleyDatabase(new DataOptions { PrimaryConnectionString = fixture.Stack.PrimaryConnectionString });
+        await using var db = new ParleyDatabase(DataOptions.ForTool(fixture.Stack.PrimaryConnectionString));
         Assert.Equal(GrantOutcome.Held, await new AdminRoles(db).GrantAsync(handle, holdUntilRegistered: true, CancellationToken.None));
 
         Assert.Equal(HttpStatusCode.Created, (await api.Http.PostAsJsonAsync("/v1/auth/register", new { handle, password = "correct horse" })).StatusCode);

@@ -38,7 +38,7 @@ public sealed class ParleyFixture : IAsyncLifetime
         Stack = await LocalStack.StartAsync(new StackOptions());
         await using (var source = NpgsqlDataSource.Create(Stack.PrimaryConnectionString))
             await Migrator.MigrateAsync(source);
-        await using (var db = new ParleyDatabase(new DataOptions { PrimaryConnectionString = Stack.PrimaryConnectionString }))
+        await using (var db = new ParleyDatabase(DataOptions.ForTool(Stack.PrimaryConnectionString)))
             await new AdminRoles(db).GrantAsync(AdminHandle, holdUntilRegistered: true, CancellationToken.None);
 
         Settings["Parley:Data:PrimaryConnectionString"] = Stack.PrimaryConnectionString;

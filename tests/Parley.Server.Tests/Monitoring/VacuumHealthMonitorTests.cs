@@ -25,7 +25,7 @@ public sealed class VacuumHealthMonitorTests(ParleyFixture fixture)
         {
             using var metrics = new MonitorMetrics();
             var logger = new TestLogger<VacuumHealthMonitor>();
-            await using var database = new ParleyDatabase(new DataOptions { PrimaryConnectionString = fixture.Stack.PrimaryConnectionString });
+            await using var database = new ParleyDatabase(DataOptions.ForTool(fixture.Stack.PrimaryConnectionString));
             var options = new MonitoringOptions { VacuumTables = [table, "messages"], DeadTuplesWarning = 1_000, MinDeadTuplesToWarn = 100, BloatRatioWarning = 0.5 };
             var monitor = new VacuumHealthMonitor(database, Options.Create(options), metrics.Meter, logger);
 

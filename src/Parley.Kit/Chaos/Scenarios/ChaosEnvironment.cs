@@ -38,7 +38,7 @@ public sealed class ChaosEnvironment : IAsyncDisposable
         {
             await using (var source = NpgsqlDataSource.Create(chaos.Stack.PrimaryConnectionString))
                 await Migrator.MigrateAsync(source, ct: ct).ConfigureAwait(false);
-            await using (var db = new ParleyDatabase(new DataOptions { PrimaryConnectionString = chaos.Stack.PrimaryConnectionString }))
+            await using (var db = new ParleyDatabase(DataOptions.ForTool(chaos.Stack.PrimaryConnectionString)))
                 await new AdminRoles(db).GrantAsync(AdminHandle, holdUntilRegistered: true, ct).ConfigureAwait(false);
             return new ChaosEnvironment(chaos, progress);
         }
