@@ -131,7 +131,11 @@ async function startApp(me) {
   $("me").textContent = `Signed in as ${me.handle}`;
   await refreshList();
   state.realtime = new Realtime({
-    token: async () => currentSession().accessToken,
+    // A token about to expire is refreshed first: the server refuses an expired one at the upgrade.
+    token: async () => {
+      const s = currentSession();
+      return s.expiresAt && Date.now() > s.expiresAt - 30_000 ? freshToken() : s.accessToken;
+    },
     refreshToken: freshToken,
     onEvent,
     onResync: resync,
