@@ -22,6 +22,7 @@ public static class ParleyCli
             ArchiveCommands.Restore(global),
             MigrateCommand.Create(global),
             DoctorCommand.Create(global),
+            FailoverCommand.Create(global),
             ServeCommand.Create(global),
             ConfigCommand.Create(global),
             BaselineCommand.Create(global),

@@ -22,6 +22,10 @@ public static class UpCommand
         var port = new Option<int>("--port") { Description = "The public HTTP port on 127.0.0.1, the balancer's (HAProxy); 0 picks a free one.", DefaultValueFactory = _ => 8080 };
         var nodes = new Option<int>("--nodes") { Description = "Server nodes behind the balancer (each on a free loopback port).", DefaultValueFactory = _ => 1 };
         var pgBouncer = new Option<bool>("--pgbouncer") { Description = "Send writes through PgBouncer (transaction mode) instead of straight to the primary." };
+        var asyncReplica = new Option<bool>("--async-replica")
+        {
+            Description = "Commits do not wait for the replica (by default they do: synchronous replication, so `parley failover` after a lost primary loses no acknowledged write).",
+        };
         var redisMemory = new Option<int>("--redis-maxmemory")
         {
             Description = "Redis maxmemory in MB (policy noeviction: a full Redis refuses cache writes, never evicts the event stream).",
@@ -37,7 +41,7 @@ public static class UpCommand
 
         var command = new Command("up", "Start PostgreSQL (primary + replica), PgBouncer and Redis, migrate, and run the server nodes behind HAProxy until Ctrl-C.")
         {
-            detach, port, nodes, pgBouncer, redisMemory, admins, observer, observers,
+            detach, port, nodes, pgBouncer, asyncReplica, redisMemory, admins, observer, observers,
         };
         command.SetHandler(global, async (result, cli, ct) =>
         {
@@ -55,14 +59,14 @@ public static class UpCommand
                 }
             }
             var options = new UpOptions(
-                result.GetValue(port), result.GetValue(nodes), result.GetValue(pgBouncer), result.GetValue(redisMemory), result.GetValue(admins) ?? [],
+                result.GetValue(port), result.GetValue(nodes), result.GetValue(pgBouncer), !result.GetValue(asyncReplica), result.GetValue(redisMemory), result.GetValue(admins) ?? [],
                 rules, rules is null ? 0 : result.GetValue(observers));
             return result.GetValue(detach) ? await DetachAsync(cli, options, ct) : await RunAsync(cli, options, ct);
         });
         return command;
     }
 
-    private sealed record UpOptions(int Port, int Nodes, bool PgBouncer, int RedisMaxMemory, IReadOnlyList<string> Admins, string? Rules, int Observers);
+    private sealed record UpOptions(int Port, int Nodes, bool PgBouncer, bool SynchronousReplica, int RedisMaxMemory, IReadOnlyList<string> Admins, string? Rules, int Observers);
 
     private static async Task<int> DetachAsync(CliContext cli, UpOptions options, CancellationToken ct)
     {
@@ -72,6 +76,7 @@ public static class UpCommand
             "up", "--root", cli.Home.Root, "--port", $"{options.Port}", "--nodes", $"{options.Nodes}",
             "--redis-maxmemory", $"{options.RedisMaxMemory}",
             .. options.PgBouncer ? ["--pgbouncer"] : Array.Empty<string>(),
+            .. options.SynchronousReplica ? Array.Empty<string>() : ["--async-replica"],
             .. options.Admins.SelectMany(admin => new[] { "--admin", admin }),
             .. options.Rules is { } rules ? ["--observer", rules, "--observers", $"{options.Observers}"] : Array.Empty<string>(),
         ];
@@ -128,7 +133,10 @@ public static class UpCommand
         {
             var signingKey = LocalSettings.LoadOrCreateSigningKey(home);
             await cli.Err.WriteLineAsync($"Starting the local stack in {home.Root} ...");
-            var stackOptions = new StackOptions { RootDirectory = home.Root, Durable = true, RedisMaxMemoryMegabytes = options.RedisMaxMemory };
+            var stackOptions = new StackOptions
+            {
+                RootDirectory = home.Root, Durable = true, RedisMaxMemoryMegabytes = options.RedisMaxMemory, SynchronousReplica = options.SynchronousReplica,
+            };
             await using var stack = await LocalStack.StartAsync(stackOptions, cli.Progress, shutdown.Token);
 
             await using (var primary = NpgsqlDataSource.Create(stack.PrimaryConnectionString))
@@ -141,9 +149,11 @@ public static class UpCommand
             var settings = new Dictionary<string, string?>
             {
                 ["Parley:Auth:SigningKey"] = signingKey,
-                ["Parley:Data:PrimaryConnectionString"] = options.PgBouncer ? stack.PgBouncerConnectionString : stack.PrimaryConnectionString,
+                // Both servers by name with Target Session Attributes, so the nodes follow `parley failover` by themselves; PgBouncer
+                // takes one address, and the failover re-points it.
+                ["Parley:Data:PrimaryConnectionString"] = options.PgBouncer ? stack.PgBouncerConnectionString : stack.FollowingPrimaryConnectionString,
                 ["Parley:Data:PgBouncerTransactionMode"] = options.PgBouncer ? "true" : "false",
-                ["Parley:Data:ReplicaConnectionString"] = stack.ReplicaConnectionString,
+                ["Parley:Data:ReplicaConnectionString"] = stack.FollowingReplicaConnectionString,
                 ["Parley:Redis:Endpoint"] = stack.RedisEndpoint,
             };
             var apps = new List<WebApplication>();

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Text.Json;
+using Npgsql;
 using Parley.Kit.Stack.Internal;
 
 namespace Parley.Kit.Stack;
@@ -16,6 +18,7 @@ public sealed class LocalStack : IAsyncDisposable
     private readonly StackEnvironment _env;
     private readonly int _ownerPid;
     private readonly string _database;
+    private bool _synchronousReplica;
     private readonly PostgresPrimary? _primary;
     private readonly PostgresReplica? _replica;
     private readonly PgBouncerServer? _pgBouncer;
@@ -33,9 +36,14 @@ public sealed class LocalStack : IAsyncDisposable
         _env = env;
         _ownerPid = options.OwnerPid ?? Environment.ProcessId;
         _database = options.Database;
+        _synchronousReplica = options.SynchronousReplica;
         var data = layout.DataDirectory;
         _primary = options.WithPrimary ? new PostgresPrimary(data, env, options.Database) : null;
         _replica = options.WithReplica ? new PostgresReplica(data, env, _primary!) : null;
+        // A failover left the primary in the replica's directory (and the other way round): a durable stack keeps those roles.
+        if (_primary is not null && _replica is not null && File.Exists(layout.PrimaryRoleFile)
+            && File.ReadAllText(layout.PrimaryRoleFile).Trim() == _replica.Name)
+            PostgresServer.SwapRoles(_primary, _replica);
         _pgBouncer = options.WithPgBouncer ? new PgBouncerServer(data, env, _primary!, options.Database) : null;
         _redis = options.WithRedis ? new RedisServer(data, env, options.Durable, options.RedisMaxMemoryMegabytes) : null;
         _smtp = options.WithSmtp ? new SmtpServer(data, env) : null;
@@ -52,6 +60,22 @@ public sealed class LocalStack : IAsyncDisposable
     public string PrimaryConnectionString => _primary?.ConnectionString(_database) ?? throw NotStarted("a primary");
 
     public string? ReplicaConnectionString => _replica?.ConnectionString(_database);
+
+    // Npgsql multi-host with Target Session Attributes, straight to the two servers: PgBouncer 1.18 takes one address per database
+    // (a failover re-points it, FailoverAsync), whereas these strings find the writable server by themselves, whichever it is,
+    // re-checking a server's role every second (Host Recheck Seconds; Npgsql's default 10 s would keep a promoted server "standby").
+    private string FollowingConnectionString(string targetSessionAttributes) =>
+        $"Host=127.0.0.1:{_primary!.Port},127.0.0.1:{_replica!.Port};Username={PostgresServer.User};Database={_database};" +
+        $"Target Session Attributes={targetSessionAttributes};Host Recheck Seconds=1";
+
+    /// <summary>
+    /// Both servers, the writable one chosen at each connect (read-write): writes follow a failover (<see cref="FailoverAsync"/>) with
+    /// no change of settings. Without a replica, <see cref="PrimaryConnectionString"/>.
+    /// </summary>
+    public string FollowingPrimaryConnectionString => _replica is null ? PrimaryConnectionString : FollowingConnectionString("read-write");
+
+    /// <summary>Both servers, the standby preferred (prefer-standby; the primary while no standby answers), or null without a replica.</summary>
+    public string? FollowingReplicaConnectionString => _replica is null ? null : FollowingConnectionString("prefer-standby");
 
     /// <summary>Through PgBouncer, with the Npgsql settings transaction pooling needs.</summary>
     public string? PgBouncerConnectionString => _pgBouncer?.ConnectionString;
@@ -196,7 +220,8 @@ public sealed class LocalStack : IAsyncDisposable
         ReplicaConnectionString,
         PgBouncerConnectionString,
         RedisEndpoint,
-        Components.Select(component => component.Describe()).ToList());
+        Components.Select(component => component.Describe()).ToList(),
+        _synchronousReplica);
 
     /// <summary>The state a stack started with this root wrote, or null when none runs (stack.json is removed on stop).</summary>
     public static StackState? ReadState(string rootDirectory)
@@ -216,6 +241,26 @@ public sealed class LocalStack : IAsyncDisposable
             return;
         if (state.WatchdogPid is { } watchdog)
             Watchdog.Stop(watchdog);
+        var stack = Reattach(state, progress: null);
+        foreach (var driver in stack.Drivers.Reverse())
+            await driver.StopAsync(ct).ConfigureAwait(false);
+        stack._layout.Delete();
+    }
+
+    /// <summary>
+    /// <see cref="FailoverAsync"/> on the stack described by <c>&lt;root&gt;/stack.json</c>, e.g. from <c>parley failover</c> while
+    /// <c>parley up</c> runs in another process; stack.json (and a durable stack's roles and ports) then describe the swapped roles.
+    /// </summary>
+    public static Task<FailoverReport> FailoverFromStateAsync(string rootDirectory, IProgress<string>? progress = null, CancellationToken ct = default)
+    {
+        var state = ReadState(rootDirectory) ?? throw new InvalidOperationException($"No stack runs from {Path.GetFullPath(rootDirectory)} (no stack.json).");
+        return Reattach(state, progress).FailoverAsync(ct);
+    }
+
+    // The stack another process started, as its stack.json describes it: ports, directories (swapped by a failover), states and
+    // pids; never launched by us, only stopped or failed over.
+    private static LocalStack Reattach(StackState state, IProgress<string>? progress)
+    {
         var kinds = state.Components.Select(component => component.Kind).ToHashSet();
         var options = new StackOptions
         {
@@ -224,19 +269,91 @@ public sealed class LocalStack : IAsyncDisposable
             WithPgBouncer = kinds.Contains(StackComponentKind.PgBouncer),
             WithRedis = kinds.Contains(StackComponentKind.Redis),
             WithSmtp = kinds.Contains(StackComponentKind.Smtp),
+            SynchronousReplica = state.SynchronousReplica,
+            OwnerPid = state.OwnerPid,
+            Database = state.PrimaryConnectionString is { } primary ? new NpgsqlConnectionStringBuilder(primary).Database ?? "parley" : "parley",
         };
         var layout = new StackLayout(state.RootDirectory, state.DeleteRootOnStop, state.DataDirectory, state.KeepData);
-        var env = new StackEnvironment(StackBinaries.Locate(options, state.RunAsPostgres), state.RunAsPostgres, options.ReadyTimeout, progress: null);
-        var stack = new LocalStack(options, layout, env);
+        var env = new StackEnvironment(StackBinaries.Locate(options, state.RunAsPostgres), state.RunAsPostgres, options.ReadyTimeout, progress);
+        var stack = new LocalStack(options, layout, env) { _watchdogPid = state.WatchdogPid };
         if (kinds.Contains(StackComponentKind.Balancer))
-            stack._balancer = new HaproxyServer(layout.DataDirectory, env, "haproxy", nodes: []); // stopped by its pid file; never launched
-        foreach (var driver in stack.Drivers.Reverse())
         {
-            driver.Port = state.Components.Single(component => component.Kind == driver.Kind).Port;
-            await driver.StopAsync(ct).ConfigureAwait(false);
+            stack._balancer = new HaproxyServer(layout.DataDirectory, env, "haproxy", nodes: []); // stopped by its pid file; never launched
+            stack._components = [.. stack._components, new StackComponent(stack._balancer, stack.WriteState)];
         }
-        layout.Delete();
+        foreach (var component in stack._components)
+        {
+            var info = state.Components.Single(c => c.Kind == component.Kind);
+            var driver = stack.Drivers.Single(d => d.Kind == component.Kind);
+            driver.Port = info.Port;
+            driver.Directory = info.Directory;
+            component.Restore(info);
+        }
+        return stack;
     }
+
+    /// <summary>
+    /// Losing the primary, rehearsed: the old primary is stopped (fast shutdown, which streams its last WAL to the replica first) unless
+    /// it is dead already, the replica is promoted (pg_ctl promote), the two swap roles (the primary component is then the promoted
+    /// server on its port and directory), PgBouncer is re-pointed (SIGHUP), and the old primary's data is cloned again from the new
+    /// primary (pg_basebackup) and started as the replica on the old primary's port. With <see cref="StackOptions.SynchronousReplica"/>
+    /// commits run asynchronous from the promotion until the new replica streams (nothing to wait for meanwhile), then synchronous.
+    /// Clients on <see cref="FollowingPrimaryConnectionString"/> follow by themselves.
+    /// </summary>
+    public async Task<FailoverReport> FailoverAsync(CancellationToken ct = default)
+    {
+        if (_primary is null || _replica is null || Replica is not { } replica)
+            throw new InvalidOperationException("A failover needs a primary and a replica.");
+        if (replica.State != StackComponentState.Running)
+            throw new InvalidOperationException("The replica is not running: there is nothing to promote.");
+        var primary = Primary;
+        var watch = Stopwatch.StartNew();
+        var wasRunning = _primary.ReadPid() is { } pid && ProcessTree.IsAlive(pid);
+        _env.Report(wasRunning ? "failover: stopping the primary" : "failover: the primary is down");
+        // Never two primaries at once: the old one is down before the replica is promoted.
+        await primary.StopAsync(ct).ConfigureAwait(false);
+        _env.Report($"failover: promoting the replica on port {replica.Port}");
+        await replica.ChangeAsync((driver, token) => ((PostgresReplica)driver).PromoteAsync(token), StackComponentState.Running, ct).ConfigureAwait(false);
+        var promoted = watch.Elapsed;
+        PostgresServer.SwapRoles(_primary, _replica);
+        await primary.ChangeAsync((_, _) => Task.CompletedTask, StackComponentState.Running, ct).ConfigureAwait(false);
+        await replica.ChangeAsync((_, _) => Task.CompletedTask, StackComponentState.Stopped, ct).ConfigureAwait(false);
+        await File.WriteAllTextAsync(_layout.PrimaryRoleFile, Path.GetFileName(_primary.Directory) + "\n", ct).ConfigureAwait(false);
+        if (_layout.KeepData)
+            await WritePortsAsync(ct).ConfigureAwait(false);
+        if (_synchronousReplica)
+            await _primary.SetSynchronousStandbyAsync(false, ct).ConfigureAwait(false);
+        _pgBouncer?.FollowPrimary();
+        _env.Report($"failover: the primary is now on port {primary.Port}; re-seeding the replica on port {replica.Port}");
+        await replica.ChangeAsync(
+            async (driver, token) =>
+            {
+                await driver.PrepareFreshAsync(token).ConfigureAwait(false);
+                await driver.StartAsync(token).ConfigureAwait(false);
+            },
+            StackComponentState.Running,
+            ct).ConfigureAwait(false);
+        if (_synchronousReplica)
+            await _primary.SetSynchronousStandbyAsync(true, ct).ConfigureAwait(false);
+        _env.Report($"failover: done in {watch.Elapsed.TotalSeconds:0.0} s");
+        return new FailoverReport(wasRunning, primary.Port, replica.Port, promoted, watch.Elapsed);
+    }
+
+    /// <summary>
+    /// Turns synchronous replication (<see cref="StackOptions.SynchronousReplica"/>) on or off on the running primary (ALTER SYSTEM +
+    /// reload, no restart), for what follows too: a later failover keeps it. For measuring both ways in one run, or one scenario.
+    /// </summary>
+    public async Task SetSynchronousReplicaAsync(bool synchronous, CancellationToken ct = default)
+    {
+        if (_primary is null || _replica is null)
+            throw new InvalidOperationException("Synchronous replication needs a primary and a replica.");
+        await _primary.SetSynchronousStandbyAsync(synchronous, ct).ConfigureAwait(false);
+        _synchronousReplica = synchronous;
+        WriteState();
+    }
+
+    /// <summary>True when commits on the primary wait for the replica's flush (its synchronous_standby_names is set).</summary>
+    public Task<bool> IsSynchronousAsync(CancellationToken ct = default) => (_primary ?? throw NotStarted("a primary")).IsSynchronousAsync(ct);
 
     /// <summary>
     /// Deletes the data a durable stack (<see cref="StackOptions.Durable"/>) with this root keeps, and returns where it was,
@@ -277,8 +394,10 @@ public sealed class LocalStack : IAsyncDisposable
         var previousPorts = ReadPorts();
         foreach (var component in Components)
             await component.CreateAsync(previousPorts.TryGetValue(component.Name, out var port) ? port : null, ct).ConfigureAwait(false);
+        if (_primary is not null && _replica is not null)
+            await _primary.SetSynchronousStandbyAsync(_synchronousReplica, ct).ConfigureAwait(false);
         if (_layout.KeepData)
-            await File.WriteAllTextAsync(_layout.PortsFile, JsonSerializer.Serialize(Components.ToDictionary(c => c.Name, c => c.Port)), ct).ConfigureAwait(false);
+            await WritePortsAsync(ct).ConfigureAwait(false);
         _env.Report($"stack ready; state in {_layout.StateFile}");
     }
 
@@ -299,6 +418,9 @@ public sealed class LocalStack : IAsyncDisposable
         StartWatchdog();
         WriteState();
     }
+
+    private Task WritePortsAsync(CancellationToken ct) =>
+        File.WriteAllTextAsync(_layout.PortsFile, JsonSerializer.Serialize(Components.ToDictionary(c => c.Name, c => c.Port)), ct);
 
     private Dictionary<string, int> ReadPorts()
     {

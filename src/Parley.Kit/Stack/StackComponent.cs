@@ -43,14 +43,29 @@ public sealed class StackComponent
     internal Task CreateAsync(int? preferredPort, CancellationToken ct) =>
         ChangeAsync(token => _driver.CreateAsync(preferredPort, token), StackComponentState.Running, ct);
 
+    /// <summary>Runs a driver operation that leaves the server in <paramref name="target"/> (a promotion, a re-seed), under the component's gate.</summary>
+    internal Task ChangeAsync(Func<ComponentDriver, CancellationToken, Task> action, StackComponentState target, CancellationToken ct) =>
+        ChangeCoreAsync(token => action(_driver, token), target, force: true, ct);
+
+    /// <summary>Takes the state and pid another process recorded in stack.json (a pid no longer alive counts as stopped).</summary>
+    internal void Restore(StackComponentInfo info)
+    {
+        var alive = info.Pid is { } pid && ProcessTree.IsAlive(pid);
+        State = alive ? info.State : StackComponentState.Stopped;
+        Pid = alive ? info.Pid : null;
+    }
+
     internal StackComponentInfo Describe() => new(Kind, Name, Port, Pid, State, _driver.Directory);
 
-    private async Task ChangeAsync(Func<CancellationToken, Task> action, StackComponentState target, CancellationToken ct)
+    private Task ChangeAsync(Func<CancellationToken, Task> action, StackComponentState target, CancellationToken ct) =>
+        ChangeCoreAsync(action, target, force: false, ct);
+
+    private async Task ChangeCoreAsync(Func<CancellationToken, Task> action, StackComponentState target, bool force, CancellationToken ct)
     {
         await _gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            if (target == StackComponentState.Running && State == StackComponentState.Running)
+            if (!force && target == StackComponentState.Running && State == StackComponentState.Running)
                 return;
             await action(ct).ConfigureAwait(false);
             State = target;

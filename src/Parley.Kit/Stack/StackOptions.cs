@@ -43,6 +43,14 @@ public sealed partial record StackOptions
     /// </summary>
     public int RedisMaxMemoryMegabytes { get; init; } = 256;
 
+    /// <summary>
+    /// Synchronous replication: a commit on the primary returns once the replica has flushed it (synchronous_standby_names names
+    /// the replica, synchronous_commit = on), so a primary lost with its disk loses no acknowledged write. A commit waits while
+    /// the replica is down (until statement_timeout, after which it stands committed on the primary alone). Needs the replica.
+    /// Default: false (tests stop the replica); <c>parley up</c> turns it on.
+    /// </summary>
+    public bool SynchronousReplica { get; init; }
+
     /// <summary>Database created on the primary; letters, digits and underscores. Default: <c>parley</c>.</summary>
     public string Database { get; init; } = "parley";
 
@@ -56,6 +64,8 @@ public sealed partial record StackOptions
     {
         if (!WithPrimary && (WithReplica || WithPgBouncer))
             throw new ArgumentException("WithReplica and WithPgBouncer need WithPrimary = true.");
+        if (SynchronousReplica && !WithReplica)
+            throw new ArgumentException("SynchronousReplica needs WithReplica = true.");
         if (!DatabaseName().IsMatch(Database))
             throw new ArgumentException($"Database '{Database}' must be 1-63 letters, digits or underscores, starting with a letter.");
         if (Durable && RootDirectory is null)

@@ -14,6 +14,7 @@ namespace Parley.Kit.Stack;
 /// <param name="RunAsPostgres">True when PostgreSQL and PgBouncer run as the <c>postgres</c> user (the stack was started as root).</param>
 /// <param name="OwnerPid">The process whose death tears the stack down.</param>
 /// <param name="WatchdogPid">The detached watchdog that does so.</param>
+/// <param name="SynchronousReplica">Commits wait for the replica (<see cref="StackOptions.SynchronousReplica"/>).</param>
 public sealed record StackState(
     string RootDirectory,
     string DataDirectory,
@@ -26,7 +27,8 @@ public sealed record StackState(
     string? ReplicaConnectionString,
     string? PgBouncerConnectionString,
     string? RedisEndpoint,
-    IReadOnlyList<StackComponentInfo> Components)
+    IReadOnlyList<StackComponentInfo> Components,
+    bool SynchronousReplica = false)
 {
     /// <summary>The options stack.json is written and read with: web defaults (camelCase), enums as camelCase strings.</summary>
     public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web)

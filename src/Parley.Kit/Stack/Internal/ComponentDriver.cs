@@ -12,18 +12,13 @@ internal abstract class ComponentDriver(StackComponentKind kind, string dataDire
 
     public StackComponentKind Kind => kind;
 
-    public string Name { get; } = kind switch
-    {
-        StackComponentKind.Primary => "primary",
-        StackComponentKind.Replica => "replica",
-        StackComponentKind.PgBouncer => "pgbouncer",
-        StackComponentKind.Smtp => "smtp",
-        StackComponentKind.Balancer => "balancer",
-        _ => "redis",
-    };
+    public string Name { get; } = NameOf(kind);
 
-    /// <summary>The server's own directory: PostgreSQL's data directory, or where PgBouncer and Redis keep their files.</summary>
-    public string Directory => Path.Combine(dataDirectory, Name);
+    /// <summary>
+    /// The server's own directory: PostgreSQL's data directory, or where PgBouncer and Redis keep their files. <c>&lt;data&gt;/&lt;name&gt;</c>
+    /// until a failover swaps the primary's and the replica's (<see cref="PostgresServer.SwapRoles"/>).
+    /// </summary>
+    public string Directory { get; set; } = Path.Combine(dataDirectory, NameOf(kind));
 
     /// <summary>Picked on first start; kept across restarts; restored from stack.json when stopping from another process.</summary>
     public int Port { get; set; }
@@ -59,7 +54,7 @@ internal abstract class ComponentDriver(StackComponentKind kind, string dataDire
     /// </summary>
     public async Task CreateAsync(int? preferredPort, CancellationToken ct)
     {
-        var reused = File.Exists(PreparedMarker) && System.IO.Directory.Exists(Directory);
+        var reused = File.Exists(PreparedMarker) && System.IO.Directory.Exists(Directory) && DataIsUsable;
         if (reused)
             Env.Report($"{Name}: reusing {Directory}");
         else
@@ -96,9 +91,10 @@ internal abstract class ComponentDriver(StackComponentKind kind, string dataDire
     }
 
     // Written once PrepareAsync finished, beside (not in) the directory: pg_basebackup would copy a marker inside the primary's.
-    private string PreparedMarker => Path.Combine(dataDirectory, Name + ".prepared");
+    private string PreparedMarker => Directory + ".prepared";
 
-    private async Task PrepareFreshAsync(CancellationToken ct)
+    /// <summary>Deletes the server's data and prepares it again (a replica: cloned again from the primary). The server must be stopped.</summary>
+    public async Task PrepareFreshAsync(CancellationToken ct)
     {
         File.Delete(PreparedMarker);
         if (System.IO.Directory.Exists(Directory))
@@ -170,6 +166,9 @@ internal abstract class ComponentDriver(StackComponentKind kind, string dataDire
     /// <summary>Work after the stack's first start of this component (idempotent: durable data may have had it done before).</summary>
     protected virtual Task AfterCreateAsync(CancellationToken ct) => Task.CompletedTask;
 
+    /// <summary>False when the data left behind cannot serve this role (a replica's without standby.signal: a failover cut short).</summary>
+    protected virtual bool DataIsUsable => true;
+
     /// <summary>True when fresh data is a safe answer to a start that fails on reused data (a replica: the primary has it all).</summary>
     protected virtual bool CanReseed => false;
 
@@ -224,6 +223,16 @@ internal abstract class ComponentDriver(StackComponentKind kind, string dataDire
             return "";
         }
     }
+
+    private static string NameOf(StackComponentKind kind) => kind switch
+    {
+        StackComponentKind.Primary => "primary",
+        StackComponentKind.Replica => "replica",
+        StackComponentKind.PgBouncer => "pgbouncer",
+        StackComponentKind.Smtp => "smtp",
+        StackComponentKind.Balancer => "balancer",
+        _ => "redis",
+    };
 
     private sealed class PortInUseException : Exception;
 }

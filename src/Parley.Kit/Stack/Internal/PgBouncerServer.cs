@@ -37,6 +37,17 @@ internal sealed class PgBouncerServer(string dataDirectory, StackEnvironment env
             throw new InvalidOperationException($"pgbouncer exited with {result.ExitCode}: {result.Output.Trim()}");
     }
 
+    /// <summary>
+    /// Points PgBouncer at the primary's current port (after a failover): the configuration rewritten, then SIGHUP; PgBouncer
+    /// closes the server connections of a database whose address changed as they come back to its pool.
+    /// </summary>
+    public void FollowPrimary()
+    {
+        WriteConfig(ConfigFile, Config());
+        if (ReadPid() is { } pid && ProcessTree.IsAliveAs(pid, ProcessName))
+            ProcessTree.Hangup(pid);
+    }
+
     protected override async Task<bool> ProbeAsync(CancellationToken ct)
     {
         try

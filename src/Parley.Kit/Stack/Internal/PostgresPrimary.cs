@@ -41,6 +41,9 @@ internal sealed class PostgresPrimary(string dataDirectory, StackEnvironment env
 
     protected override async Task AfterCreateAsync(CancellationToken ct)
     {
+        // Asynchronous until the stack has its replica (LocalStack applies StackOptions.SynchronousReplica then): a durable
+        // primary left synchronous would otherwise wait for a standby that is not there yet.
+        await SetSynchronousStandbyAsync(false, ct).ConfigureAwait(false);
         await using var connection = new NpgsqlConnection(ConnectionString("postgres") + ";Pooling=false");
         await connection.OpenAsync(ct).ConfigureAwait(false);
         await using var exists = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", connection)

@@ -9,6 +9,9 @@ internal abstract class PostgresServer(StackComponentKind kind, string dataDirec
 {
     public const string User = "parley";
 
+    /// <summary>The replica's application_name in its primary_conninfo, which the primary's synchronous_standby_names names.</summary>
+    public const string ReplicaApplicationName = "replica";
+
     protected override string PidFile => Path.Combine(Directory, "postmaster.pid");
 
     protected override string ProcessName => "postgres";
@@ -63,6 +66,38 @@ internal abstract class PostgresServer(StackComponentKind kind, string dataDirec
             .ConfigureAwait(false);
         if (result.ExitCode != 0 || ProcessTree.IsAlive(pid))
             await ProcessTree.KillTreeAsync(pid, StackEnvironment.StopTimeout, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Commits wait for the replica's flush (synchronous_standby_names = the replica) or not. ALTER SYSTEM rather than the command line:
+    /// it takes effect on a reload, and pg_basebackup copies postgresql.auto.conf, so a replica promoted later already has it.
+    /// </summary>
+    public Task SetSynchronousStandbyAsync(bool synchronous, CancellationToken ct) =>
+        ExecuteAsync(synchronous
+            ? $"ALTER SYSTEM SET synchronous_standby_names = '{ReplicaApplicationName}'"
+            : "ALTER SYSTEM SET synchronous_standby_names = ''", ct);
+
+    /// <summary>True when commits on this server wait for a standby.</summary>
+    public async Task<bool> IsSynchronousAsync(CancellationToken ct) =>
+        await QueryIsTrueAsync("SELECT current_setting('synchronous_standby_names') <> ''", ct).ConfigureAwait(false);
+
+    /// <summary>Swaps the two servers' ports and data directories: after a promotion the primary role is the old replica's server.</summary>
+    public static void SwapRoles(PostgresServer a, PostgresServer b)
+    {
+        (a.Port, b.Port) = (b.Port, a.Port);
+        (a.Directory, b.Directory) = (b.Directory, a.Directory);
+    }
+
+    private async Task ExecuteAsync(string alterSystem, CancellationToken ct)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString("postgres") + ";Pooling=false;Timeout=15;Command Timeout=15");
+        await connection.OpenAsync(ct).ConfigureAwait(false);
+        // ALTER SYSTEM refuses a transaction block, which one command of two statements would be.
+        foreach (var sql in new[] { alterSystem, "SELECT pg_reload_conf()" })
+        {
+            await using var command = new NpgsqlCommand(sql, connection);
+            await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Runs <paramref name="sql"/> on a fresh unpooled connection; false when the server does not answer yet.</summary>

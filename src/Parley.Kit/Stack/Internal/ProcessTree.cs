@@ -5,6 +5,7 @@ namespace Parley.Kit.Stack.Internal;
 /// <summary>Signals and liveness for processes we did not necessarily start (Linux /proc).</summary>
 internal static partial class ProcessTree
 {
+    private const int SigHup = 1;
     private const int SigKill = 9;
     private const int SigTerm = 15;
     private const int SigCont = 18;
@@ -40,6 +41,9 @@ internal static partial class ProcessTree
     }
 
     public static void Terminate(int pid) => _ = Kill(pid, SigTerm);
+
+    /// <summary>SIGHUP: PgBouncer and PostgreSQL read their configuration again.</summary>
+    public static void Hangup(int pid) => _ = Kill(pid, SigHup);
 
     public static void Pause(int pid) => _ = Kill(pid, SigStop);
 

@@ -20,6 +20,12 @@ internal sealed record StackLayout(string RootDirectory, bool DeleteRootOnStop, 
     /// <summary>Ports the components last ran on, so a durable restart gets them back while they are free.</summary>
     public string PortsFile => Path.Combine(DataDirectory, "ports.json");
 
+    /// <summary>
+    /// Which data directory holds the primary (<c>primary</c> or <c>replica</c>), written by a failover; absent: <c>primary</c>.
+    /// Beside the data directories, so a durable stack starts with the roles its last failover left.
+    /// </summary>
+    public string PrimaryRoleFile => Path.Combine(DataDirectory, "primary-role");
+
     public static string StateFileIn(string rootDirectory) => Path.Combine(rootDirectory, "stack.json");
 
     public static StackLayout Create(string? rootDirectory, bool runAsPostgres, bool durable)
