@@ -98,6 +98,24 @@ public sealed class FaultProxyTests
         Assert.Equal(data[..1000], received.Data);
     }
 
+    [Fact]
+    public async Task Reset_on_content_passes_other_chunks_and_resets_the_connection_at_the_first_that_matches()
+    {
+        await using var pair = await StartAsync(p => p.Set(FaultDirection.Downstream, new LinkFaults { ResetOnContent = new ContentReset("rows"u8.ToArray(), 1) }));
+        await SendAllAsync(pair.Server, "probe"u8.ToArray());
+        Assert.Equal("probe"u8.ToArray(), (await ReceiveAsync(pair.Client, 5, Within)).Data);
+        await SendAllAsync(pair.Server, "some rows"u8.ToArray());
+        var error = await Assert.ThrowsAsync<SocketException>(async () =>
+        {
+            var buffer = new byte[16];
+            using var timeout = new CancellationTokenSource(Within);
+            if (await pair.Client.ReceiveAsync(buffer, SocketFlags.None, timeout.Token) > 0)
+                throw new InvalidOperationException("the matching chunk was passed on");
+            throw new InvalidOperationException("closed with FIN, not RST");
+        });
+        Assert.Equal(SocketError.ConnectionReset, error.SocketErrorCode);
+    }
+
     [Theory]
     [InlineData(false, new byte[] { 7, 8 })]          // Toxiproxy's timeout: what was sent meanwhile is gone
     [InlineData(true, new byte[] { 1, 2, 3, 7, 8 })]  // a partition: held, then delivered in order
@@ -206,6 +224,7 @@ public sealed class FaultProxyTests
             LinkFaults.Blackhole,
             new() { LimitBytes = 200 },
             new() { ResetPeer = TimeSpan.FromMilliseconds(50) },
+            new() { ResetOnContent = new ContentReset([0, 1], 0.5) },
         ];
         var switcher = Task.Run(async () =>
         {

@@ -179,6 +179,29 @@ public sealed partial class CanaryRunTests(CanaryStackFixture fixture) : IClassF
         Console.WriteLine($"canary breaker fault → rollback: {(summary.RolledBackAt!.Value - faultAt).TotalSeconds:0.0} s");
     }
 
+    /// <summary>
+    /// Errors on the flagged path that the replica's breaker does not catch: a fifth or more of the replica's history answers (the
+    /// load's filled conversations, bodies of 100 'm') reset their connection, so those reads fall back to the primary,
+    /// while the lag probe's answers on the same pool pass and the failure ratio stays under the breaker's 50%.
+    /// </summary>
+    [Fact]
+    [Trait("Category", "Integration")]
+    public async Task Errors_on_the_replica_path_only_roll_back_for_the_error_rate_increase()
+    {
+        var (summary, afterCheck, faultAt) = await RunWithFaultAsync(replica => replica.Set(FaultDirection.Downstream,
+            new LinkFaults { ResetOnContent = new ContentReset(System.Text.Encoding.ASCII.GetBytes(new string('m', 50)), 0.2) }));
+
+        Assert.True(summary.ExitCode == 8, $"{summary.Outcome}: {summary.Reason}");
+        Assert.Equal(0, (await FlagAsync())!.Percentage);
+        var failed = summary.Checks.Single(c => c.Decision == "fail");
+        Assert.Contains(failed.Criteria, c => c.Name == CanaryJudge.ErrorRateIncrease && c.Verdict == Verdict.Fail);
+        Assert.Contains("errorRateIncrease failed", summary.Reason);
+        Assert.True(failed.CanaryErrorRate > failed.ControlErrorRate + 0.05, $"canary {failed.CanaryErrorRate:P1}, control {failed.ControlErrorRate:P1}");
+        Assert.True(summary.RolledBackAt > faultAt);
+        Console.WriteLine($"canary error fault → rollback: {(summary.RolledBackAt!.Value - faultAt).TotalSeconds:0.0} s (check {failed.Number}, fault after {afterCheck}), "
+            + $"canary errors {failed.CanaryErrorRate:P1} vs control {failed.ControlErrorRate:P1}; failed: {string.Join(", ", failed.Criteria.Where(c => c.Verdict == Verdict.Fail).Select(c => c.Name))}");
+    }
+
     [Fact]
     [Trait("Category", "Integration")]
     public async Task Too_little_traffic_holds_the_stage_and_ends_with_exit_9_at_0_percent()

@@ -25,6 +25,18 @@ public sealed record Slicer(int AverageSize, int SizeVariation, TimeSpan Delay)
     }
 }
 
+/// <summary>See <see cref="LinkFaults.ResetOnContent"/>; <see cref="Pattern"/> is matched within one chunk (16 KB at most).</summary>
+public sealed record ContentReset(byte[] Pattern, double Probability)
+{
+    internal bool Fires(ReadOnlySpan<byte> chunk) => chunk.IndexOf(Pattern) >= 0 && Random.Shared.NextDouble() < Probability;
+
+    internal void Validate()
+    {
+        if (Pattern is not { Length: > 0 }) throw new ArgumentException("ContentReset needs a pattern of at least one byte.");
+        if (Probability is not (> 0 and <= 1)) throw new ArgumentException("ContentReset's probability must be in (0, 1].");
+    }
+}
+
 /// <summary>
 /// The faults on one direction of a <see cref="FaultProxy"/>: Toxiproxy's toxics, all off by default. Immutable; a proxy swaps
 /// the whole set atomically, so a connection sees either the old or the new faults for each chunk, never a mix.
@@ -73,6 +85,13 @@ public sealed record LinkFaults
     /// <summary>The connection is closed once this many bytes have passed in this direction since the fault started. Toxiproxy: limit_data.</summary>
     public long? LimitBytes { get; init; }
 
+    /// <summary>
+    /// A chunk that contains <see cref="ContentReset.Pattern"/> resets its connection (TCP RST) instead of passing, with
+    /// <see cref="ContentReset.Probability"/>: a fault of one kind of traffic on a shared link, e.g. the rows of one query
+    /// failing while a health probe on the same pool goes on. No Toxiproxy toxic does this.
+    /// </summary>
+    public ContentReset? ResetOnContent { get; init; }
+
     /// <summary>True when no fault is set.</summary>
     public bool IsNone => this == None;
 
@@ -99,6 +118,7 @@ public sealed record LinkFaults
         if (LimitBytes is < 0)
             throw new ArgumentException("LimitBytes must not be negative.");
         Slicer?.Validate();
+        ResetOnContent?.Validate();
     }
 
     /// <summary>A short description for logs and reports, e.g. <c>latency=200ms±50ms timeout=0s</c>; <c>none</c> when clean.</summary>
@@ -113,6 +133,7 @@ public sealed record LinkFaults
         if (ResetPeer is { } reset) parts.Add($"reset_peer={reset.TotalMilliseconds:0}ms");
         if (Slicer is { } slicer) parts.Add($"slicer={slicer.AverageSize}±{slicer.SizeVariation}B/{slicer.Delay.TotalMilliseconds:0}ms");
         if (LimitBytes is { } limit) parts.Add($"limit_data={limit}B");
+        if (ResetOnContent is { } content) parts.Add($"reset_on_content={content.Pattern.Length}B@{content.Probability:0.##}");
         return parts.Count == 0 ? "none" : string.Join(' ', parts);
     }
 }

@@ -170,6 +170,11 @@ internal sealed class ProxyConnection
                     if (wait > TimeSpan.Zero) await Task.Delay(wait, _closed.Token).ConfigureAwait(false);
                 }
                 var data = chunk.Buffer.AsMemory(0, chunk.Length);
+                if (faults.ResetOnContent is { } content && content.Fires(data.Span))
+                {
+                    Close(reset: true);
+                    return;
+                }
                 var closeAfter = false;
                 if (faults.LimitBytes is { } limit)
                 {
