@@ -23,11 +23,12 @@ public static class CanaryCommand
         var urls = new Option<string[]>("--url") { Description = "A node's base URL to scrape /metrics from, repeatable (loopback only). Default: the plan's nodes, else the server `parley up` runs." };
         var load = new Option<string?>("--load") { Description = $"Drive a `parley load` scenario for the whole run: {string.Join(", ", ScenarioCatalog.Names)}." };
         var rate = new Option<double>("--rate") { Description = "--load's rate in requests per second.", DefaultValueFactory = _ => 100 };
+        var prometheus = new Option<string?>("--prometheus") { Description = "Read the figures from this Prometheus server's HTTP API (loopback) instead of scraping each node; default: the plan's prometheus.url, else the nodes. `parley up --prometheus` runs one." };
         var results = new Option<string?>("--results") { Description = "The run's results folder (default <repo>/bench/results/<timestamp>-canary)." };
         var connection = DatabaseTarget.Option();
         var run = new Command("run", "Run a canary plan. Exit 0 promoted, 8 rolled back, 9 held too long without data, 2 bad plan, 130 interrupted.")
         {
-            plan, urls, load, rate, results, connection,
+            plan, urls, load, rate, prometheus, results, connection,
         };
         run.SetHandler(global, async (r, cli, ct) =>
         {
@@ -44,9 +45,11 @@ public static class CanaryCommand
             if (nodes.Count == 0 && LocalInstance.Read(cli.Home).Url is { } local) nodes.Add(local);
             if (nodes.Count == 0) throw new CliException(ExitCodes.Usage, $"no node to judge: pass --url, list nodes in the plan, or start one with `parley up --detach` (root {cli.Home.Root}).");
             List<Uri> nodeUris;
+            Uri? prometheusUrl;
             try
             {
                 nodeUris = nodes.Select(LoopbackGuard.Ensure).ToList();
+                prometheusUrl = r.GetValue(prometheus) is { } p ? LoopbackGuard.Ensure(p) : parsed.PrometheusUrl is { } q ? LoopbackGuard.Ensure(q.ToString()) : null;
             }
             catch (LoadConfigurationException e)
             {
@@ -63,6 +66,8 @@ public static class CanaryCommand
                 StatusFile = StatusFile(cli),
                 LoadScenario = r.GetValue(load),
                 LoadRate = r.GetValue(rate),
+                Prometheus = prometheusUrl,
+                PrometheusMatch = parsed.PrometheusMatch,
             };
             using var shutdown = new ShutdownSignal(ct);
             CanarySummary summary;

@@ -35,13 +35,14 @@ public static class UpCommand
         var observer = new Option<string?>("--observer") { Description = "Also run observer processes (`parley observer run`) with this rules file (OBSERVER.md); an invalid file fails `up` with its report (exit 2)." };
         var observers = new Option<int>("--observers") { Description = "How many observer processes with --observer (one leads, the others stand by).", DefaultValueFactory = _ => 1 };
         port.InRange(0, 65535);
+        var prometheus = new Option<bool>("--prometheus") { Description = "Also run a Prometheus server (Debian's) that scrapes every node and observer every 5 s; its URL is printed (`parley canary run --prometheus URL`)." };
         nodes.InRange(1, 16);
         observers.InRange(1, 16);
         redisMemory.InRange(1, 1_048_576);
 
         var command = new Command("up", "Start PostgreSQL (primary + replica), PgBouncer and Redis, migrate, and run the server nodes behind HAProxy until Ctrl-C.")
         {
-            detach, port, nodes, pgBouncer, asyncReplica, redisMemory, admins, observer, observers,
+            detach, port, nodes, pgBouncer, asyncReplica, redisMemory, admins, observer, observers, prometheus,
         };
         command.SetHandler(global, async (result, cli, ct) =>
         {
@@ -60,13 +61,13 @@ public static class UpCommand
             }
             var options = new UpOptions(
                 result.GetValue(port), result.GetValue(nodes), result.GetValue(pgBouncer), !result.GetValue(asyncReplica), result.GetValue(redisMemory), result.GetValue(admins) ?? [],
-                rules, rules is null ? 0 : result.GetValue(observers));
+                rules, rules is null ? 0 : result.GetValue(observers), result.GetValue(prometheus));
             return result.GetValue(detach) ? await DetachAsync(cli, options, ct) : await RunAsync(cli, options, ct);
         });
         return command;
     }
 
-    private sealed record UpOptions(int Port, int Nodes, bool PgBouncer, bool SynchronousReplica, int RedisMaxMemory, IReadOnlyList<string> Admins, string? Rules, int Observers);
+    private sealed record UpOptions(int Port, int Nodes, bool PgBouncer, bool SynchronousReplica, int RedisMaxMemory, IReadOnlyList<string> Admins, string? Rules, int Observers, bool Prometheus);
 
     private static async Task<int> DetachAsync(CliContext cli, UpOptions options, CancellationToken ct)
     {
@@ -77,6 +78,7 @@ public static class UpCommand
             "--redis-maxmemory", $"{options.RedisMaxMemory}",
             .. options.PgBouncer ? ["--pgbouncer"] : Array.Empty<string>(),
             .. options.SynchronousReplica ? Array.Empty<string>() : ["--async-replica"],
+            .. options.Prometheus ? ["--prometheus"] : Array.Empty<string>(),
             .. options.Admins.SelectMany(admin => new[] { "--admin", admin }),
             .. options.Rules is { } rules ? ["--observer", rules, "--observers", $"{options.Observers}"] : Array.Empty<string>(),
         ];
@@ -136,6 +138,7 @@ public static class UpCommand
             var stackOptions = new StackOptions
             {
                 RootDirectory = home.Root, Durable = true, RedisMaxMemoryMegabytes = options.RedisMaxMemory, SynchronousReplica = options.SynchronousReplica,
+                WithPrometheus = options.Prometheus,
             };
             await using var stack = await LocalStack.StartAsync(stackOptions, cli.Progress, shutdown.Token);
 
@@ -180,12 +183,16 @@ public static class UpCommand
                     await ObserverProcesses.WaitUntilReadyAsync(observers, ObserverReadyTimeout, shutdown.Token);
                 }
                 new ServerInfo(Environment.ProcessId, [url], nodes.Select(n => $"http://127.0.0.1:{n.Port}").ToList()).Write(home);
+                if (stack.PrometheusUrl is not null)
+                    stack.SetPrometheusTargets([.. nodes.Select(n => new Uri($"http://127.0.0.1:{n.Port}")), .. observers.Select(o => new Uri(o.Url))]);
 
                 var started = string.Join(", ", stack.Components.Select(c => $"{c.Name} :{c.Port}"));
                 await cli.Out.WriteLineAsync($"Parley is up at {url}  (Ctrl-C to stop)");
                 await cli.Out.WriteLineAsync($"  started: {started}; {options.Nodes} server node(s) behind the balancer ({string.Join(", ", nodes.Select(n => $"{n.Name} :{n.Port}"))}){(options.PgBouncer ? ", writes through PgBouncer" : "")}");
                 if (observers.Count > 0)
                     await cli.Out.WriteLineAsync($"  observers: {string.Join(", ", observers.Select(o => $"{o.Name} pid {o.Pid} at {o.Url}"))} (rules {options.Rules})");
+                if (stack.PrometheusUrl is { } prometheusUrl)
+                    await cli.Out.WriteLineAsync($"  prometheus: {prometheusUrl.ToString().TrimEnd('/')} scrapes the {options.Nodes} node(s){(observers.Count > 0 ? " and the observers" : "")} every 5 s");
                 await cli.Out.WriteLineAsync(DataLine(stack.DataDirectory));
                 await cli.Out.FlushAsync(CancellationToken.None);
 

@@ -61,6 +61,12 @@ public sealed record CanaryPlan(string Flag, IReadOnlyList<CanaryStage> Stages, 
     /// <summary>Node base URLs from the plan (<c>nodes: [http://127.0.0.1:5000, ...]</c>); <c>--url</c> adds more.</summary>
     public IReadOnlyList<string> Nodes { get; init; } = [];
 
+    /// <summary>A Prometheus server to read the figures from (<c>prometheus: {url: http://127.0.0.1:9090, match: 'job="parley"'}</c>); <c>--prometheus</c> overrides it.</summary>
+    public Uri? PrometheusUrl { get; init; }
+
+    /// <summary>Label matchers added to every Prometheus query (the plan's <c>prometheus.match</c>).</summary>
+    public string? PrometheusMatch { get; init; }
+
     public static CanaryPlan Load(string path)
     {
         string text;
@@ -119,10 +125,16 @@ public sealed record CanaryPlan(string Flag, IReadOnlyList<CanaryStage> Stages, 
         if (c.LatencyIncrease?.Test is { } test && test != "mann-whitney")
             throw new CanaryPlanException($"criteria.latencyIncrease.test: '{test}' is not known; use mann-whitney.");
         if (criteria.Confidence is <= 0 or >= 1) throw new CanaryPlanException("criteria.latencyIncrease.confidence: between 0 and 1, e.g. 0.95.");
+        Uri? prometheus = null;
+        if (file.Prometheus is { } p
+            && (!Uri.TryCreate(p.Url, UriKind.Absolute, out prometheus) || prometheus.Scheme is not ("http" or "https")))
+            throw new CanaryPlanException($"prometheus.url: '{p.Url}' is not an http:// URL of a Prometheus server.");
         return new CanaryPlan(file.Flag.Trim(), stages, interval, file.MinSamples ?? 200, Duration(file.MaxHold, "maxHold", TimeSpan.FromMinutes(10)),
             criteria, Duration(file.Slo?.P95, "slo.p95", TimeSpan.FromMilliseconds(50)))
         {
             Nodes = file.Nodes ?? [],
+            PrometheusUrl = prometheus,
+            PrometheusMatch = file.Prometheus?.Match,
         };
     }
 
@@ -153,6 +165,13 @@ public sealed record CanaryPlan(string Flag, IReadOnlyList<CanaryStage> Stages, 
         public CriteriaFile? Criteria { get; set; }
         public SloFile? Slo { get; set; }
         public List<string>? Nodes { get; set; }
+        public PrometheusFile? Prometheus { get; set; }
+    }
+
+    private sealed class PrometheusFile
+    {
+        public string? Url { get; set; }
+        public string? Match { get; set; }
     }
 
     private sealed class StageFile

@@ -4,7 +4,6 @@ using Parley.Data;
 using Parley.Data.Flags;
 using Parley.Kit.Load;
 using Parley.Kit.Load.Engine;
-using Parley.Kit.Load.Sampling;
 using Parley.Kit.Load.Scenarios;
 
 namespace Parley.Kit.Canary;
@@ -38,7 +37,16 @@ public sealed record CanarySettings(IReadOnlyList<Uri> Nodes, string PrimaryConn
     /// <summary>How long the load's setup (seeding) may take before the first stage. Default 10 min.</summary>
     public TimeSpan LoadSetupTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>Per-scrape timeout of a node's /metrics. Default 5 s.</summary>
+    /// <summary>
+    /// A Prometheus server (its base URL, loopback) to read the figures from instead of scraping <see cref="Nodes"/>
+    /// (which then only receive the <see cref="LoadScenario"/>); null: scrape the nodes.
+    /// </summary>
+    public Uri? Prometheus { get; init; }
+
+    /// <summary>Label matchers added to every Prometheus query, e.g. <c>job="parley"</c>; null: every target.</summary>
+    public string? PrometheusMatch { get; init; }
+
+    /// <summary>Per-scrape timeout of a node's /metrics (or of a Prometheus query). Default 5 s.</summary>
     public TimeSpan ScrapeTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }
 
@@ -87,6 +95,7 @@ public sealed class CanaryRun(CanaryPlan plan, CanarySettings settings)
     public async Task<CanarySummary> RunAsync(CancellationToken ct)
     {
         foreach (var node in settings.Nodes) LoopbackGuard.Ensure(node.ToString());
+        if (settings.Prometheus is { } prometheus) LoopbackGuard.Ensure(prometheus.ToString());
         var startedAt = DateTimeOffset.UtcNow;
         Directory.CreateDirectory(settings.ResultsDirectory);
         await using var db = new ParleyDatabase(DataOptions.ForTool(settings.PrimaryConnectionString));
@@ -94,6 +103,9 @@ public sealed class CanaryRun(CanaryPlan plan, CanarySettings settings)
         await flags.ReloadAsync(ct).ConfigureAwait(false);
         var previous = flags.All.FirstOrDefault(f => f.Name == plan.Flag);
         using var http = new HttpClient { Timeout = settings.ScrapeTimeout };
+        IMetricsSource source = settings.Prometheus is { } url
+            ? new PrometheusMetricsSource(http, url, plan.Flag, settings.PrometheusMatch)
+            : new NodeMetricsSource(http, settings.Nodes, plan.Flag);
         using var loadStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var loadRunning = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var load = StartLoad(loadRunning, loadStop.Token);
@@ -106,7 +118,7 @@ public sealed class CanaryRun(CanaryPlan plan, CanarySettings settings)
         try
         {
             await WaitForLoadAsync(loadRunning.Task, load, ct).ConfigureAwait(false);
-            var (last, stillOpen) = await WaitForClosedBreakersAsync(http, ct).ConfigureAwait(false);
+            var (last, stillOpen) = await WaitForClosedBreakersAsync(source, ct).ConfigureAwait(false);
             (outcome, reason) = (CanaryOutcome.Promoted, $"promoted to {plan.Stages[^1].Percent}%");
             if (stillOpen.Count > 0)
             {
@@ -127,8 +139,8 @@ public sealed class CanaryRun(CanaryPlan plan, CanarySettings settings)
                 while (passed < required)
                 {
                     await Task.Delay(plan.Interval, ct).ConfigureAwait(false);
-                    var now = await ScrapeAsync(http, ct).ConfigureAwait(false);
-                    var figures = IntervalFigures.Between(last.Snapshots, now.Snapshots, now.Errors);
+                    var now = await source.ReadAsync(ct).ConfigureAwait(false);
+                    var figures = IntervalFigures.Between(last.Nodes, now.Nodes, now.Errors);
                     last = now;
                     var criteria = CanaryJudge.Judge(plan, figures, hasControl: stage.Percent < 100);
                     var decision = CanaryJudge.Decide(criteria);
@@ -200,28 +212,6 @@ public sealed class CanaryRun(CanaryPlan plan, CanarySettings settings)
         return check;
     }
 
-    private sealed record Scrape(IReadOnlyList<NodeSnapshot?> Snapshots, IReadOnlyList<string> Errors);
-
-    // A node that does not answer is left out of the interval (and named in the check); its next answer starts a new one.
-    private async Task<Scrape> ScrapeAsync(HttpClient http, CancellationToken ct)
-    {
-        var errors = new List<string>();
-        var snapshots = await Task.WhenAll(settings.Nodes.Select(async node =>
-        {
-            try
-            {
-                var text = await http.GetStringAsync(new Uri(node, "/metrics"), ct).ConfigureAwait(false);
-                return NodeSnapshot.Parse(plan.Flag, PrometheusText.Parse(text));
-            }
-            catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !ct.IsCancellationRequested))
-            {
-                lock (errors) errors.Add($"{node}: {e.Message}");
-                return null;
-            }
-        })).ConfigureAwait(false);
-        return new Scrape(snapshots, errors);
-    }
-
     private static readonly TimeSpan BreakerPoll = TimeSpan.FromSeconds(1);
 
     /// <summary>
@@ -230,16 +220,16 @@ public sealed class CanaryRun(CanaryPlan plan, CanarySettings settings)
     /// canaries back for breakerOpen, fallbacks and latency that the flag did not cause (issue 12). Bounded by
     /// <c>maxHold</c>; returns the scrape the first interval starts from, and the breakers still open if it ran out.
     /// </summary>
-    private async Task<(Scrape Scrape, IReadOnlyList<string> Open)> WaitForClosedBreakersAsync(HttpClient http, CancellationToken ct)
+    private async Task<(MetricsReading Reading, IReadOnlyList<string> Open)> WaitForClosedBreakersAsync(IMetricsSource source, CancellationToken ct)
     {
         var since = DateTimeOffset.UtcNow;
         for (var announced = false; ; announced = true)
         {
-            var scrape = await ScrapeAsync(http, ct).ConfigureAwait(false);
+            var reading = await source.ReadAsync(ct).ConfigureAwait(false);
             var open = plan.Criteria.BreakerOpen
-                ? CanaryJudge.Watched(plan.Criteria, scrape.Snapshots.SelectMany(s => s?.OpenBreakers ?? [])).Distinct().ToList()
+                ? CanaryJudge.Watched(plan.Criteria, reading.Nodes.Values.SelectMany(s => s.OpenBreakers)).Distinct().ToList()
                 : [];
-            if (open.Count == 0 || DateTimeOffset.UtcNow - since >= plan.MaxHold) return (scrape, open);
+            if (open.Count == 0 || DateTimeOffset.UtcNow - since >= plan.MaxHold) return (reading, open);
             if (!announced) settings.OnLine?.Invoke($"waiting for {string.Join(", ", open)} to close before the first stage ...");
             await Task.Delay(BreakerPoll, ct).ConfigureAwait(false);
         }

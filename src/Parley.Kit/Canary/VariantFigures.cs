@@ -19,6 +19,14 @@ public sealed record NodeSnapshot(
     public const string DurationFamily = "parley_flag_request_duration_seconds";
     public const string PoolWaitFamily = "parley_flag_pool_wait_seconds";
 
+    /// <summary>Every series <see cref="Parse"/> reads (what a Prometheus source asks for).</summary>
+    public static readonly IReadOnlyList<string> SeriesRead =
+    [
+        DurationFamily + "_bucket", DurationFamily + "_count", PoolWaitFamily + "_sum", PoolWaitFamily + "_count",
+        "db_pool_saturation", "pgbouncer_pool_saturation", "parley_replica_breaker_state", "parley_cache_breaker_state",
+        "parley_replica_breaker_transitions_total",
+    ];
+
     public static NodeSnapshot Parse(string flag, IReadOnlyList<PrometheusSample> samples)
     {
         var cumulative = new Dictionary<string, Dictionary<double, double>>();
@@ -108,8 +116,8 @@ public sealed record VariantInterval(LatencyDistribution Latency, IReadOnlyDicti
 public sealed record IntervalFigures(VariantInterval Canary, VariantInterval Control, double PoolSaturation, string? SaturatedPool,
     IReadOnlyList<string> OpenBreakers, double BreakerOpenings, int NodesScraped, IReadOnlyList<string> ScrapeErrors)
 {
-    /// <summary>The interval between <paramref name="before"/> and <paramref name="after"/> (per node, same order; a null is a failed scrape).</summary>
-    public static IntervalFigures Between(IReadOnlyList<NodeSnapshot?> before, IReadOnlyList<NodeSnapshot?> after, IReadOnlyList<string> scrapeErrors)
+    /// <summary>The interval between <paramref name="before"/> and <paramref name="after"/> (by node; a node missing from <paramref name="after"/> was not read, and one missing from <paramref name="before"/> gives only its gauges).</summary>
+    public static IntervalFigures Between(IReadOnlyDictionary<string, NodeSnapshot> before, IReadOnlyDictionary<string, NodeSnapshot> after, IReadOnlyList<string> scrapeErrors)
     {
         var canary = new List<VariantInterval>();
         var control = new List<VariantInterval>();
@@ -117,16 +125,17 @@ public sealed record IntervalFigures(VariantInterval Canary, VariantInterval Con
         string? saturated = null;
         var open = new List<string>();
         var scraped = 0;
-        for (var i = 0; i < after.Count; i++)
+        foreach (var (node, now) in after)
         {
-            if (after[i] is not { } now) continue;
             scraped++;
-            var then = i < before.Count ? before[i] : null;
-            canary.Add(Delta(then, now, "on"));
-            control.Add(Delta(then, now, "off"));
             if (now.PoolSaturation > saturation) (saturation, saturated) = (now.PoolSaturation, now.SaturatedPool);
             open.AddRange(now.OpenBreakers);
-            openings += Increase(then?.BreakerOpenings ?? 0, now.BreakerOpenings);
+            // A node not read at the interval's start (a failed scrape, or new) has no start to count from: this reading
+            // only starts its next interval. Counting from zero would judge everything since it started as this interval.
+            if (before.GetValueOrDefault(node) is not { } then) continue;
+            canary.Add(Delta(then, now, "on"));
+            control.Add(Delta(then, now, "off"));
+            openings += Increase(then.BreakerOpenings, now.BreakerOpenings);
         }
         return new IntervalFigures(Sum(canary), Sum(control), saturation, saturated, open.Distinct().ToList(), openings, scraped, scrapeErrors);
     }
@@ -134,12 +143,12 @@ public sealed record IntervalFigures(VariantInterval Canary, VariantInterval Con
     // A counter that went down was reset (the node restarted): all of its value is new.
     private static double Increase(double before, double after) => after >= before ? after - before : after;
 
-    private static VariantInterval Delta(NodeSnapshot? before, NodeSnapshot now, string variant)
+    private static VariantInterval Delta(NodeSnapshot before, NodeSnapshot now, string variant)
     {
         var buckets = new List<LatencyBucket>();
         if (now.Cumulative.TryGetValue(variant, out var cumulative))
         {
-            var previous = before?.Cumulative.GetValueOrDefault(variant);
+            var previous = before.Cumulative.GetValueOrDefault(variant);
             var reset = previous is not null && cumulative.Any(b => b.Value < previous.GetValueOrDefault(b.Key));
             double lower = 0, below = 0;
             foreach (var (bound, count) in cumulative.OrderBy(b => b.Key))
@@ -151,9 +160,9 @@ public sealed record IntervalFigures(VariantInterval Canary, VariantInterval Con
         }
         var outcomes = new Dictionary<string, long>();
         foreach (var (outcome, count) in now.Outcomes.GetValueOrDefault(variant) ?? new Dictionary<string, double>())
-            outcomes[outcome] = (long)Math.Round(Increase(before?.Outcomes.GetValueOrDefault(variant)?.GetValueOrDefault(outcome) ?? 0, count));
+            outcomes[outcome] = (long)Math.Round(Increase(before.Outcomes.GetValueOrDefault(variant)?.GetValueOrDefault(outcome) ?? 0, count));
         var wait = now.PoolWait.GetValueOrDefault(variant);
-        var waitBefore = before?.PoolWait.GetValueOrDefault(variant) ?? default;
+        var waitBefore = before.PoolWait.GetValueOrDefault(variant);
         var waitReset = wait.Count < waitBefore.Count;
         return new VariantInterval(new LatencyDistribution(buckets), outcomes,
             waitReset ? wait.Sum : wait.Sum - waitBefore.Sum, (long)Math.Round(waitReset ? wait.Count : wait.Count - waitBefore.Count));

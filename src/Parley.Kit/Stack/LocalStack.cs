@@ -24,6 +24,7 @@ public sealed class LocalStack : IAsyncDisposable
     private readonly PgBouncerServer? _pgBouncer;
     private readonly RedisServer? _redis;
     private readonly SmtpServer? _smtp;
+    private readonly PrometheusServer? _prometheus;
     private HaproxyServer? _balancer;
     private IReadOnlyList<StackComponent> _components;
     private readonly Lock _lock = new();
@@ -47,6 +48,7 @@ public sealed class LocalStack : IAsyncDisposable
         _pgBouncer = options.WithPgBouncer ? new PgBouncerServer(data, env, _primary!, options.Database) : null;
         _redis = options.WithRedis ? new RedisServer(data, env, options.Durable, options.RedisMaxMemoryMegabytes) : null;
         _smtp = options.WithSmtp ? new SmtpServer(data, env) : null;
+        _prometheus = options.WithPrometheus ? new PrometheusServer(data, env, StackBinaries.LocatePrometheus(), options.PrometheusScrapeInterval) : null;
         _components = Drivers.Select(driver => new StackComponent(driver, WriteState)).ToList();
     }
 
@@ -102,6 +104,19 @@ public sealed class LocalStack : IAsyncDisposable
 
     public StackComponent? Smtp => Find(StackComponentKind.Smtp);
 
+    /// <summary>The Prometheus server, when started with <see cref="StackOptions.WithPrometheus"/>.</summary>
+    public StackComponent? Prometheus => Find(StackComponentKind.Prometheus);
+
+    /// <summary><c>http://127.0.0.1:port</c> of the Prometheus server (its HTTP API), or null without one.</summary>
+    public Uri? PrometheusUrl => _prometheus is { } prometheus ? new Uri($"http://127.0.0.1:{prometheus.Port}") : null;
+
+    /// <summary>
+    /// What the stack's Prometheus scrapes from now on (each base URL's <c>/metrics</c>, loopback only), replacing the list;
+    /// it applies the change itself within a moment, with no restart. Throws without <see cref="StackOptions.WithPrometheus"/>.
+    /// </summary>
+    public void SetPrometheusTargets(IEnumerable<Uri> targets) =>
+        (_prometheus ?? throw new InvalidOperationException("This stack has no Prometheus (StackOptions.WithPrometheus).")).SetTargets(targets);
+
     /// <summary>HAProxy in front of the nodes, once <see cref="StartBalancerAsync"/> started it.</summary>
     public StackComponent? Balancer => Find(StackComponentKind.Balancer);
 
@@ -111,7 +126,7 @@ public sealed class LocalStack : IAsyncDisposable
     /// <summary>The balancer's runtime API (drain a node, read the nodes' states), or null before <see cref="StartBalancerAsync"/>.</summary>
     public BalancerRuntime? BalancerRuntime => _balancer is { } balancer ? new BalancerRuntime(balancer.SocketPath) : null;
 
-    private IEnumerable<ComponentDriver> Drivers => new ComponentDriver?[] { _primary, _replica, _pgBouncer, _redis, _smtp, _balancer }.OfType<ComponentDriver>();
+    private IEnumerable<ComponentDriver> Drivers => new ComponentDriver?[] { _primary, _replica, _pgBouncer, _redis, _smtp, _prometheus, _balancer }.OfType<ComponentDriver>();
 
     /// <summary>
     /// Starts the components the options ask for and waits until each is ready. On failure stops what it started
@@ -269,6 +284,7 @@ public sealed class LocalStack : IAsyncDisposable
             WithPgBouncer = kinds.Contains(StackComponentKind.PgBouncer),
             WithRedis = kinds.Contains(StackComponentKind.Redis),
             WithSmtp = kinds.Contains(StackComponentKind.Smtp),
+            WithPrometheus = kinds.Contains(StackComponentKind.Prometheus),
             SynchronousReplica = state.SynchronousReplica,
             OwnerPid = state.OwnerPid,
             Database = state.PrimaryConnectionString is { } primary ? new NpgsqlConnectionStringBuilder(primary).Database ?? "parley" : "parley",

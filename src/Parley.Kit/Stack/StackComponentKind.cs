@@ -13,6 +13,9 @@ public enum StackComponentKind
 
     /// <summary>HAProxy in front of the Parley nodes, on the one public port; only with <see cref="LocalStack.StartBalancerAsync"/>.</summary>
     Balancer,
+
+    /// <summary>A Prometheus server scraping the stack's nodes; only with <see cref="StackOptions.WithPrometheus"/>.</summary>
+    Prometheus,
 }
 
 /// <summary>Whether a component's process is up.</summary>

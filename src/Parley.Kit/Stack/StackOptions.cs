@@ -30,6 +30,15 @@ public sealed partial record StackOptions
     public bool WithSmtp { get; init; }
 
     /// <summary>
+    /// Debian's Prometheus server, scraping what <see cref="LocalStack.SetPrometheusTargets"/> names every
+    /// <see cref="PrometheusScrapeInterval"/>; <c>parley canary run --prometheus</c> can judge from it. Default: false.
+    /// </summary>
+    public bool WithPrometheus { get; init; }
+
+    /// <summary>How often Prometheus scrapes its targets (whole seconds, at least 1). Default: 5 seconds.</summary>
+    public TimeSpan PrometheusScrapeInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
     /// Keep the data across stops and reuse it on the next start, as <c>parley up</c> does: initdb and pg_basebackup run only
     /// when a component's data is missing (a replica that cannot catch up is cloned again), Redis appends to an AOF
     /// (fsync every second), and each component gets its previous port back while that port is free. Needs
@@ -72,6 +81,8 @@ public sealed partial record StackOptions
             throw new ArgumentException("Durable needs a RootDirectory to keep the data under.");
         if (RedisMaxMemoryMegabytes <= 0)
             throw new ArgumentException("RedisMaxMemoryMegabytes must be positive.");
+        if (PrometheusScrapeInterval < TimeSpan.FromSeconds(1))
+            throw new ArgumentException("PrometheusScrapeInterval must be at least 1 second.");
         if (ReadyTimeout <= TimeSpan.Zero)
             throw new ArgumentException("ReadyTimeout must be positive.");
         if (OwnerPid is <= 0)

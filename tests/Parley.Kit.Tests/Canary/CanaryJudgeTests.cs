@@ -128,6 +128,11 @@ public sealed class CanaryJudgeTests
         Assert.Throws<CanaryPlanException>(() => CanaryPlan.Parse("flag: x\nstages: [{percent: 50}]\ncriteria: {latencyIncrease: {test: t-test}}"));
         Assert.Throws<CanaryPlanException>(() => CanaryPlan.Parse("flag: x\nstages: [{percent: 50}]\nbogus: 1"));
         Assert.Throws<CanaryPlanException>(() => CanaryPlan.Parse("flag: x\nstages: [{percent: 50}]\ncriteria: {breakers: [pgbouncer]}"));
+        Assert.Throws<CanaryPlanException>(() => CanaryPlan.Parse("flag: x\nstages: [{percent: 50}]\nprometheus: {url: 'localhost:9090'}"));
+
+        var withPrometheus = CanaryPlan.Parse("flag: x\nstages: [{percent: 50}]\nprometheus: {url: 'http://127.0.0.1:9090', match: 'job=\"parley\"'}");
+        Assert.Equal(new Uri("http://127.0.0.1:9090"), withPrometheus.PrometheusUrl);
+        Assert.Equal("job=\"parley\"", withPrometheus.PrometheusMatch);
     }
 
     [Fact]
@@ -205,7 +210,7 @@ public sealed class CanaryJudgeTests
             """;
         var before = NodeSnapshot.Parse(flag, PrometheusText.Parse(Text(10, 1, 20, 0)));
         var after = NodeSnapshot.Parse(flag, PrometheusText.Parse(Text(15, 4, 50, 2)));
-        var f = IntervalFigures.Between([before], [after], []);
+        var f = IntervalFigures.Between(new Dictionary<string, NodeSnapshot> { ["node"] = before }, new Dictionary<string, NodeSnapshot> { ["node"] = after }, []);
         Assert.Equal(8, f.Canary.Requests);
         Assert.Equal([5L, 3L], f.Canary.Latency.Buckets.Select(b => b.Count));
         Assert.Equal(0, f.Canary.Errors);
@@ -213,5 +218,12 @@ public sealed class CanaryJudgeTests
         Assert.Equal(2, f.Control.Errors);
         Assert.Equal(0.5, f.PoolSaturation);
         Assert.Empty(f.OpenBreakers);
+
+        // A node not read at the interval's start (its scrape failed) gives its gauges but no requests: everything it served
+        // since it started is not this interval's.
+        var missed = IntervalFigures.Between(new Dictionary<string, NodeSnapshot>(), new Dictionary<string, NodeSnapshot> { ["node"] = after }, []);
+        Assert.Equal(0, missed.Canary.Requests + missed.Control.Requests);
+        Assert.Equal(0.5, missed.PoolSaturation);
+        Assert.Equal(1, missed.NodesScraped);
     }
 }

@@ -5,10 +5,14 @@ using Parley.Kit.Canary;
 using Parley.Kit.Chaos.Nodes;
 using Parley.Kit.Chaos.Proxy;
 using Parley.Kit.Chaos.Scenarios;
+using Parley.Kit.Stack;
 
 namespace Parley.Kit.Tests.Canary;
 
-/// <summary>A real stack behind fault proxies and one Parley node process reading the replica through its proxy.</summary>
+/// <summary>
+/// A real stack behind fault proxies and one Parley node process reading the replica through its proxy, with the stack's
+/// Prometheus scraping the node every second.
+/// </summary>
 public sealed class CanaryStackFixture : IAsyncLifetime
 {
     public ChaosEnvironment Env { get; private set; } = null!;
@@ -17,8 +21,9 @@ public sealed class CanaryStackFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Env = await ChaosEnvironment.StartAsync();
+        Env = await ChaosEnvironment.StartAsync(new StackOptions { WithPrometheus = true, PrometheusScrapeInterval = TimeSpan.FromSeconds(1) });
         Node = await Env.StartNodeAsync("canary-node", Env.NodeSettings("canary-node"));
+        Env.Stack.SetPrometheusTargets([Node.BaseAddress]);
     }
 
     public async Task DisposeAsync()
@@ -113,11 +118,12 @@ public sealed partial class CanaryRunTests(CanaryStackFixture fixture) : IClassF
         };
 
     /// <summary>Runs the plan; once the first check passes at 50%, <paramref name="fault"/> is applied (the time it was, returned).</summary>
-    private async Task<(CanarySummary Summary, int FaultAfterCheck, DateTimeOffset FaultAt)> RunWithFaultAsync(Action<FaultProxy> fault)
+    private async Task<(CanarySummary Summary, int FaultAfterCheck, DateTimeOffset FaultAt)> RunWithFaultAsync(Action<FaultProxy> fault, bool fromPrometheus = false)
     {
         var passed = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var run = new CanaryRun(Plan("[{percent: 50, hold: 10m}, {percent: 100, hold: 3s}]"),
-            Settings(onCheck: c => { if (c.Decision == "pass") passed.TrySetResult(c.Number); })).RunAsync(CancellationToken.None);
+        var settings = Settings(onCheck: c => { if (c.Decision == "pass") passed.TrySetResult(c.Number); });
+        if (fromPrometheus) settings = settings with { Prometheus = fixture.Env.Stack.PrometheusUrl, PrometheusMatch = "job=\"parley\"" };
+        var run = new CanaryRun(Plan("[{percent: 50, hold: 10m}, {percent: 100, hold: 3s}]"), settings).RunAsync(CancellationToken.None);
         var first = await Task.WhenAny(passed.Task, run);
         Assert.True(first == passed.Task, "the run ended before a healthy check passed: " + (run.IsCompletedSuccessfully ? run.Result.Reason : run.Exception?.GetBaseException().Message));
         var afterCheck = await passed.Task;
@@ -200,6 +206,27 @@ public sealed partial class CanaryRunTests(CanaryStackFixture fixture) : IClassF
         Assert.True(summary.RolledBackAt > faultAt);
         Console.WriteLine($"canary error fault → rollback: {(summary.RolledBackAt!.Value - faultAt).TotalSeconds:0.0} s (check {failed.Number}, fault after {afterCheck}), "
             + $"canary errors {failed.CanaryErrorRate:P1} vs control {failed.ControlErrorRate:P1}; failed: {string.Join(", ", failed.Criteria.Where(c => c.Verdict == Verdict.Fail).Select(c => c.Name))}");
+    }
+
+    /// <summary>
+    /// The same rollback judged from the stack's Prometheus server (its HTTP API, scraping the node every second) instead of
+    /// the node's own /metrics: the healthy check before the fault saw both variants through it.
+    /// </summary>
+    [Fact]
+    [Trait("Category", "Integration")]
+    public async Task Judged_from_a_Prometheus_server_the_replica_breaker_opening_rolls_back_too()
+    {
+        var (summary, afterCheck, faultAt) = await RunWithFaultAsync(replica => replica.SetDown(true), fromPrometheus: true);
+
+        Assert.True(summary.ExitCode == 8, $"{summary.Outcome}: {summary.Reason}");
+        Assert.Equal(0, (await FlagAsync())!.Percentage);
+        var healthy = summary.Checks.Single(c => c.Number == afterCheck);
+        Assert.True(healthy.CanarySamples >= 20 && healthy.ControlSamples >= 20, $"samples on={healthy.CanarySamples} off={healthy.ControlSamples}");
+        Assert.Empty(healthy.ScrapeErrors);
+        var failed = summary.Checks.Single(c => c.Decision == "fail");
+        Assert.Contains(failed.Criteria, c => c.Name == CanaryJudge.BreakerOpen && c.Verdict == Verdict.Fail);
+        Assert.True(summary.RolledBackAt > faultAt);
+        Console.WriteLine($"canary from Prometheus, breaker fault → rollback: {(summary.RolledBackAt!.Value - faultAt).TotalSeconds:0.0} s");
     }
 
     [Fact]

@@ -41,6 +41,54 @@ public sealed class StackLifecycleTests
     }
 
     [Fact]
+    public async Task Prometheus_scrapes_targets_set_after_it_started_and_stops_with_the_stack()
+    {
+        var stack = await LocalStack.StartAsync(new StackOptions
+        {
+            WithPrimary = false, WithReplica = false, WithPgBouncer = false, WithRedis = false,
+            WithPrometheus = true, PrometheusScrapeInterval = TimeSpan.FromSeconds(1),
+        });
+        StackState state;
+        using var target = new HttpListener();
+        var port = FreePort();
+        target.Prefixes.Add($"http://127.0.0.1:{port}/");
+        target.Start();
+        var serving = Task.Run(async () =>
+        {
+            while (target.IsListening)
+            {
+                HttpListenerContext context;
+                try { context = await target.GetContextAsync(); }
+                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException) { return; }
+                var body = "# TYPE stack_test_value gauge\nstack_test_value 42\n"u8.ToArray();
+                context.Response.ContentType = "text/plain; version=0.0.4";
+                await context.Response.OutputStream.WriteAsync(body);
+                context.Response.Close();
+            }
+        });
+        await using (stack)
+        {
+            stack.SetPrometheusTargets([new Uri($"http://127.0.0.1:{port}")]);
+            using var http = new HttpClient { BaseAddress = stack.PrometheusUrl, Timeout = TimeSpan.FromSeconds(10) };
+            await StackProbes.EventuallyAsync(
+                async () => (await http.GetStringAsync("/api/v1/query?query=stack_test_value")).Contains("\"42\"", StringComparison.Ordinal),
+                "Prometheus has scraped the target given after its start");
+            Assert.Throws<ArgumentException>(() => stack.SetPrometheusTargets([new Uri("http://192.0.2.1:80")]));
+            state = stack.Describe();
+        }
+        target.Stop();
+        await serving;
+        await StackProbes.AssertGoneAsync(state);
+    }
+
+    private static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    [Fact]
     public async Task Restart_on_a_taken_port_fails_with_the_component_log_tail()
     {
         await using var stack = await LocalStack.StartAsync(new StackOptions { WithPrimary = false, WithReplica = false, WithPgBouncer = false });

@@ -31,9 +31,13 @@ public sealed class ChaosEnvironment : IAsyncDisposable
 
     public string SigningKey { get; } = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
 
-    public static async Task<ChaosEnvironment> StartAsync(IProgress<string>? progress = null, CancellationToken ct = default)
+    public static Task<ChaosEnvironment> StartAsync(IProgress<string>? progress = null, CancellationToken ct = default) =>
+        StartAsync(new StackOptions(), progress, ct);
+
+    /// <summary>As <see cref="StartAsync(IProgress{string}?, CancellationToken)"/>, on a stack with <paramref name="stackOptions"/> (e.g. with Prometheus).</summary>
+    public static async Task<ChaosEnvironment> StartAsync(StackOptions stackOptions, IProgress<string>? progress = null, CancellationToken ct = default)
     {
-        var chaos = await ChaosStack.StartAsync(new StackOptions(), progress, ct).ConfigureAwait(false);
+        var chaos = await ChaosStack.StartAsync(stackOptions, progress, ct).ConfigureAwait(false);
         try
         {
             await using (var source = NpgsqlDataSource.Create(chaos.Stack.PrimaryConnectionString))

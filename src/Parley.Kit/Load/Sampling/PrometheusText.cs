@@ -35,17 +35,19 @@ public static class PrometheusText
             }
             var valueText = rest.Split(' ', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
             if (valueText is null) continue;
-            var value = valueText switch
-            {
-                "+Inf" => double.PositiveInfinity,
-                "-Inf" => double.NegativeInfinity,
-                "NaN" => double.NaN,
-                _ => double.TryParse(valueText, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : double.NaN,
-            };
-            samples.Add(new PrometheusSample(name, labels, value));
+            samples.Add(new PrometheusSample(name, labels, ParseValue(valueText)));
         }
         return samples;
     }
+
+    /// <summary>A sample value as Prometheus writes it (<c>+Inf</c>, <c>-Inf</c>, <c>NaN</c> or a float); NaN when unreadable.</summary>
+    public static double ParseValue(string text) => text switch
+    {
+        "+Inf" => double.PositiveInfinity,
+        "-Inf" => double.NegativeInfinity,
+        "NaN" => double.NaN,
+        _ => double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : double.NaN,
+    };
 
     /// <summary>Reads <c>a="x",b="y"}</c> from <paramref name="start"/>; returns the index of the closing brace, or -1.</summary>
     private static int ParseLabels(string line, int start, Dictionary<string, string> labels)

@@ -188,6 +188,27 @@ internal abstract class ComponentDriver(StackComponentKind kind, string dataDire
             File.Delete(PidFile);
     }
 
+    /// <summary>
+    /// Launches a program that has no daemon mode: a shell in its own session (so it outlives us) writes its pid to
+    /// <see cref="PidFile"/> and execs the program, which logs to <see cref="LogFile"/>.
+    /// </summary>
+    protected void LaunchInOwnSession(string program, IEnumerable<string> arguments)
+    {
+        var command = string.Join(' ', [
+            "echo $$ >", Shell.Quote(PidFile), "; exec", Shell.Quote(program), .. arguments.Select(Shell.Quote),
+            ">>", Shell.Quote(LogFile), "2>&1 </dev/null"]);
+        var info = new System.Diagnostics.ProcessStartInfo(Env.Binaries.SetSid)
+        {
+            ArgumentList = { "sh", "-c", command },
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Directory,
+        };
+        using var process = System.Diagnostics.Process.Start(info) ?? throw new InvalidOperationException($"Could not start {program}.");
+    }
+
     /// <summary>Writes a configuration file the server (possibly running as postgres) can read.</summary>
     protected static void WriteConfig(string path, string contents)
     {
@@ -231,6 +252,7 @@ internal abstract class ComponentDriver(StackComponentKind kind, string dataDire
         StackComponentKind.PgBouncer => "pgbouncer",
         StackComponentKind.Smtp => "smtp",
         StackComponentKind.Balancer => "balancer",
+        StackComponentKind.Prometheus => "prometheus",
         _ => "redis",
     };
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 
 namespace Parley.Kit.Stack.Internal;
@@ -29,22 +28,8 @@ internal sealed class SmtpServer(string dataDirectory, StackEnvironment env)
     protected override Task LaunchAsync(CancellationToken ct)
     {
         DeleteStalePidFile();
-        // aiosmtpd has no daemon mode: a shell in its own session (so it outlives us) writes its pid and execs python.
-        var command = string.Join(' ',
-            "echo $$ >", Shell.Quote(PidFile), "; exec", Shell.Quote(Env.Binaries.Python!), "-m aiosmtpd -n",
-            "-l", Shell.Quote($"127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}"),
-            "-c aiosmtpd.handlers.Mailbox", Shell.Quote(Maildir),
-            ">>", Shell.Quote(LogFile), "2>&1 </dev/null");
-        var info = new ProcessStartInfo(Env.Binaries.SetSid)
-        {
-            ArgumentList = { "sh", "-c", command },
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = Directory,
-        };
-        using var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start aiosmtpd.");
+        LaunchInOwnSession(Env.Binaries.Python!,
+            ["-m", "aiosmtpd", "-n", "-l", $"127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}", "-c", "aiosmtpd.handlers.Mailbox", Maildir]);
         return Task.CompletedTask;
     }
 

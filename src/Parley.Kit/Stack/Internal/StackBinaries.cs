@@ -60,8 +60,13 @@ internal sealed record StackBinaries(string? PostgresBin, string? PgBouncer, str
     }
 
     /// <summary>Debian's haproxy (in /usr/sbin), for <see cref="LocalStack.StartBalancerAsync"/>.</summary>
-    public static string LocateHaproxy(string? searchPath = null) =>
-        Require("haproxy", (searchPath ?? $"{Environment.GetEnvironmentVariable("PATH")}:{SystemPath}").Split(':', StringSplitOptions.RemoveEmptyEntries), "apt-get install -y haproxy");
+    public static string LocateHaproxy(string? searchPath = null) => LocateOnPath("haproxy", searchPath);
+
+    /// <summary>Debian's prometheus (the server), for <see cref="StackOptions.WithPrometheus"/>.</summary>
+    public static string LocatePrometheus(string? searchPath = null) => LocateOnPath("prometheus", searchPath);
+
+    private static string LocateOnPath(string package, string? searchPath) =>
+        Require(package, (searchPath ?? $"{Environment.GetEnvironmentVariable("PATH")}:{SystemPath}").Split(':', StringSplitOptions.RemoveEmptyEntries), $"apt-get install -y {package}");
 
     private static string Require(string name, string[] path, string install) =>
         path.Select(dir => Path.Combine(dir, name)).FirstOrDefault(File.Exists)
