@@ -3,7 +3,7 @@ using System.Diagnostics.Metrics;
 namespace Parley.Server.Observability;
 
 /// <summary>
-/// The meter of Parley's own instruments, exported by <see cref="PrometheusExporter"/> (meter names
+/// The meter of Parley's own instruments, exported on <c>/metrics</c> by <see cref="MetricsExport"/> (meter names
 /// <c>Parley*</c>). Create instruments once, in static fields of the feature that records them:
 /// <code>
 /// static readonly Counter&lt;long&gt; Sent = ParleyMetrics.Meter.CreateCounter&lt;long&gt;(

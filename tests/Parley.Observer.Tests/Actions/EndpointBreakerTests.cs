@@ -1,3 +1,6 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Parley.Observer.Actions;
 using Parley.Server.Observability;
 
@@ -112,13 +115,19 @@ public sealed class EndpointBreakerTests() : ReceiverTest(new BreakerOptions { M
     [Fact]
     public async Task The_breaker_state_is_exported_as_observer_breaker_state_per_endpoint()
     {
-        using var exporter = new PrometheusExporter();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Services.AddPrometheusExporter([EndpointBreakers.MeterName]);
+        await using var app = builder.Build();
+        app.MapPrometheusMetrics();
+        await app.StartAsync();
+        using var http = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
         Receiver.Respond = Receiver.Status(500);
         await CallAsync("/metered");
         await CallAsync("/metered");
 
         var endpoint = EndpointBreakers.EndpointOf(Receiver.Url("/metered"));
-        var lines = exporter.Scrape().Split('\n');
+        var lines = (await http.GetStringAsync("/metrics")).Split('\n');
 
         Assert.Contains("# TYPE observer_breaker_state gauge", lines);
         Assert.Contains($"observer_breaker_state{{endpoint=\"{endpoint}\"}} 1", lines);

@@ -1,33 +1,20 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Parley.Server.Monitoring;
-using Parley.Server.Observability;
+using Parley.Server.Tests.Observability;
 
 namespace Parley.Server.Tests.Monitoring;
 
-/// <summary>A meter factory of its own and an exporter limited to it, so a test reads only its own monitors.</summary>
+/// <summary>A host of its own that exports only the monitoring meter of its meter factory, so a test reads only its own monitors.</summary>
 internal sealed class MonitorMetrics : IDisposable
 {
-    private readonly ServiceProvider _services;
+    private readonly MetricsHost _host = new([MonitoringMeter.Name]);
 
-    public MonitorMetrics()
-    {
-        _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var factory = _services.GetRequiredService<IMeterFactory>();
-        Meter = new MonitoringMeter(factory);
-        var options = new PrometheusExporterOptions();
-        options.MeterNames.Clear();
-        options.MeterNames.Add(MonitoringMeter.Name);
-        Exporter = new PrometheusExporter(options, factory);
-    }
+    public MonitorMetrics() => Meter = new MonitoringMeter(_host.Services.GetRequiredService<IMeterFactory>());
 
     public MonitoringMeter Meter { get; }
 
-    public PrometheusExporter Exporter { get; }
+    public string Scrape() => _host.Scrape();
 
-    public void Dispose()
-    {
-        Exporter.Dispose();
-        _services.Dispose();
-    }
+    public void Dispose() => _host.Dispose();
 }

@@ -47,7 +47,7 @@ public sealed class PgBouncerMonitorTests(ParleyFixture fixture)
         Assert.Equal((double)pool.ActiveServers / pool.PoolSize, pool.Saturation);
         Assert.Contains(snapshot.Databases, d => d.Database == "parley");
         Assert.DoesNotContain(snapshot.Pools, p => p.Database == "pgbouncer");
-        string text = metrics.Exporter.Scrape();
+        string text = metrics.Scrape();
         Assert.True(PrometheusAssert.Sample(text, "pgbouncer_pool_saturation{pool=\"parley/parley\"}") > 0);
         // One client holding one server connection: nobody waits, and the gauges say what the console said.
         Assert.Equal(0, pool.WaitingClients);

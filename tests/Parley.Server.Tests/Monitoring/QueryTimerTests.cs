@@ -34,7 +34,7 @@ public sealed class QueryTimerTests(ParleyFixture fixture)
 
         string text = await Polling.UntilAsync(() =>
         {
-            string scraped = metrics.Exporter.Scrape();
+            string scraped = metrics.Scrape();
             return Task.FromResult(scraped.Contains($"db_query_duration_seconds_count{{query=\"{name}\",source=\"primary\"}} 3\n", StringComparison.Ordinal) ? scraped : null);
         }, "three timed queries");
 
@@ -52,7 +52,7 @@ public sealed class QueryTimerTests(ParleyFixture fixture)
             timer.Record($"-- name: q.{q}\nSELECT 1", "replica", TimeSpan.FromMilliseconds(3), failed: false);
         timer.Record("SELECT 1", "some other data source", TimeSpan.FromMilliseconds(3), failed: false);
 
-        string text = metrics.Exporter.Scrape();
+        string text = metrics.Scrape();
 
         Assert.Contains("db_query_duration_seconds_count{query=\"q.a\",source=\"replica\"} 2\n", text, StringComparison.Ordinal);
         Assert.Contains("db_query_duration_seconds_count{query=\"q.b\",source=\"replica\"} 1\n", text, StringComparison.Ordinal);

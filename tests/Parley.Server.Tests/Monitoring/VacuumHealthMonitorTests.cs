@@ -39,7 +39,7 @@ public sealed class VacuumHealthMonitorTests(ParleyFixture fixture)
             Assert.False(health.EverVacuumed);
             Assert.Contains(logger.Messages(4600), m => m.Contains(table, StringComparison.Ordinal) && m.Contains("dead_tuples", StringComparison.Ordinal));
             Assert.Contains(logger.Messages(4600), m => m.Contains(table, StringComparison.Ordinal) && m.Contains("bloat", StringComparison.Ordinal));
-            string text = metrics.Exporter.Scrape();
+            string text = metrics.Scrape();
             Assert.True(PrometheusAssert.Sample(text, $"db_dead_tuples_count_value{{table=\"{table}\"}}") >= 1_500);
             Assert.Equal(0.75, PrometheusAssert.Sample(text, $"db_table_bloat_ratio{{table=\"{table}\"}}"), 2);
             // Never vacuumed: the age counts from the server's start, and is what the poll read.
@@ -53,7 +53,7 @@ public sealed class VacuumHealthMonitorTests(ParleyFixture fixture)
                 (await monitor.PollAsync(CancellationToken.None)).SingleOrDefault(t => t.Table == table && t.EverVacuumed && t.DeadTuples == 0), $"a vacuum of {table}");
 
             Assert.Equal(0, health.BloatRatio);
-            double ageAfter = PrometheusAssert.Sample(metrics.Exporter.Scrape(), $"db_last_vacuum_seconds{{table=\"{table}\"}}");
+            double ageAfter = PrometheusAssert.Sample(metrics.Scrape(), $"db_last_vacuum_seconds{{table=\"{table}\"}}");
             Assert.True(ageAfter < ageBefore, $"after VACUUM the last vacuum age is {ageAfter} s, before it {ageBefore} s");
             Assert.Contains(logger.Messages(4601), m => m.Contains(table, StringComparison.Ordinal) && m.Contains("dead_tuples", StringComparison.Ordinal));
             Assert.Single(logger.Messages(4600), m => m.Contains(table, StringComparison.Ordinal) && m.Contains("dead_tuples", StringComparison.Ordinal));

@@ -1,29 +1,59 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
 using Parley.Server.Observability;
 
 namespace Parley.Server.Tests.Observability;
 
-/// <summary>A meter with a unique name and an exporter that listens to it alone.</summary>
+/// <summary>A host of its own that exports only the given meters on <c>/metrics</c>, the way the server does.</summary>
+internal sealed class MetricsHost : IDisposable
+{
+    private readonly WebApplication _app;
+    private readonly HttpClient _client;
+
+    public MetricsHost(IEnumerable<string> meters)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseTestServer();
+        builder.Services.AddPrometheusExporter(meters);
+        _app = builder.Build();
+        _app.MapPrometheusMetrics();
+        _app.StartAsync().GetAwaiter().GetResult();
+        _client = _app.GetTestClient();
+    }
+
+    public IServiceProvider Services => _app.Services;
+
+    /// <summary>What <c>GET /metrics</c> answers now.</summary>
+    public string Scrape() => _client.GetStringAsync("/metrics").GetAwaiter().GetResult();
+
+    public void Dispose()
+    {
+        _client.Dispose();
+        _app.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
+}
+
+/// <summary>A meter with a unique name and a host that exports it (and <paramref name="otherMeters"/>) alone.</summary>
 internal sealed class IsolatedMeter : IDisposable
 {
-    public IsolatedMeter(Action<PrometheusExporterOptions>? configure = null)
+    private readonly MetricsHost _host;
+
+    public IsolatedMeter(params string[] otherMeters)
     {
         Meter = new Meter("Parley.Tests." + Guid.NewGuid().ToString("N"));
-        var options = new PrometheusExporterOptions();
-        options.MeterNames.Clear();
-        options.MeterNames.Add(Meter.Name);
-        configure?.Invoke(options);
-        Exporter = new PrometheusExporter(options);
+        _host = new MetricsHost([Meter.Name, .. otherMeters]);
     }
 
     public Meter Meter { get; }
 
-    public PrometheusExporter Exporter { get; }
+    public string Scrape() => _host.Scrape();
 
     public void Dispose()
     {
-        Exporter.Dispose();
+        _host.Dispose();
         Meter.Dispose();
     }
 }
@@ -31,8 +61,8 @@ internal sealed class IsolatedMeter : IDisposable
 internal static class PrometheusAssert
 {
     /// <summary>
-    /// Checks what promtool 2.42 lets pass: each family has one HELP and one TYPE, before its samples,
-    /// and all samples of a family are contiguous.
+    /// Checks what promtool 2.42 lets pass: each family has one HELP and one TYPE (in either order), before its
+    /// samples, and all samples of a family are contiguous.
     /// </summary>
     public static void WellFormed(string text)
     {
@@ -40,22 +70,32 @@ internal static class PrometheusAssert
         var families = new HashSet<string>(StringComparer.Ordinal);
         string? family = null;
         string? type = null;
+        bool help = false;
         foreach (string line in text.TrimEnd('\n').Split('\n'))
         {
-            if (line.StartsWith("# HELP ", StringComparison.Ordinal))
-            {
-                family = line.Split(' ')[2];
-                Assert.True(families.Add(family), $"family {family} is printed twice");
-                type = null;
-                continue;
-            }
-
-            if (line.StartsWith("# TYPE ", StringComparison.Ordinal))
+            bool isHelp = line.StartsWith("# HELP ", StringComparison.Ordinal);
+            if (isHelp || line.StartsWith("# TYPE ", StringComparison.Ordinal))
             {
                 string[] parts = line.Split(' ');
-                Assert.Equal(family, parts[2]);
-                Assert.Null(type);
-                type = parts[3];
+                if (parts[2] != family)
+                {
+                    family = parts[2];
+                    Assert.True(families.Add(family), $"family {family} is printed twice");
+                    type = null;
+                    help = false;
+                }
+
+                if (isHelp)
+                {
+                    Assert.False(help, $"family {family} has two HELP lines");
+                    help = true;
+                }
+                else
+                {
+                    Assert.Null(type);
+                    type = parts[3];
+                }
+
                 continue;
             }
 

@@ -24,23 +24,20 @@ public sealed class PrometheusExporterTests
 
         Assert.Equal(
             """
-            # HELP parley_test_request_duration_seconds Request duration.
             # TYPE parley_test_request_duration_seconds histogram
+            # HELP parley_test_request_duration_seconds Request duration.
             parley_test_request_duration_seconds_bucket{method="GET",le="0.125"} 1
             parley_test_request_duration_seconds_bucket{method="GET",le="1"} 2
             parley_test_request_duration_seconds_bucket{method="GET",le="+Inf"} 3
             parley_test_request_duration_seconds_sum{method="GET"} 2.625
             parley_test_request_duration_seconds_count{method="GET"} 3
-            # HELP parley_test_requests_total Requests handled.
             # TYPE parley_test_requests_total counter
+            # HELP parley_test_requests_total Requests handled.
             parley_test_requests_total{method="GET",status="200"} 2
             parley_test_requests_total{method="POST",status="201"} 1
-            # HELP parley_metrics_dropped_series_total Measurements dropped because their instrument already had 2000 tag sets.
-            # TYPE parley_metrics_dropped_series_total counter
-            parley_metrics_dropped_series_total 0
 
             """.ReplaceLineEndings("\n"),
-            scope.Exporter.Scrape());
+            scope.Scrape());
     }
 
     [Fact]
@@ -56,7 +53,7 @@ public sealed class PrometheusExporterTests
             sizes.Record(value);
         }
 
-        string text = scope.Exporter.Scrape();
+        string text = scope.Scrape();
 
         Assert.Equal(3, PrometheusAssert.Sample(text, "parley_test_size_bytes_bucket{le=\"10\"}"));
         Assert.Equal(5, PrometheusAssert.Sample(text, "parley_test_size_bytes_bucket{le=\"100\"}"));
@@ -76,7 +73,7 @@ public sealed class PrometheusExporterTests
         Histogram<double> histogram = scope.Meter.CreateHistogram<double>("parley.test.latency", unit);
         histogram.Record(1);
 
-        string[] bounds = scope.Exporter.Scrape().Split('\n')
+        string[] bounds = scope.Scrape().Split('\n')
             .Where(l => l.Contains("_bucket{", StringComparison.Ordinal))
             .Select(l => l[(l.IndexOf("le=\"", StringComparison.Ordinal) + 4)..l.LastIndexOf('"')])
             .ToArray();
@@ -99,10 +96,10 @@ public sealed class PrometheusExporterTests
                 ? new[] { new Measurement<int>(4, new KeyValuePair<string, object?>("pool", "primary")), new Measurement<int>(2, new KeyValuePair<string, object?>("pool", "replica")) }
                 : new[] { new Measurement<int>(5, new KeyValuePair<string, object?>("pool", "primary")) });
 
-        string first = scope.Exporter.Scrape();
+        string first = scope.Scrape();
         depth = 7;
         reportReplica = false;
-        string second = scope.Exporter.Scrape();
+        string second = scope.Scrape();
 
         Assert.Equal(3, PrometheusAssert.Sample(first, "parley_test_queue_depth"));
         Assert.Equal(30, PrometheusAssert.Sample(first, "parley_test_flushes_total"));
@@ -126,7 +123,7 @@ public sealed class PrometheusExporterTests
         lag.Record(1.5);
         lag.Record(0.25);
 
-        string text = scope.Exporter.Scrape();
+        string text = scope.Scrape();
 
         Assert.Contains("# TYPE parley_test_active gauge", text, StringComparison.Ordinal);
         Assert.Equal(3, PrometheusAssert.Sample(text, "parley_test_active"));
@@ -140,7 +137,7 @@ public sealed class PrometheusExporterTests
         Counter<int> errors = scope.Meter.CreateCounter<int>("parley.test.errors", description: "Errors\nby \\ reason.");
         errors.Add(1, new KeyValuePair<string, object?>("reason", "bad \"quote\" \\ and\nnewline"));
 
-        string text = scope.Exporter.Scrape();
+        string text = scope.Scrape();
 
         Assert.Contains("# HELP parley_test_errors_total Errors\\nby \\\\ reason.\n", text, StringComparison.Ordinal);
         Assert.Contains("parley_test_errors_total{reason=\"bad \\\"quote\\\" \\\\ and\\nnewline\"} 1\n", text, StringComparison.Ordinal);
@@ -148,21 +145,25 @@ public sealed class PrometheusExporterTests
     }
 
     [Fact]
-    public void Tag_sets_beyond_the_cap_are_dropped_and_counted()
+    public void Tag_sets_beyond_the_cap_share_one_overflow_series_and_nothing_is_lost()
     {
-        using var scope = new IsolatedMeter(o => o.MaxSeriesPerInstrument = 10);
+        using var scope = new IsolatedMeter();
         Counter<long> hits = scope.Meter.CreateCounter<long>("parley.test.hits");
-        for (int user = 0; user < 15; user++)
+        const int users = 2_100;
+        for (int user = 0; user < users; user++)
         {
             hits.Add(1, new KeyValuePair<string, object?>("user", user));
             hits.Add(1, new KeyValuePair<string, object?>("user", user));
         }
 
-        string text = scope.Exporter.Scrape();
+        string text = scope.Scrape();
+        string[] series = [.. text.Split('\n').Where(l => l.StartsWith("parley_test_hits_total{", StringComparison.Ordinal))];
 
-        Assert.Equal(10, text.Split('\n').Count(l => l.StartsWith("parley_test_hits_total{", StringComparison.Ordinal)));
-        Assert.Equal(10, PrometheusAssert.Sample(text, PrometheusExporter.DroppedSeriesMetricName));
+        // 2,000 tag sets and the overflow series.
+        Assert.Equal(2_001, series.Length);
         Assert.Equal(2, PrometheusAssert.Sample(text, "parley_test_hits_total{user=\"9\"}"));
+        Assert.Equal(2 * users, series.Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Contains("parley_test_hits_total{otel_metric_overflow=\"true\"}", text, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -179,7 +180,7 @@ public sealed class PrometheusExporterTests
         {
             while (!stop.IsCancellationRequested)
             {
-                PrometheusAssert.WellFormed(scope.Exporter.Scrape());
+                PrometheusAssert.WellFormed(scope.Scrape());
             }
         });
 
@@ -195,7 +196,7 @@ public sealed class PrometheusExporterTests
         stop.Cancel();
         await scraper;
 
-        string text = scope.Exporter.Scrape();
+        string text = scope.Scrape();
         for (int shard = 0; shard < 4; shard++)
         {
             string labels = $"shard=\"{shard}\"";
@@ -228,37 +229,36 @@ public sealed class PrometheusExporterTests
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
         Assert.True(allocated < 1_000, $"recording 20,000 measurements allocated {allocated} bytes; the hot path should allocate nothing");
-        Assert.Contains("parley_test_sent_total{http_request_method=\"GET\",http_response_status_code=\"200\",http_route=\"/v1/conversations/{id}/messages\"} 10001\n", scope.Exporter.Scrape(), StringComparison.Ordinal);
+        Assert.Contains("parley_test_sent_total{http_request_method=\"GET\",http_response_status_code=\"200\",http_route=\"/v1/conversations/{id}/messages\"} 10001\n", scope.Scrape(), StringComparison.Ordinal);
     }
 
     [Fact]
     public void Instruments_of_one_name_share_one_family()
     {
-        using var scope = new IsolatedMeter(o => o.MeterNames.Add(SecondMeterName));
+        using var scope = new IsolatedMeter(SecondMeterName);
         using var other = new Meter(SecondMeterName);
         scope.Meter.CreateCounter<long>("parley.test.shared", description: "First.").Add(1, new KeyValuePair<string, object?>("node", "a"));
         other.CreateCounter<long>("parley.test.shared", description: "Second.").Add(2, new KeyValuePair<string, object?>("node", "b"));
-        other.CreateGauge<int>("parley.test.shared.total").Record(9);
 
-        string text = scope.Exporter.Scrape();
+        string text = scope.Scrape();
 
         PrometheusAssert.WellFormed(text);
         Assert.Equal(1, PrometheusAssert.Sample(text, "parley_test_shared_total{node=\"a\"}"));
         Assert.Equal(2, PrometheusAssert.Sample(text, "parley_test_shared_total{node=\"b\"}"));
-        Assert.DoesNotContain("parley_test_shared_total 9", text, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Instruments_of_a_disposed_meter_leave_the_output()
     {
-        using var scope = new IsolatedMeter(o => o.MeterNames.Add(SecondMeterName));
+        using var scope = new IsolatedMeter(SecondMeterName);
         var other = new Meter(SecondMeterName);
         other.CreateCounter<long>("parley.test.transient").Add(1);
-        Assert.Contains("parley_test_transient_total 1", scope.Exporter.Scrape(), StringComparison.Ordinal);
+        Assert.Contains("parley_test_transient_total 1", scope.Scrape(), StringComparison.Ordinal);
 
         other.Dispose();
+        scope.Scrape(); // OpenTelemetry exports a disposed instrument's last values once more
 
-        Assert.DoesNotContain("parley_test_transient", scope.Exporter.Scrape(), StringComparison.Ordinal);
+        Assert.DoesNotContain("parley_test_transient", scope.Scrape(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -268,7 +268,7 @@ public sealed class PrometheusExporterTests
         using var other = new Meter("Elsewhere." + Guid.NewGuid().ToString("N"));
         other.CreateCounter<long>("elsewhere.count").Add(1);
 
-        Assert.DoesNotContain("elsewhere", scope.Exporter.Scrape(), StringComparison.Ordinal);
+        Assert.DoesNotContain("elsewhere", scope.Scrape(), StringComparison.Ordinal);
     }
 
     private static readonly string SecondMeterName = "Parley.Tests.Other." + Guid.NewGuid().ToString("N");

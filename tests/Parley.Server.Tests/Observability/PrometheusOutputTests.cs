@@ -15,7 +15,7 @@ public sealed class PrometheusOutputTests
     [PromtoolFact]
     public void Promtool_accepts_a_rich_sample()
     {
-        using var scope = new IsolatedMeter(o => o.MeterNames.Add("System.Runtime"));
+        using var scope = new IsolatedMeter("System.Runtime");
         Meter meter = scope.Meter;
         meter.CreateCounter<long>("parley.messages.sent", "{message}", "Messages stored.").Add(3, new("conversation.kind", "group"), new("result", "ok"));
         meter.CreateCounter<double>("parley.cpu.time", "s").Add(0.75);
@@ -36,7 +36,7 @@ public sealed class PrometheusOutputTests
         meter.CreateObservableUpDownCounter("parley.cache.entries", () => 1000, "{entry}", "Cached entries\nwith a two-line help.");
         GC.Collect();
 
-        string text = scope.Exporter.Scrape();
+        string text = scope.Scrape();
         (int exitCode, string output) = Promtool.CheckMetrics(text);
 
         Assert.True(exitCode == 0, $"promtool check metrics failed ({exitCode}):\n{output}\n--- output checked ---\n{text}");
@@ -57,7 +57,8 @@ public sealed class PrometheusOutputTests
         string text = await response.Content.ReadAsStringAsync();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal(PrometheusExporter.ContentType, response.Content.Headers.ContentType?.ToString());
+        Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains(response.Content.Headers.ContentType!.Parameters, p => p.Name == "version" && p.Value == "0.0.4");
         Assert.Contains("http_server_request_duration_seconds_bucket{http_request_method=\"GET\",http_response_status_code=\"200\",http_route=\"/ping\"", text, StringComparison.Ordinal);
         Assert.DoesNotContain("http_route=\"/metrics\"", text, StringComparison.Ordinal);
         (int exitCode, string output) = Promtool.CheckMetrics(text);
@@ -65,7 +66,7 @@ public sealed class PrometheusOutputTests
     }
 
     [Fact]
-    public async Task The_exporter_is_a_started_singleton_that_ignores_other_hosts()
+    public async Task Each_host_exports_its_own_instruments_only()
     {
         await using WebApplication first = await StartAppAsync();
         await using WebApplication second = await StartAppAsync();
@@ -81,7 +82,6 @@ public sealed class PrometheusOutputTests
         string firstText = await ScrapeUntilAsync(firstClient, "http_route=\"/ping\",network_protocol_version=\"1.1\",url_scheme=\"http\"} 3\n");
         string secondText = await ScrapeUntilAsync(secondClient, "http_route=\"/ping\",network_protocol_version=\"1.1\",url_scheme=\"http\"} 1\n");
 
-        Assert.Same(first.Services.GetRequiredService<PrometheusExporter>(), first.Services.GetRequiredService<PrometheusExporter>());
         Assert.Contains("_count{http_request_method=\"GET\",http_response_status_code=\"200\",http_route=\"/ping\",network_protocol_version=\"1.1\",url_scheme=\"http\"} 3\n", firstText, StringComparison.Ordinal);
         Assert.Contains("_count{http_request_method=\"GET\",http_response_status_code=\"200\",http_route=\"/ping\",network_protocol_version=\"1.1\",url_scheme=\"http\"} 1\n", secondText, StringComparison.Ordinal);
     }
