@@ -13,7 +13,8 @@ namespace Parley.Cli.Commands;
 
 /// <summary>
 /// <c>parley load observer</c>: the observer's end-to-end run (<see cref="ObserverLoad"/>) against the stack <c>parley up</c>
-/// runs from --root, with the observers in this process. Exit 6 when a row's webhook was lost or duplicated or a signature was bad.
+/// runs from --root, with the observers as <c>parley observer run</c> processes of their own (or, with --in-process, in this
+/// process), rows inserted by the kit or by pgbench. Exit 6 when a row's webhook was lost or duplicated or a signature was bad.
 /// </summary>
 public static class LoadObserverCommand
 {
@@ -29,10 +30,12 @@ public static class LoadObserverCommand
         var connections = new Option<int>("--connections") { Description = $"Database connections inserting (default {d.Connections}).", DefaultValueFactory = _ => d.Connections };
         var late = new Option<string>("--late") { Description = "A webhook later than this after its insert counts as late (default 100ms).", DefaultValueFactory = _ => "100ms" };
         var drain = new Option<string>("--drain") { Description = "How long webhooks may still arrive after the last insert before the missing count as lost (default 60s).", DefaultValueFactory = _ => "60s" };
+        var inserter = new Option<Inserter>("--inserter") { Description = "What inserts the rows and the reference rows: kit (this process) or pgbench (a process of its own; default kit).", DefaultValueFactory = _ => d.Inserter };
+        var inProcess = new Option<bool>("--in-process") { Description = "Run the observers in this process (beside the receiver) instead of as `parley observer run` processes." };
         var reference = new Option<string>("--reference") { Description = "How long the same-run reference inserts unthrottled into a table no rule reads; 0s for none (default 10s).", DefaultValueFactory = _ => "10s" };
-        var command = new Command("observer", "The observer end to end: rows inserted at a rate into a table of its own, one webhook rule, N observers in this process, a counting receiver on 127.0.0.1 that verifies signatures; reports delivered, lost, duplicated (per webhook-id), late, latency percentiles (insert -> received) and the same-run insert ceiling. Exit 6: a webhook lost, duplicated or badly signed.")
+        var command = new Command("observer", "The observer end to end: rows inserted at a rate into a table of its own, one webhook rule, N observer processes (or in this process), a counting receiver on 127.0.0.1 that verifies signatures; reports delivered, lost, duplicated (per webhook-id), late, latency percentiles (insert -> received) and the same-run insert ceiling. Exit 6: a webhook lost, duplicated or badly signed.")
         {
-            rate, duration, listeners, bytes, connections, late, drain, reference,
+            rate, duration, listeners, bytes, connections, late, drain, reference, inserter, inProcess,
         };
         command.SetHandler(global, async (result, cli, ct) =>
         {
@@ -46,6 +49,7 @@ public static class LoadObserverCommand
                 LateAfter = Parse(result.GetValue(late)!, "--late"),
                 Drain = Parse(result.GetValue(drain)!, "--drain"),
                 Reference = Parse(result.GetValue(reference)!, "--reference"),
+                Inserter = result.GetValue(inserter),
             };
             try
             {
@@ -58,7 +62,10 @@ public static class LoadObserverCommand
             var stack = LocalInstance.Read(cli.Home).Stack;
             if (stack?.PrimaryConnectionString is not { } primary || stack.RedisEndpoint is not { } redis)
                 throw new CliException(ExitCodes.Usage, $"No local stack runs from {cli.Home.Root}: start one with `parley up --detach`.");
-            var run = await ObserverLoad.RunAsync(primary, (group, rules, n, token) => StartAsync(primary, redis, group, rules, n, token), options, cli.Progress, ct);
+            StartObservers start = result.GetValue(inProcess)
+                ? (group, rules, n, token) => StartInProcessAsync(primary, redis, group, rules, n, token)
+                : (group, rules, n, token) => StartProcessesAsync(primary, redis, group, rules, n, token);
+            var run = await ObserverLoad.RunAsync(primary, start, options, cli.Progress, ct);
             if (cli.Json) await cli.Out.WriteLineAsync(JsonSerializer.Serialize(run, JsonSerializerOptions.Web));
             else foreach (var line in run.Lines()) await cli.Out.WriteLineAsync(line);
             return run.Passed ? ExitCodes.Ok : ExitCodes.GateBreached;
@@ -66,8 +73,62 @@ public static class LoadObserverCommand
         return command;
     }
 
+    /// <summary>
+    /// N <c>parley observer run</c> processes of one group (straight to the primary), listed and logging in a temporary
+    /// root of their own (not the stack's observers.json); returns once every one answers and one leads.
+    /// </summary>
+    private static async Task<IObserverGroup> StartProcessesAsync(string primary, string redis, string group, string rulesYaml, int count, CancellationToken ct)
+    {
+        var loaded = RulesFile.Parse(rulesYaml, strict: true);
+        if (!loaded.IsValid) throw new CliException(ExitCodes.Failure, string.Join(Environment.NewLine, loaded.Problems.Select(p => p.Format("load rules"))));
+        var home = new ParleyHome(Directory.CreateTempSubdirectory("parley-load-observer-").FullName);
+        var rulesFile = Path.Combine(home.Root, "rules.yaml");
+        await File.WriteAllTextAsync(rulesFile, rulesYaml, ct);
+        var started = new ProcessGroup(home);
+        try
+        {
+            started.Observers = ObserverProcesses.Start(home, rulesFile, count, new Dictionary<string, string?>
+            {
+                ["Parley__Data__PrimaryConnectionString"] = primary,
+                ["Parley__Redis__Endpoint"] = redis,
+                ["Parley__Observer__Name"] = group,
+                ["Parley__Observer__IndexMessages"] = "false",
+                ["Logging__LogLevel__Default"] = "Warning",
+            });
+            await ObserverProcesses.WaitUntilReadyAsync(started.Observers, ReadyTimeout, ct);
+            return started;
+        }
+        catch
+        {
+            await started.DisposeAsync();
+            throw;
+        }
+    }
+
+    private sealed class ProcessGroup(ParleyHome home) : IObserverGroup
+    {
+        public IReadOnlyList<ObserverProcess> Observers { get; set; } = [];
+
+        public IReadOnlyList<int> ProcessIds => [.. Observers.Select(o => o.Pid)];
+
+        public IReadOnlyList<Uri> MetricsUrls => [.. Observers.Select(o => new Uri(new Uri(o.Url), "/metrics"))];
+
+        public async ValueTask DisposeAsync()
+        {
+            await ObserverProcesses.StopAsync(ObserverProcesses.Read(home), TimeSpan.FromSeconds(15));
+            try
+            {
+                Directory.Delete(home.Root, recursive: true);
+            }
+            catch (IOException)
+            {
+                // a log still open; the temporary folder goes with the next clean-up
+            }
+        }
+    }
+
     /// <summary>N observer hosts of one group in this process (straight to the primary); returns once one leads and reads the slot.</summary>
-    private static async Task<IAsyncDisposable> StartAsync(string primary, string redis, string group, string rulesYaml, int count, CancellationToken ct)
+    private static async Task<IObserverGroup> StartInProcessAsync(string primary, string redis, string group, string rulesYaml, int count, CancellationToken ct)
     {
         var loaded = RulesFile.Parse(rulesYaml, strict: true);
         if (!loaded.IsValid) throw new CliException(ExitCodes.Failure, string.Join(Environment.NewLine, loaded.Problems.Select(p => p.Format("load rules"))));
@@ -106,8 +167,14 @@ public static class LoadObserverCommand
         }
     }
 
-    private sealed class Stopper(List<WebApplication> apps) : IAsyncDisposable
+    private sealed class Stopper(List<WebApplication> apps) : IObserverGroup
     {
+        public IReadOnlyList<int> ProcessIds => [Environment.ProcessId];
+
+        public IReadOnlyList<Uri> MetricsUrls =>
+            [.. apps.Select(a => new Uri(new Uri(a.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+                .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First()), "/metrics"))];
+
         public async ValueTask DisposeAsync()
         {
             foreach (var app in apps)

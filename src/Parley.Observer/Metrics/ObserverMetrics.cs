@@ -40,7 +40,7 @@ public sealed class ObserverMetrics
         _failovers = meter.CreateCounter<long>("observer.failovers", "{failover}", "Times this process took the lead over from an earlier leader.");
         _dedupHits = meter.CreateCounter<long>("observer.dedup.hits", "{event}", "Events read again that the Redis fast path recognised as already enqueued (skipped without a database write).");
         _stage = meter.CreateHistogram<double>("observer.stage.duration", "s",
-            "Time spent per step of the event path (the stage tag: decode, match, dedup_check, enqueue, confirm, dedup_mark, claim, run, record); a batch step counts once per batch.");
+            "Time spent per step of the event path (the stage tag: stream (commit -> read from the slot, per transaction), decode, match, dedup_check, enqueue, confirm, dedup_mark, claim, run, record); a batch step counts once per batch.");
         meter.CreateObservableGauge("observer.dlq.depth", () => Interlocked.Read(ref _dlqDepth), "{action}", "Actions in the dead-letter queue.");
         meter.CreateObservableGauge("observer.checkpoint.lag", () => Volatile.Read(ref _lagSeconds), "s",
             "Age of the newest change read but not yet checkpointed (0 when caught up).");
@@ -80,6 +80,10 @@ public sealed class ObserverMetrics
     /// <summary>Records <paramref name="stage"/> as having run since <paramref name="startedTimestamp"/> (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>).</summary>
     public void Stage(string stage, long startedTimestamp) =>
         _stage.Record(System.Diagnostics.Stopwatch.GetElapsedTime(startedTimestamp).TotalSeconds, new KeyValuePair<string, object?>("stage", stage));
+
+    /// <summary>Records <paramref name="stage"/> as having taken <paramref name="elapsed"/> (e.g. <c>stream</c>: commit -> its end read from the slot).</summary>
+    public void Stage(string stage, TimeSpan elapsed) =>
+        _stage.Record(Math.Max(0, elapsed.TotalSeconds), new KeyValuePair<string, object?>("stage", stage));
 
     public void Retried() => _retries.Add(1);
 

@@ -47,7 +47,11 @@ internal sealed partial class ReplicationSession(
     // replay), so only theirs are looked up in the dedup fast path; later ones go straight to the insert, whose
     // unique key still drops a repeat (e.g. of a long transaction split over batches before a crash).
     private ulong _replayBefore;
-    private Task _marking = Task.CompletedTask;
+    // Event ids whose actions are enqueued, for the dedup marks; a full backlog drops a batch's marks (best effort: a
+    // replay of those events then costs an ON CONFLICT instead of a Redis hit). The marks never hold up the next enqueue.
+    private readonly Channel<List<string>> _marks = Channel.CreateBounded<List<string>>(
+        new BoundedChannelOptions(MarkBacklog) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.DropWrite });
+    private const int MarkBacklog = 256;
     private readonly string _heartbeatPrefix = $"parley-observer:{options.Name}";
 
     private string OutboxPublication => $"{options.Name}_outbox";
@@ -68,6 +72,7 @@ internal sealed partial class ReplicationSession(
             ReadAsync(connection, publications, channel.Writer, stop.Token),
             EnqueueAsync(connection, channel.Reader, stop.Token),
             HeartbeatAsync(stop.Token),
+            MarkAsync(stop.Token),
         };
         identity.Streaming = true;
         try
@@ -194,6 +199,7 @@ internal sealed partial class ReplicationSession(
                     item = await ChangeAsync(delete.Relation, "delete", delete.Key, null, commitLsn, index++, committedAt, ct);
                     break;
                 case CommitMessage commit:
+                    metrics.Stage("stream", DateTimeOffset.UtcNow - committedAt);
                     item = new CommitItem((ulong)commit.TransactionEndLsn, committedAt);
                     break;
                 case LogicalDecodingMessage { Prefix: var prefix } logical when prefix == _heartbeatPrefix:
@@ -339,17 +345,21 @@ internal sealed partial class ReplicationSession(
         foreach (var e in events) metrics.EventRead(e.Event.Source, e.Event.Type);
         foreach (var a in actions.Where(a => a.DeadReason is not null)) metrics.ActionDone(a.Rule, a.Action, a.DeadReason!);
         if (actions.Count > claimed.Count) identity.SignalWork();
-        // The marks are best effort: they go while the next batch is read, one batch's at a time.
-        await _marking;
-        _marking = MarkAsync(withActions, ct);
+        if (withActions.Count > 0) _marks.Writer.TryWrite(withActions);
     }
 
-    private async Task MarkAsync(List<string> eventIds, CancellationToken ct)
+    /// <summary>Sets the dedup marks of enqueued events, all the batches waiting at once, beside the enqueues.</summary>
+    private async Task MarkAsync(CancellationToken ct)
     {
-        if (eventIds.Count == 0) return;
-        var started = Stopwatch.GetTimestamp();
-        await dedup.MarkAsync(eventIds, ct);
-        metrics.Stage("dedup_mark", started);
+        var ids = new List<string>();
+        while (await _marks.Reader.WaitToReadAsync(ct))
+        {
+            while (ids.Count < options.BatchSize && _marks.Reader.TryRead(out var batch)) ids.AddRange(batch);
+            var started = Stopwatch.GetTimestamp();
+            await dedup.MarkAsync(ids, ct);
+            metrics.Stage("dedup_mark", started);
+            ids.Clear();
+        }
     }
 
     private void AddActions(EventItem item, List<NewAction> into)

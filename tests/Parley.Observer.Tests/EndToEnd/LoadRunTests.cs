@@ -27,13 +27,20 @@ public sealed class LoadRunTests(ObserverFixture fx)
         Assert.True(result.Passed);
         Assert.Equal(100, result.Latency.Count);
         Assert.True(result.ReferenceInsertsPerSecond > 0);
+        Assert.True(result.Resources is { Samples: > 0 });
+        // The probe row and the 100: each one attempt, in one of the two processes.
+        Assert.Equal(101, result.Stages.Single(s => s.Stage == "run").Count);
         Assert.Equal(0, await fx.ScalarAsync<long>("SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", group));
         Assert.Equal(0, await fx.ScalarAsync<long>("SELECT count(*) FROM observer_actions WHERE observer = $1", group));
         Assert.Equal(0, await fx.ScalarAsync<long>("SELECT count(*) FROM pg_tables WHERE tablename LIKE $1", $"load_observer_{group!["load_".Length..]}%"));
     }
 
-    private sealed class Nodes(List<ObserverNode> nodes) : IAsyncDisposable
+    internal sealed class Nodes(List<ObserverNode> nodes) : IObserverGroup
     {
+        public IReadOnlyList<int> ProcessIds => [Environment.ProcessId];
+
+        public IReadOnlyList<Uri> MetricsUrls => [.. nodes.Select(n => new Uri(n.Http.BaseAddress!, "/metrics"))];
+
         public async ValueTask DisposeAsync()
         {
             foreach (var node in nodes) await node.DisposeAsync();

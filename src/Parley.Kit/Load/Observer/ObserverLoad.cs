@@ -11,7 +11,17 @@ namespace Parley.Kit.Load.Observer;
 /// Starts observer processes of a fresh group (<paramref name="group"/>) with <paramref name="rulesYaml"/> against the
 /// run's database and returns once one of them leads and reads the slot; disposing stops them.
 /// </summary>
-public delegate Task<IAsyncDisposable> StartObservers(string group, string rulesYaml, int listeners, CancellationToken ct);
+public delegate Task<IObserverGroup> StartObservers(string group, string rulesYaml, int listeners, CancellationToken ct);
+
+/// <summary>The observers of a load run: the processes they run in (sampled for memory and CPU) and their <c>/metrics</c>.</summary>
+public interface IObserverGroup : IAsyncDisposable
+{
+    /// <summary>Operating-system processes that run the observers (this one when they run in-process).</summary>
+    IReadOnlyList<int> ProcessIds { get; }
+
+    /// <summary>Each observer's <c>/metrics</c> URL (its stage durations are read at the end of the run).</summary>
+    IReadOnlyList<Uri> MetricsUrls { get; }
+}
 
 /// <summary>
 /// The observer's end-to-end load run (<c>parley load observer</c>, issue 10's benchmark): a table of its own and one
@@ -58,17 +68,20 @@ public static class ObserverLoad
             try
             {
                 // The first row shows the slot streams; it is not counted.
-                var probe = (await InsertAsync(db, table, note, null, TimeSpan.FromSeconds(1), 1, maxRows: 1, ct).ConfigureAwait(false)).Ids.Single();
+                var probe = (await KitInsertAsync(db, table, note, null, TimeSpan.FromSeconds(1), 1, maxRows: 1, ct).ConfigureAwait(false)).Ids.Single();
                 await WaitAsync(() => counter.Rows.ContainsKey(probe), FirstEventWait, ct).ConfigureAwait(false);
                 if (!counter.Rows.ContainsKey(probe)) throw new TimeoutException($"the first row's webhook did not arrive within {FirstEventWait.TotalSeconds:0} s");
 
-                log?.Report($"inserting {options.Rate:N0} rows/s into {table} for {options.Duration.TotalSeconds:0.#} s ({options.Connections} connections) ...");
+                log?.Report($"inserting {options.Rate:N0} rows/s into {table} for {options.Duration.TotalSeconds:0.#} s ({options.Connections} connections, {options.Inserter} inserter) ...");
                 var started = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-                var inserted = await InsertAsync(db, table, note, options.Rate, options.Duration, options.Connections, long.MaxValue, ct).ConfigureAwait(false);
+                await using var sampler = ResourceSampler.Start(db, observers.ProcessIds);
+                var inserted = await InsertAsync(db, connectionString, table, note, options.Rate, options.Duration, options.Connections, options.Inserter, probe, ct).ConfigureAwait(false);
+                var insertSamples = sampler.Count;
                 var ids = inserted.Ids;
                 log?.Report($"{ids.Count:N0} rows inserted ({inserted.PerSecond:N0}/s); waiting up to {options.Drain.TotalSeconds:0} s for their webhooks ...");
                 await WaitAsync(() => ids.All(counter.Rows.ContainsKey), options.Drain, ct).ConfigureAwait(false);
                 var drainedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                var resources = await sampler.StopAsync(insertSamples).ConfigureAwait(false);
                 var latencies = ids.Where(counter.Rows.ContainsKey).Select(id => counter.Rows[id]).ToList();
                 var histogram = new LatencyHistogram();
                 foreach (var ms in latencies) histogram.Record(TimeSpan.FromMilliseconds(Math.Max(0, ms)));
@@ -85,6 +98,8 @@ public static class ObserverLoad
                     Late = latencies.Count(ms => ms > options.LateAfter.TotalMilliseconds),
                     DeliveredPerSecond = latencies.Count / Math.Max(0.001, (lastArrival - started) / 1000.0),
                     Latency = LatencySummary.Of(histogram),
+                    Resources = resources with { CpuMsPerEvent = latencies.Count == 0 ? 0 : resources.CpuSeconds * 1000 / latencies.Count },
+                    Stages = await StageDurations.ReadAsync(observers.MetricsUrls, ct).ConfigureAwait(false),
                 };
             }
             finally
@@ -94,7 +109,7 @@ public static class ObserverLoad
             if (options.Reference > TimeSpan.Zero)
             {
                 log?.Report($"reference: unthrottled inserts into {reference} (no rule reads it) for {options.Reference.TotalSeconds:0.#} s ...");
-                var ceiling = await InsertAsync(db, reference, note, null, options.Reference, options.Connections, long.MaxValue, ct).ConfigureAwait(false);
+                var ceiling = await InsertAsync(db, connectionString, reference, note, null, options.Reference, options.Connections, options.Inserter, 0, ct).ConfigureAwait(false);
                 result = result with { ReferenceInsertsPerSecond = ceiling.PerSecond };
             }
             return result with { LoadAverage = LoadAverage() };
@@ -107,8 +122,22 @@ public static class ObserverLoad
 
     private sealed record Inserted(List<long> Ids, double PerSecond);
 
-    /// <summary>Single-row transactions on <paramref name="connections"/> connections, paced to <paramref name="rate"/> per second (null: as fast as they go).</summary>
+    /// <summary>Single-row transactions on <paramref name="connections"/> connections, paced to <paramref name="rate"/> per second (null: as fast as they go), by <paramref name="inserter"/>; the rows after <paramref name="after"/>.</summary>
     private static async Task<Inserted> InsertAsync(
+        NpgsqlDataSource db, string connectionString, string table, string note, double? rate, TimeSpan duration, int connections, Inserter inserter, long after, CancellationToken ct)
+    {
+        if (inserter == Inserter.Kit) return await KitInsertAsync(db, table, note, rate, duration, connections, long.MaxValue, ct).ConfigureAwait(false);
+        var perSecond = await PgbenchInserter.RunAsync(connectionString, table, note.Length, rate, duration, connections, ct).ConfigureAwait(false);
+        var ids = new List<long>();
+        await using var cmd = db.CreateCommand($"SELECT id FROM {table} WHERE id > $1 ORDER BY id");
+        cmd.Parameters.Add(new() { Value = after });
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (await r.ReadAsync(ct).ConfigureAwait(false)) ids.Add(r.GetInt64(0));
+        return new Inserted(ids, perSecond);
+    }
+
+    /// <summary>The kit's own inserter (in this process).</summary>
+    private static async Task<Inserted> KitInsertAsync(
         NpgsqlDataSource db, string table, string note, double? rate, TimeSpan duration, int connections, long maxRows, CancellationToken ct)
     {
         var ids = new ConcurrentBag<long>();
@@ -224,6 +253,12 @@ public sealed record ObserverLoadResult
     /// <summary>/proc/loadavg (1, 5, 15 min) at the end of the run.</summary>
     public string LoadAverage { get; init; } = "";
 
+    /// <summary>Memory, CPU and database connections of the observers' processes while the rows went in.</summary>
+    public ResourceUsage? Resources { get; init; }
+
+    /// <summary>observer_stage_duration_seconds summed over the group's observers, by stage.</summary>
+    public IReadOnlyList<StageDuration> Stages { get; init; } = [];
+
     public bool Passed => Lost == 0 && Duplicated == 0 && BadSignatures == 0;
 
     public IEnumerable<string> Lines()
@@ -237,7 +272,11 @@ public sealed record ObserverLoadResult
         yield return "";
         yield return "insert -> webhook received: " + string.Join("  ", new[] { ("P50", Latency.P50), ("P95", Latency.P95), ("P99", Latency.P99), ("P99.9", Latency.P999), ("max", Latency.Max) }.Select(p => $"{p.Item1} {Ms(p.Item2)}"));
         if (ReferenceInsertsPerSecond is { } reference)
-            yield return string.Create(inv, $"same-run reference: {reference:N0} inserts/s unthrottled into a table no rule reads; webhooks/s are {DeliveredPerSecond / reference:P0} of it");
+            yield return string.Create(inv, $"same-run reference: {reference:N0} inserts/s unthrottled ({o.Inserter} inserter) into a table no rule reads; webhooks/s are {DeliveredPerSecond / reference:P0} of it");
+        if (Resources is { } res)
+            yield return string.Create(inv, $"observer processes: RSS {res.RssStartMb:0} MB after warm-up -> {res.RssEndMb:0} MB at the end of inserting ({res.RssGrowth:+0.0%;-0.0%}), peak {res.RssPeakMb:0} MB; CPU {res.CpuSeconds:0.0} s ({res.CpuMsPerEvent:0.00} ms per event); database connections {res.ConnectionsMin}-{res.ConnectionsMax}");
+        if (Stages.Count > 0)
+            yield return "stages (count, mean ms): " + string.Join("  ", Stages.Select(st => string.Create(inv, $"{st.Stage} {st.Count:N0} x {st.MeanMs:0.00}")));
     }
 
     private static string Ms(double ms) => ms.ToString(ms < 10 ? "0.00" : "0.0", CultureInfo.InvariantCulture) + " ms";

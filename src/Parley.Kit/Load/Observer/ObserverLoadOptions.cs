@@ -1,5 +1,15 @@
 namespace Parley.Kit.Load.Observer;
 
+/// <summary>What inserts the rows of a load run.</summary>
+public enum Inserter
+{
+    /// <summary>The kit itself, in this process (beside in-process observers and the receiver).</summary>
+    Kit,
+
+    /// <summary>PostgreSQL's pgbench, a process of its own (with its own throttle, <c>-R</c>): the observers are not slowed by their inserter, and the reference is pgbench's own ceiling.</summary>
+    Pgbench,
+}
+
 /// <summary>What <c>parley load observer</c> does (<see cref="ObserverLoad"/>). Every default is on its property.</summary>
 public sealed record ObserverLoadOptions
 {
@@ -17,6 +27,9 @@ public sealed record ObserverLoadOptions
 
     /// <summary>Database connections inserting at once. Default 8 (as bench/observer.sh's pgbench).</summary>
     public int Connections { get; init; } = 8;
+
+    /// <summary>What inserts the rows (and the reference rows). Default <see cref="Inserter.Kit"/>.</summary>
+    public Inserter Inserter { get; init; } = Inserter.Kit;
 
     /// <summary>A webhook that arrives later than this after its row's insert counts as late. Default 100 ms (the seed's P99 target).</summary>
     public TimeSpan LateAfter { get; init; } = TimeSpan.FromMilliseconds(100);

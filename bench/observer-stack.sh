@@ -1,0 +1,9 @@
+# Sourced by bench/observer.sh and bench/observer-suites.sh: `parley` (this worktree's Release build, else ./parley) and
+# a stack of the script's own in a temporary $root, torn down on exit, warmed up with one short unreported load run.
+parley() { if [[ -f src/Parley.Cli/bin/Release/net10.0/parley.dll ]]; then dotnet src/Parley.Cli/bin/Release/net10.0/parley.dll "$@"; else ./parley "$@"; fi; }
+root=$(mktemp -d /tmp/parley-bench-observer-XXXX)
+cleanup() { parley down --root "$root" >/dev/null 2>&1 || true; parley reset --yes --root "$root" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+parley up --detach --port 0 --root "$root" >/dev/null
+# Warm-up (the database's caches, the build's first start), not reported.
+parley load observer --root "$root" --inserter pgbench --rate 200 --duration 5s --reference 0s >/dev/null 2>&1 || true
