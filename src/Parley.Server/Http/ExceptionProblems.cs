@@ -57,7 +57,11 @@ public sealed partial class ExceptionProblems(IProblemDetailsService problems, I
         // Class 08 covers connection failures, including PgBouncer's query_wait_timeout (08P01).
         PostgresException pg => pg.IsTransient || pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState is PostgresErrorCodes.QueryCanceled or PostgresErrorCodes.AdminShutdown
             or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.TooManyConnections or PostgresErrorCodes.ReadOnlySqlTransaction,
-        NpgsqlException npg => npg.IsTransient || npg.InnerException is TimeoutException or System.Net.Sockets.SocketException || npg.Message.Contains("pool", StringComparison.OrdinalIgnoreCase),
+        // "No suitable host was found": a multi-host connection string (Target Session Attributes) found no writable server, as
+        // between a primary's loss and its replica's promotion; "Unable to connect to a suitable host" holds why in its inner exceptions.
+        NpgsqlException npg => npg.IsTransient || npg.InnerException is TimeoutException or System.Net.Sockets.SocketException
+            || npg.Message.Contains("pool", StringComparison.OrdinalIgnoreCase) || npg.Message.StartsWith("No suitable host", StringComparison.Ordinal)
+            || npg.InnerException is { } inner && IsUnavailable(inner),
         TimeoutException => true,
         OperationCanceledException => true,
         _ => e.InnerException is not null && IsUnavailable(e.InnerException),

@@ -71,6 +71,10 @@ public sealed class ScenarioTests(ChaosEnvironmentFixture fixture, ITestOutputHe
     [Fact, Trait("Tier", "Full"), Trait("Kind", "recovery")]
     public Task Node_kill_behind_the_balancer_loses_no_201_and_every_socket_is_back_within_5_s() => RunAsync("node-kill-balanced");
 
+    /// <summary>Issue 15 item 7: the primary SIGKILLed under sends and sockets, the replica promoted; no 201 lost with synchronous replication.</summary>
+    [Fact, Trait("Tier", "Smoke"), Trait("Kind", "recovery")]
+    public Task Primary_loss_with_synchronous_replication_loses_no_201_and_the_nodes_follow_the_promoted_replica() => RunAsync("primary-loss");
+
     [Fact, Trait("Tier", "Full")]
     public Task Db_pool_breaker_answers_503_fast_and_recovers() => RunAsync("db-pool-breaker");
 

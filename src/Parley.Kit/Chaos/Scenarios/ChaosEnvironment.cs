@@ -17,10 +17,13 @@ public sealed class ChaosEnvironment : IAsyncDisposable
 {
     public const string AdminHandle = "chaos_admin";
 
+    private readonly int _primaryPort;
+
     private ChaosEnvironment(ChaosStack chaos, IProgress<string>? progress)
     {
         Chaos = chaos;
         Progress = progress;
+        _primaryPort = chaos.Stack.Primary.Port;
     }
 
     public ChaosStack Chaos { get; }
@@ -56,14 +59,17 @@ public sealed class ChaosEnvironment : IAsyncDisposable
     /// <summary>
     /// Settings for a node that reaches every dependency through its proxy: fast replica probe (lag bound 2 s, probe 0.5 s,
     /// break 1 s) so faults show within seconds. <paramref name="viaPgBouncer"/>: the primary connection goes through PgBouncer.
+    /// <paramref name="followFailover"/>: both PostgreSQL servers directly, by the stack's multi-host strings (no proxies, no PgBouncer).
     /// </summary>
-    public Dictionary<string, string?> NodeSettings(string nodeId, bool viaPgBouncer = false, IReadOnlyDictionary<string, string?>? overrides = null)
+    public Dictionary<string, string?> NodeSettings(
+        string nodeId, bool viaPgBouncer = false, IReadOnlyDictionary<string, string?>? overrides = null, bool followFailover = false)
     {
         var settings = new Dictionary<string, string?>
         {
-            ["Parley:Data:PrimaryConnectionString"] = viaPgBouncer ? Chaos.PgBouncerConnectionString : Chaos.PrimaryConnectionString,
-            ["Parley:Data:PgBouncerTransactionMode"] = viaPgBouncer ? "true" : "false",
-            ["Parley:Data:ReplicaConnectionString"] = Chaos.ReplicaConnectionString,
+            ["Parley:Data:PrimaryConnectionString"] = followFailover ? Stack.FollowingPrimaryConnectionString
+                : viaPgBouncer ? Chaos.PgBouncerConnectionString : Chaos.PrimaryConnectionString,
+            ["Parley:Data:PgBouncerTransactionMode"] = viaPgBouncer && !followFailover ? "true" : "false",
+            ["Parley:Data:ReplicaConnectionString"] = followFailover ? Stack.FollowingReplicaConnectionString : Chaos.ReplicaConnectionString,
             ["Parley:Data:Replica:MaxLagSeconds"] = "2",
             ["Parley:Data:Replica:ProbeIntervalSeconds"] = "0.5",
             ["Parley:Data:Replica:BreakSeconds"] = "1",
@@ -82,12 +88,19 @@ public sealed class ChaosEnvironment : IAsyncDisposable
     public Task<ParleyNode> StartNodeAsync(string nodeId, IReadOnlyDictionary<string, string?> settings, CancellationToken ct = default) =>
         ParleyNode.StartAsync(nodeId, settings, ct: ct);
 
-    /// <summary>Removes every proxy fault, starts stopped servers and resumes WAL replay, so the next scenario starts clean.</summary>
+    /// <summary>
+    /// Removes every proxy fault, starts stopped servers, swaps the roles back after a failover (the proxies point at the first
+    /// primary's port) with commits asynchronous again, and resumes WAL replay, so the next scenario starts clean.
+    /// </summary>
     public async Task HealAsync(CancellationToken ct = default)
     {
         Chaos.ClearFaults();
         foreach (var component in Stack.Components)
             if (component.State == StackComponentState.Stopped) await component.StartAsync(ct).ConfigureAwait(false);
+        if (Stack.Primary.Port != _primaryPort)
+            await Stack.FailoverAsync(ct).ConfigureAwait(false);
+        if (await Stack.IsSynchronousAsync(ct).ConfigureAwait(false))
+            await Stack.SetSynchronousReplicaAsync(false, ct).ConfigureAwait(false);
         try
         {
             await new ReplicaReplayPause(Stack.ReplicaConnectionString!).RemoveAsync(ct).ConfigureAwait(false);

@@ -16,6 +16,11 @@ public sealed record TrafficPlan
     /// </summary>
     public bool Balanced { get; init; }
     public bool ViaPgBouncer { get; init; }
+    /// <summary>
+    /// The nodes reach PostgreSQL directly with the stack's multi-host strings (<see cref="LocalStack.FollowingPrimaryConnectionString"/>),
+    /// not through the proxies, so they follow a failover; <see cref="ViaPgBouncer"/> does not apply.
+    /// </summary>
+    public bool FollowFailover { get; init; }
     public IReadOnlyDictionary<string, string?>? NodeOverrides { get; init; }
     /// <summary>Nodes (by index) the HTTP traffic goes to; null: all, round-robin.</summary>
     public IReadOnlyList<int>? ApiNodes { get; init; }
@@ -130,7 +135,7 @@ public static class FaultedRun
         {
             env.Progress?.Report($"{scenario.Name}: starting {plan.Nodes} node(s)");
             for (var i = 0; i < plan.Nodes; i++)
-                nodes.Add(await env.StartNodeAsync($"chaos-{scenario.Name}-{runId}-{i}", env.NodeSettings($"chaos-{runId}-{i}", plan.ViaPgBouncer, plan.NodeOverrides), ct).ConfigureAwait(false));
+                nodes.Add(await env.StartNodeAsync($"chaos-{scenario.Name}-{runId}-{i}", env.NodeSettings($"chaos-{runId}-{i}", plan.ViaPgBouncer, plan.NodeOverrides, plan.FollowFailover), ct).ConfigureAwait(false));
             if (plan.Balanced)
             {
                 balanced = true;
