@@ -1,35 +1,35 @@
+using HdrHistogram;
+using HdrHistogram.Utilities;
+
 namespace Parley.Kit.Load;
 
 /// <summary>
-/// A log-linear latency histogram in nanoseconds (the shape of HdrHistogram with 128 sub-buckets per power of two):
-/// values below 256 ns are counted exactly; above, each power of two is split into 128 equal buckets, so a bucket is
-/// at most 1/128 of its value wide and a percentile, reported as its bucket's midpoint, is within 0.4% of the exact one.
-/// Recording is lock-free and thread-safe; histograms merge by adding counts (workers, seconds, runs).
-/// Values above <see cref="HighestTrackable"/> (about 18 minutes) are clamped to it. 36 KB per histogram.
+/// A latency histogram in nanoseconds on HdrHistogram (the histogram of wrk2 and most load tools), with 2 significant
+/// digits: values below 256 ns are counted exactly, above each power of two is split into 128 buckets, so a percentile
+/// is within 1/128 (0.8%) of the exact one. Recording is thread-safe (<see cref="LongConcurrentHistogram"/>); histograms
+/// merge by adding counts (workers, seconds, runs). Min, max and sum are kept exactly beside it. Values above
+/// <see cref="HighestTrackable"/> (about 36 minutes) are clamped to it. About 36 KB per histogram.
+/// Latency is measured from each request's scheduled start by the engine (no coordinated omission), not corrected here.
 /// </summary>
-/// <remarks>Kept small and behind this one type so HdrHistogram can replace it the day it restores from our mirror.</remarks>
 public sealed class LatencyHistogram
 {
-    /// <summary>Sub-buckets per power of two; the relative bucket width is at most 1 / SubBuckets.</summary>
-    public const int SubBuckets = 128;
-
-    private const int SubBucketBits = 7;
-    private const int ExactBelow = 2 * SubBuckets;
-    private const int HighestExponent = 40;
-
     /// <summary>2^41 - 1 ns, about 36 minutes: anything longer is recorded as this.</summary>
-    public const long HighestTrackable = (1L << (HighestExponent + 1)) - 1;
+    public const long HighestTrackable = (1L << 41) - 1;
 
-    /// <summary>Buckets in a histogram: 256 exact, then 128 per power of two from 2^8 to 2^40.</summary>
-    public const int BucketCount = ExactBelow + (HighestExponent - SubBucketBits) * SubBuckets;
+    private const int SignificantDigits = 2;
 
-    private readonly long[] _counts = new long[BucketCount];
-    private long _total;
+    private readonly HistogramBase _counts;
     private long _sum;
     private long _min = long.MaxValue;
     private long _max;
 
-    public long Count => Volatile.Read(ref _total);
+    public LatencyHistogram() : this(new LongConcurrentHistogram(1, HighestTrackable, SignificantDigits))
+    {
+    }
+
+    private LatencyHistogram(HistogramBase counts) => _counts = counts;
+
+    public long Count => _counts.TotalCount;
 
     /// <summary>The largest value recorded, exactly (not a bucket value); 0 when empty.</summary>
     public long MaxNanoseconds => Volatile.Read(ref _max);
@@ -48,8 +48,7 @@ public sealed class LatencyHistogram
     {
         if (count <= 0) return;
         var value = Math.Clamp(nanoseconds, 0, HighestTrackable);
-        Interlocked.Add(ref _counts[BucketIndex(value)], count);
-        Interlocked.Add(ref _total, count);
+        _counts.RecordValueWithCount(value, count);
         Interlocked.Add(ref _sum, value * count);
         UpdateMin(value);
         UpdateMax(value);
@@ -60,12 +59,7 @@ public sealed class LatencyHistogram
     {
         ArgumentNullException.ThrowIfNull(other);
         if (other.Count == 0) return;
-        for (var i = 0; i < BucketCount; i++)
-        {
-            var c = Volatile.Read(ref other._counts[i]);
-            if (c != 0) Interlocked.Add(ref _counts[i], c);
-        }
-        Interlocked.Add(ref _total, other.Count);
+        _counts.Add(other._counts);
         Interlocked.Add(ref _sum, Volatile.Read(ref other._sum));
         UpdateMin(Volatile.Read(ref other._min));
         UpdateMax(other.MaxNanoseconds);
@@ -73,8 +67,8 @@ public sealed class LatencyHistogram
 
     /// <summary>
     /// The value at percentile <paramref name="percentile"/> (0..100) by nearest rank: the smallest recorded value
-    /// with at least that share of values at or below it, as its bucket's midpoint (clamped to the exact min and max).
-    /// 0 when empty.
+    /// with at least that share of values at or below it, as the highest value of its bucket (HdrHistogram's rule),
+    /// clamped to the exact min and max. 0 when empty.
     /// </summary>
     public long ValueAtPercentile(double percentile)
     {
@@ -83,86 +77,60 @@ public sealed class LatencyHistogram
         var total = Count;
         if (total == 0) return 0;
         if (percentile >= 100) return MaxNanoseconds;
+        // Nearest rank by ceiling, as before (HdrHistogram's GetValueAtPercentile rounds the rank, one sample lower at times).
         var rank = Math.Max(1, (long)Math.Ceiling(percentile / 100.0 * total));
         long seen = 0;
-        for (var i = 0; i < BucketCount; i++)
+        foreach (var (value, count) in Buckets())
         {
-            seen += Volatile.Read(ref _counts[i]);
-            if (seen >= rank)
-                return Math.Clamp(Midpoint(i), MinNanoseconds, MaxNanoseconds);
+            seen += count;
+            if (seen >= rank) return Math.Clamp(value, MinNanoseconds, MaxNanoseconds);
         }
         return MaxNanoseconds;
     }
 
     public TimeSpan Percentile(double percentile) => TimeSpan.FromTicks(ValueAtPercentile(percentile) / 100);
 
-    /// <summary>The buckets that hold values, as (representative value in ns, count), ascending.</summary>
+    /// <summary>The buckets that hold values, as (highest value of the bucket in ns, count), ascending.</summary>
     public IEnumerable<(long Value, long Count)> Buckets()
     {
-        for (var i = 0; i < BucketCount; i++)
-        {
-            var c = Volatile.Read(ref _counts[i]);
-            if (c != 0) yield return (Midpoint(i), c);
-        }
+        foreach (var bucket in _counts.RecordedValues())
+            yield return (bucket.ValueIteratedTo, bucket.CountAtValueIteratedTo);
     }
 
-    /// <summary>A compact form for JSON: the non-empty buckets as [index, count] pairs plus min, max and sum.</summary>
+    /// <summary>A compact form for JSON: HdrHistogram's compressed encoding (as in its logs) in base64, plus min, max and sum.</summary>
     public HistogramSnapshot ToSnapshot()
     {
-        var buckets = new List<long[]>();
-        for (var i = 0; i < BucketCount; i++)
-        {
-            var c = Volatile.Read(ref _counts[i]);
-            if (c != 0) buckets.Add([i, c]);
-        }
-        return new HistogramSnapshot(Count, MinNanoseconds, MaxNanoseconds, Volatile.Read(ref _sum), buckets);
+        var buffer = ByteBuffer.Allocate(_counts.GetNeededByteBufferCapacity());
+        var bytes = new byte[_counts.EncodeIntoCompressedByteBuffer(buffer)];
+        buffer.Position = 0;
+        for (var i = 0; i < bytes.Length; i++) bytes[i] = buffer.Get();
+        return new HistogramSnapshot(Count, MinNanoseconds, MaxNanoseconds, Volatile.Read(ref _sum), Convert.ToBase64String(bytes));
     }
 
-    /// <summary>Rebuilds a histogram from <see cref="ToSnapshot"/>; rejects bucket indexes out of range.</summary>
+    /// <summary>Rebuilds a histogram from <see cref="ToSnapshot"/>; rejects an encoding HdrHistogram cannot read.</summary>
     public static LatencyHistogram FromSnapshot(HistogramSnapshot snapshot)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        var histogram = new LatencyHistogram();
-        foreach (var pair in snapshot.Buckets)
+        if (snapshot.Hdr is null)
+            throw new FormatException("A histogram snapshot needs its HdrHistogram encoding (\"hdr\"); runs recorded before it cannot be read: record them again.");
+        HistogramBase decoded;
+        try
         {
-            if (pair is not [var index, var count] || index < 0 || index >= BucketCount || count < 0)
-                throw new FormatException($"A histogram bucket must be [index 0..{BucketCount - 1}, count ≥ 0].");
-            histogram._counts[index] = count;
-            histogram._total += count;
+            decoded = HistogramEncoding.DecodeFromCompressedByteBuffer(ByteBuffer.Allocate(Convert.FromBase64String(snapshot.Hdr)), HighestTrackable);
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new FormatException("A histogram snapshot's HdrHistogram encoding cannot be read.", e);
+        }
+        var histogram = new LatencyHistogram();
+        histogram._counts.Add(decoded);
         histogram._sum = snapshot.Sum;
-        if (histogram._total > 0)
+        if (histogram.Count > 0)
         {
             histogram._min = snapshot.Min;
             histogram._max = snapshot.Max;
         }
         return histogram;
-    }
-
-    internal static int BucketIndex(long value)
-    {
-        if (value < ExactBelow) return (int)value;
-        var exponent = 63 - (int)long.LeadingZeroCount(value); // ≥ 8
-        var shift = exponent - SubBucketBits;
-        var sub = (int)(value >> shift); // 128..255
-        return ExactBelow + (exponent - SubBucketBits - 1) * SubBuckets + (sub - SubBuckets);
-    }
-
-    /// <summary>The lowest and highest value a bucket holds.</summary>
-    internal static (long Low, long High) BucketRange(int index)
-    {
-        if (index < ExactBelow) return (index, index);
-        var offset = index - ExactBelow;
-        var shift = offset / SubBuckets + 1;
-        var sub = SubBuckets + offset % SubBuckets;
-        var low = (long)sub << shift;
-        return (low, low + (1L << shift) - 1);
-    }
-
-    private static long Midpoint(int index)
-    {
-        var (low, high) = BucketRange(index);
-        return low + (high - low) / 2;
     }
 
     private void UpdateMin(long value)
@@ -188,5 +156,5 @@ public sealed class LatencyHistogram
     }
 }
 
-/// <summary>A <see cref="LatencyHistogram"/> as stored in run summaries and baselines (nanoseconds).</summary>
-public sealed record HistogramSnapshot(long Count, long Min, long Max, long Sum, IReadOnlyList<long[]> Buckets);
+/// <summary>A <see cref="LatencyHistogram"/> as stored in run summaries and baselines (nanoseconds); <paramref name="Hdr"/> is HdrHistogram's compressed encoding in base64.</summary>
+public sealed record HistogramSnapshot(long Count, long Min, long Max, long Sum, string? Hdr);
