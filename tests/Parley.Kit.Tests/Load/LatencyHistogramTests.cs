@@ -1,5 +1,6 @@
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using Parley.Kit.Load;
 
 namespace Parley.Kit.Tests.Load;
@@ -129,19 +130,19 @@ public sealed class LatencyHistogramTests
         Assert.Equal(2, histogram.Count);
     }
 
-    [Fact]
-    public void Any_percentile_of_random_samples_is_within_one_percent_of_the_exact_one()
+    [Property(MaxTest = 300)]
+    public Property Any_percentile_of_random_samples_is_within_one_percent_of_the_exact_one()
     {
         var samples = Gen.Choose(1, 400)
             .SelectMany(n => Gen.ArrayOf(Gen.Choose(0, int.MaxValue).SelectMany(v => Gen.Choose(1, 50).Select(scale => (long)v * scale)), n));
         var percentile = Gen.Choose(0, 100_000).Select(p => p / 1000.0);
 
-        Prop.ForAll(samples.ToArbitrary(), percentile.ToArbitrary(), (values, p) =>
+        return Prop.ForAll(samples.ToArbitrary(), percentile.ToArbitrary(), (values, p) =>
         {
             var sorted = values.Order().ToArray();
             var exact = ExactPercentile(sorted, p);
             var measured = Of(values).ValueAtPercentile(p);
             return Math.Abs(measured - exact) <= Math.Max(exact * 0.01, 0.5);
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(300));
+        });
     }
 }

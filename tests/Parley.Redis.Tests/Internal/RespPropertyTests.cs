@@ -1,5 +1,6 @@
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using Parley.Redis.Internal;
 
 namespace Parley.Redis.Tests.Internal;
@@ -8,8 +9,6 @@ namespace Parley.Redis.Tests.Internal;
 [Trait("Category", "Smoke")]
 public sealed class RespPropertyTests
 {
-    private static readonly Config Config = Config.QuickThrowOnFailure.WithMaxTest(500);
-
     private static Gen<string> LineText =>
         Gen.ArrayOf(Gen.Elements("a", "Z", "0", " ", "é", "€", "-", ":", "$", "*", "\t")).Select(parts => string.Concat(parts));
 
@@ -56,25 +55,25 @@ public sealed class RespPropertyTests
         return values;
     }
 
-    [Fact]
-    public void Any_value_serialised_and_fed_in_arbitrary_chunks_parses_back_identically()
+    [Property(MaxTest = 500)]
+    public Property Any_value_serialised_and_fed_in_arbitrary_chunks_parses_back_identically()
     {
         var cases = Gen.Sized(Value).ArrayOf().SelectMany(
             values => Gen.ArrayOf(Gen.Choose(0, Math.Max(0, values.Sum(v => Serialise(v).Length)))),
             (values, cuts) => (values, cuts));
 
-        Prop.ForAll(cases.ToArbitrary(), c =>
+        return Prop.ForAll(cases.ToArbitrary(), c =>
         {
             var wire = c.values.SelectMany(Serialise).ToArray();
             var parsed = FeedInChunks(wire, c.cuts);
             return parsed.SequenceEqual(c.values);
-        }).Check(Config);
+        });
     }
 
-    [Fact]
-    public void Every_strict_prefix_of_a_reply_is_incomplete_and_never_an_error()
+    [Property(MaxTest = 500)]
+    public Property Every_strict_prefix_of_a_reply_is_incomplete_and_never_an_error()
     {
-        Prop.ForAll(Gen.Sized(Value).ToArbitrary(), value =>
+        return Prop.ForAll(Gen.Sized(Value).ToArbitrary(), value =>
         {
             var wire = Serialise(value);
             var reader = new RespReader();
@@ -87,11 +86,11 @@ public sealed class RespPropertyTests
             }
 
             return reader.TryRead(wire, out var parsed, out var consumed) && consumed == wire.Length && parsed == value;
-        }).Check(Config);
+        });
     }
 
-    [Fact]
-    public void Random_garbage_only_ever_throws_RespProtocolException()
+    [Property(MaxTest = 500)]
+    public Property Random_garbage_only_ever_throws_RespProtocolException()
     {
         var alphabet = Gen.Elements("+", "-", ":", "$", "*", "\r", "\n", "\r\n", "0", "1", "9", "-1", "a", "\0", "99999999999999999999")
             .Select(s => System.Text.Encoding.ASCII.GetBytes(s));
@@ -99,11 +98,11 @@ public sealed class RespPropertyTests
             (1, Gen.ArrayOf(Gen.Choose(0, 255).Select(b => (byte)b))),
             (3, Gen.ArrayOf(alphabet).Select(parts => parts.SelectMany(p => p).ToArray())));
 
-        Prop.ForAll(garbage.ToArbitrary(), bytes => ParsesOrRefuses(bytes)).Check(Config);
+        return Prop.ForAll(garbage.ToArbitrary(), bytes => ParsesOrRefuses(bytes));
     }
 
-    [Fact]
-    public void Mutated_valid_replies_only_ever_throw_RespProtocolException()
+    [Property(MaxTest = 500)]
+    public Property Mutated_valid_replies_only_ever_throw_RespProtocolException()
     {
         var mutated = Gen.Sized(Value).SelectMany(
             v => Gen.Zip(Gen.Choose(0, 1 << 20), Gen.Choose(0, 255)),
@@ -119,7 +118,7 @@ public sealed class RespPropertyTests
                 return truncated;
             });
 
-        Prop.ForAll(mutated.ToArbitrary(), bytes => ParsesOrRefuses(bytes)).Check(Config);
+        return Prop.ForAll(mutated.ToArbitrary(), bytes => ParsesOrRefuses(bytes));
     }
 
     /// <summary>Reads replies until the input runs out; only RespProtocolException may escape, and every read must make progress.</summary>
