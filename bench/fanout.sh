@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The small end of docs/SCALE.md's curve, measured: the same WebSocket load (`parley load ws`: sockets held through the
-# balancer, messages sent over HTTP) on 1, 2, 4 ... real server nodes of one local stack, and per node how many stream
-# entries it read (parley_stream_acknowledged_total) against how many frames it delivered to its own sockets
-# (parley_stream_delivered_total), plus Redis's commands per second by command and its CPU (INFO commandstats / cpu).
-# Every node reads every event today, so reads per node stay flat while each node's deliveries fall as 1/N.
+# balancer, messages sent over HTTP) on 1, 2, 4 ... server nodes of one local stack: the stream entries the nodes read
+# (parley_stream_acknowledged_total) against the messages stored and the frames delivered to sockets
+# (parley_stream_delivered_total), plus Redis's commands per second by command and its CPU (INFO commandstats / cpu) and
+# the WAL a message costs. Every node reads every event today, so entries read per message grow as N.
+# `parley up --nodes N` runs its nodes in one process, whose meter they share: each node's /metrics shows the counters
+# of all of them, so the figures here are totals over the nodes (averaged over the nodes' scrapes), not per node.
 #
 #   bench/fanout.sh [--nodes "1 2 4"] [--rate 200] [--sockets 200] [--duration 20s]
 #
@@ -30,10 +32,10 @@ trap cleanup EXIT
 
 # One snapshot: each node's two counters and Redis's command counts and CPU, as JSON on stdout.
 snapshot() {
-  local status="$1"
-  python3 - "$status" <<'EOF'
-import json, re, subprocess, sys, urllib.request
+  python3 - "$1" "$2" <<'EOF'
+import json, os, re, subprocess, sys, urllib.request
 status = json.load(open(sys.argv[1]))
+primary = dict(kv.split("=", 1) for kv in json.load(open(os.path.join(sys.argv[2], "stack.json")))["primaryConnectionString"].split(";"))
 comps = {c["name"]: c for c in status["components"]}
 out = {"nodes": {}, "redis": {}}
 for name, c in sorted(comps.items()):
@@ -51,6 +53,11 @@ for line in info.splitlines():
     m = re.match(r"used_cpu_(sys|user):([\d.]+)", line)
     if m:
         out["redis"]["cpu_" + m.group(1)] = float(m.group(2))
+# WAL written and messages stored, for the WAL bytes a message costs.
+sql = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, (SELECT count(*) FROM messages)"
+row = subprocess.run(["psql", "-h", primary["Host"], "-p", primary["Port"], "-U", primary["Username"], "-d", primary["Database"], "-XAtc", sql],
+                     capture_output=True, text=True, timeout=30).stdout.strip().split("|")
+out["wal"], out["messages"] = int(row[0]), int(row[1])
 json.dump(out, sys.stdout)
 EOF
 }
@@ -83,10 +90,10 @@ while time.time() < deadline:
 sys.exit(1)
 EOF2
   sleep 6
-  snapshot "$work/status-$n.json" > "$work/before-$n.json"
+  snapshot "$work/status-$n.json" "$root" > "$work/before-$n.json"
   start=$(date +%s.%N)
   wait "$load" || echo "   (load exited $? — its report is in the row)" >&2
-  snapshot "$work/status-$n.json" > "$work/after-$n.json"
+  snapshot "$work/status-$n.json" "$root" > "$work/after-$n.json"
   end=$(date +%s.%N)
   python3 - "$n" "$work/before-$n.json" "$work/after-$n.json" "$start" "$end" "$work/load-$n.json" "$(cut -d' ' -f1-3 /proc/loadavg)" >> "$rows" <<'EOF'
 import json, sys
@@ -95,11 +102,13 @@ secs = end - start
 nodes = {k: {f: (a["nodes"][k][f] - b["nodes"].get(k, {}).get(f, 0)) / secs for f in ("read", "delivered")} for k in a["nodes"]}
 cmds = {k: (v - b["redis"].get(k, 0)) / secs for k, v in a["redis"].items() if not k.startswith("cpu_")}
 cpu = sum(a["redis"][k] - b["redis"].get(k, 0) for k in ("cpu_sys", "cpu_user")) / secs
+messages = a["messages"] - b["messages"]
+wal = (a["wal"] - b["wal"]) / messages if messages else float("nan")
 try:
     summary = json.load(open(load))
 except Exception:
     summary = {}
-json.dump({"nodes": int(n), "seconds": secs, "per_node": nodes, "redis_cmds": cmds, "redis_cpu": cpu, "load_average": avg,
+json.dump({"nodes": int(n), "seconds": secs, "per_node": nodes, "redis_cmds": cmds, "redis_cpu": cpu, "messages_per_s": messages / secs, "wal_per_message": wal, "load_average": avg,
            "load": {k: summary.get(k) for k in ("verdict", "requests", "errors", "counters") if k in summary}}, sys.stdout)
 print()
 EOF
@@ -116,16 +125,19 @@ print(f"# Fan-out by node count ({rows[0]['nodes'] if rows else '-'}..{rows[-1][
 print(f"`parley load ws --rate {rate} --connections {sockets} --duration {duration}` through the stack's HAProxy (least connections) on")
 print("N server nodes of one `parley up`; counters read after the sockets opened and again at the end. **One 2-core machine")
 print("runs everything** (load generator, nodes, PostgreSQL, Redis): rates are what it held, the ratios are the point.\n")
-print("| nodes | stream entries read / s, per node | frames delivered / s, per node | delivered ÷ read | Redis commands / s | of them XREADGROUP + XACK | Redis CPU s/s | load average |")
-print("|---|---|---|---|---|---|---|---|")
+print("`parley up --nodes N` runs the nodes in one process sharing one meter, so the stream counters are totals over the N nodes.\n")
+print("| nodes | messages stored / s | stream entries read / s (all nodes) | entries read per message | frames delivered / s (all nodes) | frames per entry read | Redis commands / s | per message | of them XREADGROUP + XACK / s | Redis CPU s/s | WAL bytes / message | load average |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
-    per = r["per_node"]
-    reads = [v["read"] for v in per.values()]
-    dels = [v["delivered"] for v in per.values()]
+    per = list(r["per_node"].values())
+    reads = sum(v["read"] for v in per) / len(per)
+    dels = sum(v["delivered"] for v in per) / len(per)
+    msgs = r["messages_per_s"]
     total = sum(r["redis_cmds"].values())
     stream = sum(v for k, v in r["redis_cmds"].items() if k in ("xreadgroup", "xack"))
-    ratio = sum(dels) / sum(reads) if sum(reads) else float("nan")
-    print(f"| {r['nodes']} | {' / '.join(f'{x:,.0f}' for x in reads)} | {' / '.join(f'{x:,.0f}' for x in dels)} | {ratio:.2f} | {total:,.0f} | {stream:,.0f} | {r['redis_cpu']:.2f} | {r['load_average']} |")
+    def ratio(a, b):
+        return a / b if b else float("nan")
+    print(f"| {r['nodes']} | {msgs:,.0f} | {reads:,.0f} | {ratio(reads, msgs):.2f} | {dels:,.0f} | {ratio(dels, reads):.2f} | {total:,.0f} | {ratio(total, msgs):.1f} | {stream:,.0f} | {r['redis_cpu']:.2f} | {r['wal_per_message']:,.0f} | {r['load_average']} |")
 print("\nTop Redis commands per second, by run:\n")
 for r in rows:
     top = sorted(r["redis_cmds"].items(), key=lambda kv: -kv[1])[:8]
