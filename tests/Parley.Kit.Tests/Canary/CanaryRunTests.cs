@@ -132,12 +132,13 @@ public sealed partial class CanaryRunTests(CanaryStackFixture fixture) : IClassF
         return (await run.WaitAsync(TimeSpan.FromMinutes(5)), afterCheck, faultAt);
     }
 
-    // Back in CI (Integration) since 2026-12-02: it rolled back once at load average ~11 (ci16, 2026-12-01, before a degraded
-    // control held a check and the first stage waited for closed breakers); since those fixes it passed every recorded run, 13 of 13 at
-    // load average 12-36 beside other test runs, a starved interval holding (one run took 47 s) instead of failing. A
-    // failure says why.
+    // Chaos tier, not CI: it rolled back once in CI at load average ~11 (ci16, 2026-12-01, before a degraded control held
+    // a check and the first stage waited for closed breakers). Since those fixes it passed 13 of 13 recorded runs on its
+    // own at load average 12-36, but once (2026-12-02, load 31-33, beside the Load and Nightly tiers of this assembly) it
+    // rolled back for poolSaturation 1 > 0.95: a pool filled by a CPU-starved moment, which the absolute criterion
+    // (CANARY.md: any node) cannot tell from the canary's doing. A failure says why.
     [Fact]
-    [Trait("Category", "Integration")]
+    [Trait("Category", "Chaos")]
     public async Task A_healthy_ramp_promotes_to_100_percent_and_writes_its_report()
     {
         var summary = await new CanaryRun(Plan("[{percent: 50, hold: 6s}, {percent: 100, hold: 3s}]"), Settings()).RunAsync(CancellationToken.None);
