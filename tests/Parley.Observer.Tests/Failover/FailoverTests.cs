@@ -52,7 +52,8 @@ public sealed class FailoverTests(ObserverFixture fx, ITestOutputHelper output)
     {
         var r = await DrillAsync(ObserverFault.LeaderPause);
         AssertTakenOver(r);
-        Assert.Empty(r.Duplicated);
+        // An attempt the paused process had sent lapses and is sent again by another (recorded lost): only those repeat.
+        Assert.True(r.UnexplainedDuplicates == 0, r.Describe());
         Assert.True(r.DeposedNoticed, $"the woken leader did not log that its lease was gone\n{r.Describe()}");
     }
 
@@ -61,7 +62,7 @@ public sealed class FailoverTests(ObserverFixture fx, ITestOutputHelper output)
     {
         var r = await DrillAsync(ObserverFault.LeaderPartition);
         AssertTakenOver(r);
-        Assert.Empty(r.Duplicated);
+        Assert.True(r.UnexplainedDuplicates == 0, r.Describe());
         Assert.True(r.StoodDownBeforeTakeover == true, $"the cut-off leader still reported leading when another did\n{r.Describe()}");
         Assert.True(r.DeposedNoticed, r.Describe());
     }

@@ -160,7 +160,7 @@ public static partial class ObserverDrill
                 .Select(g => (g.Min(d => d.ReceivedAt) - rows[g.Key]).TotalMilliseconds).Order().ToList();
             var healthNow = await Task.WhenAll(nodes.Select(n => HealthAsync(http, n, ct))).ConfigureAwait(false);
             var leaderNode = Array.FindIndex(healthNow, h => h is { Role: "leader" });
-            var metrics = leaderNode < 0 ? "" : await MetricsAsync(http, nodes[leaderNode], ct).ConfigureAwait(false);
+            var metrics = leaderNode < 0 ? "" : await MetricsAsync(nodes[leaderNode], ct).ConfigureAwait(false);
             var victimLog = nodes[victim].Log();
             if (plan.Fault == ObserverFault.StandbyKill) notes.Add($"leader changed during the fault: {leaderChanged}");
             var checkpointTerm = await ScalarAsync<long?>(db, "SELECT term FROM observer_checkpoints WHERE observer = $1", ct, group).ConfigureAwait(false);
@@ -364,15 +364,24 @@ public static partial class ObserverDrill
         return false;
     }
 
-    private static async Task<string> MetricsAsync(HttpClient http, ParleyNode node, CancellationToken ct)
+    // The final scrape is not a probe: at load average 50-86 one /metrics answer took longer than the probes' 1 s, and the
+    // drill then read observer_leader as 0.
+    private static readonly HttpClient Scraper = new() { Timeout = TimeSpan.FromSeconds(10) };
+
+    /// <summary>The node's /metrics, tried up to three times (10 s each); empty when it never answered.</summary>
+    private static async Task<string> MetricsAsync(ParleyNode node, CancellationToken ct)
     {
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            return await http.GetStringAsync(new Uri(node.BaseAddress, "/metrics"), ct).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is HttpRequestException || e is TaskCanceledException && !ct.IsCancellationRequested)
-        {
-            return "";
+            try
+            {
+                return await Scraper.GetStringAsync(new Uri(node.BaseAddress, "/metrics"), ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is HttpRequestException || e is TaskCanceledException && !ct.IsCancellationRequested)
+            {
+                if (attempt == 3) return "";
+                await Task.Delay(TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
+            }
         }
     }
 

@@ -81,6 +81,13 @@ public sealed record ObserverDrillResult
     /// <summary>Duplicates not explained by a lost attempt of a killed process.</summary>
     public int UnexplainedDuplicates => Duplicated.Count - DuplicatedAfterLostAttempt;
 
+    /// <summary>
+    /// The fault can take an attempt in flight with it: a killed process, and a paused or cut-off one whose claim lapses
+    /// before it can record what it sent (seen at load average 86: a paused leader's webhook sent, then sent again by the
+    /// process that reclaimed it, recorded lost). Only those may repeat (at-least-once); the woken process records nothing.
+    /// </summary>
+    public bool LosesAttempts => Plan.Fault is ObserverFault.LeaderKill or ObserverFault.WorkerKill or ObserverFault.LeaderPause or ObserverFault.LeaderPartition;
+
     public string Describe()
     {
         static string S(double? v) => v is { } x ? x.ToString("0.00", CultureInfo.InvariantCulture) + " s" : "never";

@@ -66,9 +66,9 @@ public sealed class ObserverScenario(string name, string description, ObserverDr
         var criteria = new List<Criterion>
         {
             new("lost (rows without their webhook)", "0", $"{drill.Lost.Count} of {drill.Inserted}", drill.Lost.Count == 0),
-            new("duplicated per webhook-id", plan.Fault is ObserverFault.LeaderKill or ObserverFault.WorkerKill ? "0 besides a webhook whose attempt died with its process" : "0",
+            new("duplicated per webhook-id", drill.LosesAttempts ? "0 besides a webhook whose attempt died with its process" : "0",
                 $"{drill.Duplicated.Count} ({drill.DuplicatedAfterLostAttempt} after a lost attempt)",
-                plan.Fault is ObserverFault.LeaderKill or ObserverFault.WorkerKill ? drill.UnexplainedDuplicates == 0 : drill.Duplicated.Count == 0),
+                drill.LosesAttempts ? drill.UnexplainedDuplicates == 0 : drill.Duplicated.Count == 0),
             new($"late (> {plan.LateAfter.TotalSeconds:0} s after the insert)", "0", $"{drill.Late} (p99 {drill.P99LatencyMs:0} ms, max {drill.MaxLatencyMs:0} ms)", drill.Late == 0),
             new("signatures", "all valid", $"{drill.BadSignatures} bad", drill.BadSignatures == 0),
             new("writes of a deposed term after the takeover", "0", $"{drill.DeposedWrites}", drill.DeposedWrites == 0),
