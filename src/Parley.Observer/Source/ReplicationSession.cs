@@ -199,7 +199,8 @@ internal sealed partial class ReplicationSession(
                     item = await ChangeAsync(delete.Relation, "delete", delete.Key, null, commitLsn, index++, committedAt, ct);
                     break;
                 case CommitMessage commit:
-                    metrics.Stage("stream", DateTimeOffset.UtcNow - committedAt);
+                    // A replayed transaction's age is not the stream's delay.
+                    if (commitLsn >= _replayBefore) metrics.Stage("stream", DateTimeOffset.UtcNow - committedAt);
                     item = new CommitItem((ulong)commit.TransactionEndLsn, committedAt);
                     break;
                 case LogicalDecodingMessage { Prefix: var prefix } logical when prefix == _heartbeatPrefix:
