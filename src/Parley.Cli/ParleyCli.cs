@@ -23,6 +23,7 @@ public static class ParleyCli
             MigrateCommand.Create(global),
             DoctorCommand.Create(global),
             FailoverCommand.Create(global),
+            PitrCommand.Create(global),
             ServeCommand.Create(global),
             ConfigCommand.Create(global),
             BaselineCommand.Create(global),

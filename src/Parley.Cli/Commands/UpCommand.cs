@@ -26,6 +26,10 @@ public static class UpCommand
         {
             Description = "Commits do not wait for the replica (by default they do: synchronous replication, so `parley failover` after a lost primary loses no acknowledged write).",
         };
+        var walArchive = new Option<bool>("--wal-archive")
+        {
+            Description = "Archive WAL into <data>/wal-archive for point-in-time recovery (`parley pitr backup`, `parley pitr restore --to TIME`); nothing prunes it.",
+        };
         var redisMemory = new Option<int>("--redis-maxmemory")
         {
             Description = "Redis maxmemory in MB (policy noeviction: a full Redis refuses cache writes, never evicts the event stream).",
@@ -42,7 +46,7 @@ public static class UpCommand
 
         var command = new Command("up", "Start PostgreSQL (primary + replica), PgBouncer and Redis, migrate, and run the server nodes behind HAProxy until Ctrl-C.")
         {
-            detach, port, nodes, pgBouncer, asyncReplica, redisMemory, admins, observer, observers, prometheus,
+            detach, port, nodes, pgBouncer, asyncReplica, walArchive, redisMemory, admins, observer, observers, prometheus,
         };
         command.SetHandler(global, async (result, cli, ct) =>
         {
@@ -60,14 +64,14 @@ public static class UpCommand
                 }
             }
             var options = new UpOptions(
-                result.GetValue(port), result.GetValue(nodes), result.GetValue(pgBouncer), !result.GetValue(asyncReplica), result.GetValue(redisMemory), result.GetValue(admins) ?? [],
+                result.GetValue(port), result.GetValue(nodes), result.GetValue(pgBouncer), !result.GetValue(asyncReplica), result.GetValue(walArchive), result.GetValue(redisMemory), result.GetValue(admins) ?? [],
                 rules, rules is null ? 0 : result.GetValue(observers), result.GetValue(prometheus));
             return result.GetValue(detach) ? await DetachAsync(cli, options, ct) : await RunAsync(cli, options, ct);
         });
         return command;
     }
 
-    private sealed record UpOptions(int Port, int Nodes, bool PgBouncer, bool SynchronousReplica, int RedisMaxMemory, IReadOnlyList<string> Admins, string? Rules, int Observers, bool Prometheus);
+    private sealed record UpOptions(int Port, int Nodes, bool PgBouncer, bool SynchronousReplica, bool WalArchive, int RedisMaxMemory, IReadOnlyList<string> Admins, string? Rules, int Observers, bool Prometheus);
 
     private static async Task<int> DetachAsync(CliContext cli, UpOptions options, CancellationToken ct)
     {
@@ -78,6 +82,7 @@ public static class UpCommand
             "--redis-maxmemory", $"{options.RedisMaxMemory}",
             .. options.PgBouncer ? ["--pgbouncer"] : Array.Empty<string>(),
             .. options.SynchronousReplica ? Array.Empty<string>() : ["--async-replica"],
+            .. options.WalArchive ? ["--wal-archive"] : Array.Empty<string>(),
             .. options.Prometheus ? ["--prometheus"] : Array.Empty<string>(),
             .. options.Admins.SelectMany(admin => new[] { "--admin", admin }),
             .. options.Rules is { } rules ? ["--observer", rules, "--observers", $"{options.Observers}"] : Array.Empty<string>(),
@@ -138,7 +143,7 @@ public static class UpCommand
             var stackOptions = new StackOptions
             {
                 RootDirectory = home.Root, Durable = true, RedisMaxMemoryMegabytes = options.RedisMaxMemory, SynchronousReplica = options.SynchronousReplica,
-                WithPrometheus = options.Prometheus,
+                WithPrometheus = options.Prometheus, WalArchive = options.WalArchive,
             };
             await using var stack = await LocalStack.StartAsync(stackOptions, cli.Progress, shutdown.Token);
 

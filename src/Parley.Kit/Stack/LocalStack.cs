@@ -41,6 +41,11 @@ public sealed class LocalStack : IAsyncDisposable
         var data = layout.DataDirectory;
         _primary = options.WithPrimary ? new PostgresPrimary(data, env, options.Database) : null;
         _replica = options.WithReplica ? new PostgresReplica(data, env, _primary!) : null;
+        if (options.WalArchive)
+        {
+            foreach (var server in new PostgresServer?[] { _primary, _replica }.OfType<PostgresServer>())
+                server.WalArchiveDirectory = layout.WalArchiveDirectory;
+        }
         // A failover left the primary in the replica's directory (and the other way round): a durable stack keeps those roles.
         if (_primary is not null && _replica is not null && File.Exists(layout.PrimaryRoleFile)
             && File.ReadAllText(layout.PrimaryRoleFile).Trim() == _replica.Name)
@@ -236,7 +241,8 @@ public sealed class LocalStack : IAsyncDisposable
         PgBouncerConnectionString,
         RedisEndpoint,
         Components.Select(component => component.Describe()).ToList(),
-        _synchronousReplica);
+        _synchronousReplica,
+        _primary?.WalArchiveDirectory is not null);
 
     /// <summary>The state a stack started with this root wrote, or null when none runs (stack.json is removed on stop).</summary>
     public static StackState? ReadState(string rootDirectory)
@@ -266,11 +272,39 @@ public sealed class LocalStack : IAsyncDisposable
     /// <see cref="FailoverAsync"/> on the stack described by <c>&lt;root&gt;/stack.json</c>, e.g. from <c>parley failover</c> while
     /// <c>parley up</c> runs in another process; stack.json (and a durable stack's roles and ports) then describe the swapped roles.
     /// </summary>
-    public static Task<FailoverReport> FailoverFromStateAsync(string rootDirectory, IProgress<string>? progress = null, CancellationToken ct = default)
+    public static Task<FailoverReport> FailoverFromStateAsync(string rootDirectory, IProgress<string>? progress = null, CancellationToken ct = default) =>
+        Reattach(RunningState(rootDirectory), progress).FailoverAsync(ct);
+
+    /// <summary><see cref="BaseBackupAsync"/> on the stack described by <c>&lt;root&gt;/stack.json</c> (<c>parley pitr backup</c>).</summary>
+    public static Task<string> BaseBackupFromStateAsync(string rootDirectory, IProgress<string>? progress = null, CancellationToken ct = default) =>
+        Reattach(RunningState(rootDirectory), progress).BaseBackupAsync(ct);
+
+    /// <summary>
+    /// <see cref="RecoverToAsync"/> on the stack described by <c>&lt;root&gt;/stack.json</c> (<c>parley pitr restore</c>), from
+    /// <paramref name="baseBackup"/>, or when null the newest base backup that finished before <paramref name="target"/>; returns the one used.
+    /// </summary>
+    public static async Task<string> RecoverFromStateAsync(
+        string rootDirectory, DateTimeOffset target, string? baseBackup = null, IProgress<string>? progress = null, CancellationToken ct = default)
     {
-        var state = ReadState(rootDirectory) ?? throw new InvalidOperationException($"No stack runs from {Path.GetFullPath(rootDirectory)} (no stack.json).");
-        return Reattach(state, progress).FailoverAsync(ct);
+        var stack = Reattach(RunningState(rootDirectory), progress);
+        var chosen = baseBackup ?? stack.NewestBaseBackupBefore(target)
+            ?? throw new InvalidOperationException($"No base backup in {stack._layout.BaseBackupsDirectory} finished before {target:O}; take one with `parley pitr backup`.");
+        await stack.RecoverToAsync(chosen, target, ct).ConfigureAwait(false);
+        return chosen;
     }
+
+    // backup_label is written when pg_basebackup starts; the directory is complete once backup_manifest is there (written last).
+    private string? NewestBaseBackupBefore(DateTimeOffset target) =>
+        !Directory.Exists(_layout.BaseBackupsDirectory) ? null
+        : Directory.EnumerateDirectories(_layout.BaseBackupsDirectory)
+            .Select(directory => new FileInfo(Path.Combine(directory, "backup_manifest")))
+            .Where(manifest => manifest.Exists && manifest.LastWriteTimeUtc < target.UtcDateTime)
+            .OrderByDescending(manifest => manifest.LastWriteTimeUtc)
+            .Select(manifest => manifest.DirectoryName)
+            .FirstOrDefault();
+
+    private static StackState RunningState(string rootDirectory) =>
+        ReadState(rootDirectory) ?? throw new InvalidOperationException($"No stack runs from {Path.GetFullPath(rootDirectory)} (no stack.json).");
 
     // The stack another process started, as its stack.json describes it: ports, directories (swapped by a failover), states and
     // pids; never launched by us, only stopped or failed over.
@@ -286,6 +320,7 @@ public sealed class LocalStack : IAsyncDisposable
             WithSmtp = kinds.Contains(StackComponentKind.Smtp),
             WithPrometheus = kinds.Contains(StackComponentKind.Prometheus),
             SynchronousReplica = state.SynchronousReplica,
+            WalArchive = state.WalArchive,
             OwnerPid = state.OwnerPid,
             Database = state.PrimaryConnectionString is { } primary ? new NpgsqlConnectionStringBuilder(primary).Database ?? "parley" : "parley",
         };
@@ -341,6 +376,73 @@ public sealed class LocalStack : IAsyncDisposable
             await _primary.SetSynchronousStandbyAsync(false, ct).ConfigureAwait(false);
         _pgBouncer?.FollowPrimary();
         _env.Report($"failover: the primary is now on port {primary.Port}; re-seeding the replica on port {replica.Port}");
+        await ReseedReplicaAsync(replica, ct).ConfigureAwait(false);
+        _env.Report($"failover: done in {watch.Elapsed.TotalSeconds:0.0} s");
+        return new FailoverReport(wasRunning, primary.Port, replica.Port, promoted, watch.Elapsed);
+    }
+
+    /// <summary>
+    /// A base backup of the primary for <see cref="RecoverToAsync"/> (pg_basebackup, plain format, its WAL streamed alongside) in a new
+    /// directory under <c>&lt;data&gt;/base-backups</c>, whose path it returns. Needs <see cref="StackOptions.WalArchive"/>: a base
+    /// backup is the starting point, the archived WAL after it the way to any later moment.
+    /// </summary>
+    public async Task<string> BaseBackupAsync(CancellationToken ct = default)
+    {
+        if (_primary is null || _primary.WalArchiveDirectory is null)
+            throw new InvalidOperationException("A base backup for point-in-time recovery needs the WAL archive (StackOptions.WalArchive).");
+        var target = Path.Combine(_layout.BaseBackupsDirectory, DateTime.UtcNow.ToString("yyyyMMdd-HHmmssfff", System.Globalization.CultureInfo.InvariantCulture));
+        _env.Report($"base backup into {target}");
+        await _env.RunAsPostgresCheckedAsync(
+            _env.Binaries.PgBaseBackup,
+            ["-h", "127.0.0.1", "-p", _primary.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-U", PostgresServer.User,
+             "-D", target, "-X", "stream", "--checkpoint=fast"],
+            _layout.DataDirectory,
+            StackEnvironment.CommandTimeout,
+            ct).ConfigureAwait(false);
+        return target;
+    }
+
+    /// <summary>
+    /// Point-in-time recovery: the replica stopped, the primary's data replaced by <paramref name="baseBackup"/> (from
+    /// <see cref="BaseBackupAsync"/>) and the archived WAL replayed up to <paramref name="target"/> (every commit at or before it, none
+    /// after), the primary promoted on a new timeline on its port, then the replica cloned again from it. What was written after
+    /// <paramref name="target"/> is gone from both servers; the base backup must be older than <paramref name="target"/>, and WAL past
+    /// it must be archived (a recovery that runs out of WAL before the target fails and leaves the primary stopped).
+    /// </summary>
+    public async Task RecoverToAsync(string baseBackup, DateTimeOffset target, CancellationToken ct = default)
+    {
+        if (_primary is null || _primary.WalArchiveDirectory is null)
+            throw new InvalidOperationException("Point-in-time recovery needs the WAL archive (StackOptions.WalArchive).");
+        if (!File.Exists(Path.Combine(baseBackup, "backup_label")))
+            throw new ArgumentException($"{baseBackup} is not a base backup (no backup_label).", nameof(baseBackup));
+        var primary = Primary;
+        if (Replica is { } stoppedReplica)
+            await stoppedReplica.StopAsync(ct).ConfigureAwait(false);
+        await primary.StopAsync(ct).ConfigureAwait(false);
+        _env.Report($"recovery: {baseBackup} and the archived WAL up to {target:O}");
+        var recovering = _primary;
+        await primary.ChangeAsync(
+            async (driver, token) =>
+            {
+                await recovering.PrepareRecoveryAsync(baseBackup, target, token).ConfigureAwait(false);
+                await driver.StartAsync(token).ConfigureAwait(false);
+                await recovering.FinishRecoveryAsync(token).ConfigureAwait(false);
+                await recovering.SetSynchronousStandbyAsync(false, token).ConfigureAwait(false);
+            },
+            StackComponentState.Running,
+            ct).ConfigureAwait(false);
+        if (Replica is { } replica)
+        {
+            _env.Report("recovery: re-seeding the replica from the recovered primary");
+            await ReseedReplicaAsync(replica, ct).ConfigureAwait(false);
+        }
+        _env.Report("recovery: done");
+    }
+
+    // The replica's data cloned again from the primary (after a failover or a recovery: another timeline), then commits wait for it
+    // again when the stack is synchronous; until then they could not.
+    private async Task ReseedReplicaAsync(StackComponent replica, CancellationToken ct)
+    {
         await replica.ChangeAsync(
             async (driver, token) =>
             {
@@ -350,9 +452,7 @@ public sealed class LocalStack : IAsyncDisposable
             StackComponentState.Running,
             ct).ConfigureAwait(false);
         if (_synchronousReplica)
-            await _primary.SetSynchronousStandbyAsync(true, ct).ConfigureAwait(false);
-        _env.Report($"failover: done in {watch.Elapsed.TotalSeconds:0.0} s");
-        return new FailoverReport(wasRunning, primary.Port, replica.Port, promoted, watch.Elapsed);
+            await _primary!.SetSynchronousStandbyAsync(true, ct).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -400,6 +500,11 @@ public sealed class LocalStack : IAsyncDisposable
     private async Task StartComponentsAsync(CancellationToken ct)
     {
         await _env.CreateDirectoryForPostgresAsync(_layout.DataDirectory, ct).ConfigureAwait(false);
+        if (_primary?.WalArchiveDirectory is { } archive)
+        {
+            await _env.CreateDirectoryForPostgresAsync(archive, ct).ConfigureAwait(false);
+            await _env.CreateDirectoryForPostgresAsync(_layout.BaseBackupsDirectory, ct).ConfigureAwait(false);
+        }
         StartWatchdog();
         if (_ownerPid == Environment.ProcessId)
         {

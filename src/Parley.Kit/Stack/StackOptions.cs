@@ -60,6 +60,13 @@ public sealed partial record StackOptions
     /// </summary>
     public bool SynchronousReplica { get; init; }
 
+    /// <summary>
+    /// WAL archiving for point-in-time recovery: every completed WAL segment copied into <c>&lt;data&gt;/wal-archive</c> (archive_mode,
+    /// archive_command; both servers, so a promoted replica continues it), for <see cref="LocalStack.BaseBackupAsync"/> and
+    /// <see cref="LocalStack.RecoverToAsync"/>. Nothing prunes the archive: it grows by 16 MB per segment. Default: false.
+    /// </summary>
+    public bool WalArchive { get; init; }
+
     /// <summary>Database created on the primary; letters, digits and underscores. Default: <c>parley</c>.</summary>
     public string Database { get; init; } = "parley";
 
@@ -73,6 +80,8 @@ public sealed partial record StackOptions
     {
         if (!WithPrimary && (WithReplica || WithPgBouncer))
             throw new ArgumentException("WithReplica and WithPgBouncer need WithPrimary = true.");
+        if (WalArchive && !WithPrimary)
+            throw new ArgumentException("WalArchive needs WithPrimary = true.");
         if (SynchronousReplica && !WithReplica)
             throw new ArgumentException("SynchronousReplica needs WithReplica = true.");
         if (!DatabaseName().IsMatch(Database))

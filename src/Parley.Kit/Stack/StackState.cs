@@ -15,6 +15,7 @@ namespace Parley.Kit.Stack;
 /// <param name="OwnerPid">The process whose death tears the stack down.</param>
 /// <param name="WatchdogPid">The detached watchdog that does so.</param>
 /// <param name="SynchronousReplica">Commits wait for the replica (<see cref="StackOptions.SynchronousReplica"/>).</param>
+/// <param name="WalArchive">WAL is archived for point-in-time recovery (<see cref="StackOptions.WalArchive"/>).</param>
 public sealed record StackState(
     string RootDirectory,
     string DataDirectory,
@@ -28,7 +29,8 @@ public sealed record StackState(
     string? PgBouncerConnectionString,
     string? RedisEndpoint,
     IReadOnlyList<StackComponentInfo> Components,
-    bool SynchronousReplica = false)
+    bool SynchronousReplica = false,
+    bool WalArchive = false)
 {
     /// <summary>The options stack.json is written and read with: web defaults (camelCase), enums as camelCase strings.</summary>
     public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web)

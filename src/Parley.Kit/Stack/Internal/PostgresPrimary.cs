@@ -37,6 +37,38 @@ internal sealed class PostgresPrimary(string dataDirectory, StackEnvironment env
         await File.AppendAllTextAsync(Path.Combine(Directory, "pg_hba.conf"), Hba, ct).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Point-in-time recovery of a stopped server: its data replaced by a copy of <paramref name="baseBackup"/> (pg_basebackup's plain
+    /// format), recovery.signal, and settings to replay WAL from <see cref="PostgresServer.WalArchiveDirectory"/> up to
+    /// <paramref name="target"/> (commits at or before it; recovery_target_action = promote), so that a start replays and promotes.
+    /// <see cref="FinishRecoveryAsync"/> removes the settings afterwards.
+    /// </summary>
+    public async Task PrepareRecoveryAsync(string baseBackup, DateTimeOffset target, CancellationToken ct)
+    {
+        var archive = WalArchiveDirectory ?? throw new InvalidOperationException("Point-in-time recovery needs the WAL archive (StackOptions.WalArchive).");
+        if (System.IO.Directory.Exists(Directory))
+            System.IO.Directory.Delete(Directory, recursive: true);
+        await Env.RunAsPostgresCheckedAsync("cp", ["-a", baseBackup, Directory], DataDirectory, StackEnvironment.CommandTimeout, ct).ConfigureAwait(false);
+        File.Delete(Path.Combine(Directory, "standby.signal"));
+        var time = target.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss.ffffff", System.Globalization.CultureInfo.InvariantCulture);
+        await File.AppendAllTextAsync(Path.Combine(Directory, "postgresql.auto.conf"), $"""
+
+            restore_command = 'cp {archive}/%f %p'
+            recovery_target_time = '{time}+00'
+            recovery_target_action = 'promote'
+
+            """, ct).ConfigureAwait(false);
+        await File.WriteAllTextAsync(Path.Combine(Directory, "recovery.signal"), "", ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits until the recovery has promoted the server, then drops the recovery settings (the next start is an ordinary one).</summary>
+    public async Task FinishRecoveryAsync(CancellationToken ct)
+    {
+        await WaitUntilAsync("SELECT NOT pg_is_in_recovery()", "finish its point-in-time recovery", ct).ConfigureAwait(false);
+        foreach (var setting in new[] { "restore_command", "recovery_target_time", "recovery_target_action" })
+            await AlterSystemAsync($"ALTER SYSTEM RESET {setting}", ct).ConfigureAwait(false);
+    }
+
     protected override Task<bool> ProbeAsync(CancellationToken ct) => QueryIsTrueAsync("SELECT true", ct);
 
     protected override async Task AfterCreateAsync(CancellationToken ct)

@@ -26,6 +26,15 @@ internal abstract class PostgresServer(StackComponentKind kind, string dataDirec
     /// </summary>
     protected const string ReplicationOptions = " -c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20";
 
+    /// <summary>
+    /// Where completed WAL segments are copied (archive_mode = on, never overwriting a segment), or null for no archive. Both servers
+    /// get it: a standby does not archive, but once promoted it does, on its new timeline, into the same directory.
+    /// </summary>
+    public string? WalArchiveDirectory { get; set; }
+
+    private string ArchiveOptions => WalArchiveDirectory is not { } archive ? ""
+        : " -c archive_mode=on -c " + Shell.Quote($"archive_command=test ! -f {archive}/%f && cp %p {archive}/%f");
+
     public override string ShellStopCommand =>
         $"{Env.ShellAsPostgres}{Shell.Quote(Env.Binaries.PgCtl)} -D {Shell.Quote(Directory)} stop -m fast -w -t {StopSeconds} || stop_pid {Shell.Quote(PidFile)}";
 
@@ -47,7 +56,7 @@ internal abstract class PostgresServer(StackComponentKind kind, string dataDirec
         var waitSeconds = Env.ReadyTimeout.TotalSeconds.ToString("0", CultureInfo.InvariantCulture);
         var result = await Env.RunAsPostgresAsync(
             Env.Binaries.PgCtl,
-            ["-D", Directory, "-l", LogFile, "-o", $"-p {Port} -k {Shell.Quote(Directory)}{ReplicationOptions}{ExtraServerOptions}", "-w", "-t", waitSeconds, "start"],
+            ["-D", Directory, "-l", LogFile, "-o", $"-p {Port} -k {Shell.Quote(Directory)}{ReplicationOptions}{ArchiveOptions}{ExtraServerOptions}", "-w", "-t", waitSeconds, "start"],
             DataDirectory,
             Env.ReadyTimeout + TimeSpan.FromSeconds(10),
             ct).ConfigureAwait(false);
@@ -99,6 +108,21 @@ internal abstract class PostgresServer(StackComponentKind kind, string dataDirec
             await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
     }
+
+    /// <summary>Polls (bounded by the ready timeout) until <paramref name="sql"/> answers true.</summary>
+    public async Task WaitUntilAsync(string sql, string what, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + Env.ReadyTimeout;
+        while (!await QueryIsTrueAsync(sql, ct).ConfigureAwait(false))
+        {
+            if (DateTime.UtcNow >= deadline)
+                throw new TimeoutException($"{Name} did not {what} within {Env.ReadyTimeout.TotalSeconds:0} s (see {LogFile}).");
+            await Task.Delay(200, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Runs an ALTER SYSTEM statement and reloads the configuration.</summary>
+    public Task AlterSystemAsync(string alterSystem, CancellationToken ct) => ExecuteAsync(alterSystem, ct);
 
     /// <summary>Runs <paramref name="sql"/> on a fresh unpooled connection; false when the server does not answer yet.</summary>
     protected async Task<bool> QueryIsTrueAsync(string sql, CancellationToken ct)

@@ -26,6 +26,12 @@ internal sealed record StackLayout(string RootDirectory, bool DeleteRootOnStop, 
     /// </summary>
     public string PrimaryRoleFile => Path.Combine(DataDirectory, "primary-role");
 
+    /// <summary>Completed WAL segments of every timeline, copied by archive_command (<see cref="StackOptions.WalArchive"/>).</summary>
+    public string WalArchiveDirectory => Path.Combine(DataDirectory, "wal-archive");
+
+    /// <summary>Base backups for point-in-time recovery, one directory each (pg_basebackup, plain format).</summary>
+    public string BaseBackupsDirectory => Path.Combine(DataDirectory, "base-backups");
+
     public static string StateFileIn(string rootDirectory) => Path.Combine(rootDirectory, "stack.json");
 
     public static StackLayout Create(string? rootDirectory, bool runAsPostgres, bool durable)
