@@ -10,7 +10,10 @@ namespace Parley.Observer.Tests.Failover;
 /// that verifies signatures (<see cref="ObserverDrill"/>). No timing is asserted: the takeover is awaited within the drill's
 /// bound and its figure is printed (and compared with the lease-based bound by the chaos scenarios).
 /// In the Chaos tier, not CI's: at load average 50–86 a paused leader's lost attempt was sent twice and the final
-/// <c>/metrics</c> scrape timed out (issue 11); CI runs the two-observer leader kill of the chaos smoke set.
+/// <c>/metrics</c> scrape timed out (issue 11); CI runs the two-observer leader kill of the chaos smoke set. Since both
+/// were addressed (explained repeats accepted after a pause or partition, the scrape given 10 s and three tries): 3 of 3
+/// at load average 16-25, then 8 of 9 over three runs at 11-38 with two CPU hogs beside them (the pause test failed once,
+/// reason not captured), so they stay here until a repeat shows why.
 /// </summary>
 [Trait("Category", "Chaos")]
 [Collection(ObserverCollection.Name)]
