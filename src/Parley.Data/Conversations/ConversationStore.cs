@@ -13,9 +13,15 @@ public sealed class ConversationStore(ParleyDatabase db, ConversationAccess acce
         VALUES ($1, $2, $3, $4, $4, $4)
         """;
 
+    // Every member but the owner gets a participant.added event, as a later add would: their sockets learn of the new
+    // conversation at once (a live list), not at its first message.
     internal const string InsertParticipantsSql = """
-        INSERT INTO participants (conversation_id, user_id, role, joined_at)
-        SELECT $1, u, CASE WHEN u = $2 THEN 'owner' ELSE 'member' END, $3 FROM unnest($4::uuid[]) AS u
+        WITH added AS (
+            INSERT INTO participants (conversation_id, user_id, role, joined_at)
+            SELECT $1, u, CASE WHEN u = $2 THEN 'owner' ELSE 'member' END, $3 FROM unnest($4::uuid[]) AS u
+            RETURNING user_id)
+        INSERT INTO outbox (conversation_id, type, payload)
+        SELECT $1, 'participant.added', jsonb_build_object('userId', user_id) FROM added WHERE user_id <> $2
         """;
 
     internal const string SelectSql = """

@@ -59,7 +59,7 @@ public sealed class ConversationRaceTests(ChaosPostgres server)
         Assert.Equal(deleted >= 0, after.Deleted);
         foreach (var user in users)
         {
-            var own = after.Events.Where(e => e.User == user).Select(e => e.Type).ToList();
+            var own = events.Where(e => e.User == user).Select(e => e.Type).ToList(); // from the state before the race
             var member = before.Members.Contains(user);
             foreach (var type in own)
             {

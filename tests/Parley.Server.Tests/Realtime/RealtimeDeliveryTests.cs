@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Parley.Redis;
 using Parley.Server.Delivery;
@@ -62,6 +63,35 @@ public sealed class RealtimeDeliveryTests(ParleyFixture fixture)
         }
         await socket.WaitUntilAsync(() => expected.All(new HashSet<Guid>(socket.MessageIds()).Contains), Wait,
             $"every message sent after the add (missing {expected.Except(socket.MessageIds()).Count()} of {expected.Count})");
+    }
+
+    [Fact]
+    public async Task A_new_conversation_reaches_its_participants_sockets_as_participant_added_and_no_outsider_s()
+    {
+        using var api = fixture.Client();
+        var owner = await api.NewUserAsync("nco");
+        var member = await api.NewUserAsync("ncm");
+        var outsider = await api.NewUserAsync("ncx");
+        await using var ownerSocket = await WsClient.ConnectAsync(fixture.BaseAddress, owner.Token);
+        await using var memberSocket = await WsClient.ConnectAsync(fixture.BaseAddress, member.Token);
+        await using var outsiderSocket = await WsClient.ConnectAsync(fixture.BaseAddress, outsider.Token);
+
+        var conversation = await api.CreateConversationAsync(owner, member);
+
+        bool AddedToIt(JsonObject f) => WsClient.Type(f) == "participant.added" && f["conversationId"]?.GetValue<string>() == conversation.ToString();
+        await memberSocket.WaitUntilAsync(() => memberSocket.Received.Any(AddedToIt), Wait, "participant.added for the new conversation");
+        // One event per member, heard by every participant (the owner too); a message sent after it arrives after it,
+        // and no outsider hears of the conversation.
+        await api.SendMessageAsync(owner, conversation, "after the create");
+        await ownerSocket.WaitForMessagesAsync(1, Wait);
+        await memberSocket.WaitForMessagesAsync(1, Wait);
+        lock (memberSocket.Received)
+        {
+            var added = Assert.Single(memberSocket.Received, AddedToIt);
+            Assert.Equal(member.Id.ToString(), added["userId"]!.GetValue<string>());
+        }
+        lock (ownerSocket.Received) Assert.Single(ownerSocket.Received, AddedToIt); // participants hear of each other's add
+        lock (outsiderSocket.Received) Assert.DoesNotContain(outsiderSocket.Received, f => f["conversationId"]?.GetValue<string>() == conversation.ToString());
     }
 
     [Fact]

@@ -48,10 +48,12 @@ public sealed class WebClientTests(ParleyFixture fixture, BrowserFixture browser
         await adaPage.Page.GetByLabel("Participants’ handles", new() { Exact = false }).FillAsync(bob.Handle);
         await adaPage.Page.GetByRole(AriaRole.Button, new() { Name = "Create", Exact = true }).ClickAsync();
         await Expect(adaPage.Page.Locator("#conversation-title")).ToHaveTextAsync("lunch");
-        await adaPage.SendAsync("hello bob");
 
-        // The first message brings the conversation into Bob's list, live.
+        // The new conversation appears in Bob's list at once, before any message (its participant.added event), then
+        // the first message comes into it, live.
         var conversation = Guid.Parse((await adaPage.Page.Locator("#conversation-list [aria-current='true']").GetAttributeAsync("data-conversation-id"))!);
+        await Expect(bobPage.Conversation(conversation)).ToContainTextAsync("lunch");
+        await adaPage.SendAsync("hello bob");
         await Expect(bobPage.Conversation(conversation)).ToContainTextAsync("hello bob");
         await bobPage.OpenAsync(conversation);
         await Expect(bobPage.MessageWithBody("hello bob")).ToHaveCountAsync(1);
