@@ -90,14 +90,17 @@ public static class UpCommand
         var pid = Detacher.Launch(cli.Home, arguments);
         await cli.Err.WriteAsync($"Starting Parley in the background (pid {pid}, log {cli.Home.UpLogFile})");
         var url = await Detacher.WaitUntilReadyAsync(cli.Home, pid, DetachTimeout, cli.Err, ct);
-        var data = LocalInstance.Read(cli.Home).Stack?.DataDirectory;
+        var instance = LocalInstance.Read(cli.Home);
+        var data = instance.Stack?.DataDirectory;
+        var prometheus = instance.Components.FirstOrDefault(c => c.Name == "prometheus") is { } p ? $"http://127.0.0.1:{p.Port}" : null;
         if (cli.Json)
         {
-            cli.WriteJson(new { url, pid, log = cli.Home.UpLogFile, data });
+            cli.WriteJson(new { url, pid, log = cli.Home.UpLogFile, data, prometheus });
         }
         else
         {
             await cli.Out.WriteLineAsync($"Parley is up at {url}  (pid {pid}; `parley status`, stop with `parley down`)");
+            if (prometheus is not null) await cli.Out.WriteLineAsync($"  prometheus: {prometheus}");
             await cli.Out.WriteLineAsync(DataLine(data));
         }
         return ExitCodes.Ok;
