@@ -80,9 +80,12 @@ public sealed partial class EmailRunner(IOptions<SmtpOptions> options, EndpointB
             await client.DisconnectAsync(quit: true, attempt.Token).ConfigureAwait(false);
             return ActionResult.Success();
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        // Ours or the worker's deadline (the action's timeout, often shorter): a server that hangs is a failed attempt either
+        // way, so its breaker counts it; thrown through the breaker, a cancelled half-open probe would have closed it.
+        catch (Exception e) when (e is OperationCanceledException or TimeoutException)
         {
-            return new ActionResult(ActionOutcome.Failed, Error: $"SMTP timed out after {_options.Timeout.TotalSeconds:0.###} s");
+            var after = ct.IsCancellationRequested ? "the action's timeout" : $"{_options.Timeout.TotalSeconds:0.###} s";
+            return new ActionResult(ActionOutcome.Failed, Error: $"SMTP {_options.Host}:{_options.Port} timed out after {after}");
         }
         catch (SmtpCommandException e)
         {

@@ -83,8 +83,9 @@ public sealed class EndpointBreakers : IDisposable
                 SamplingDuration = _options.SamplingDuration,
                 BreakDuration = _options.BreakDuration,
                 StateProvider = state,
-                // Only the endpoint's own failures count: a cancelled attempt (shutdown) or a 410 says nothing about its health.
-                ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Result is { Outcome: ActionOutcome.Failed }),
+                // Failures count, and so does a runner that threw (Polly takes an unhandled outcome for a success, which would
+                // close a half-open breaker); a 410 says nothing about the endpoint's health.
+                ShouldHandle = static args => ValueTask.FromResult(args.Outcome is { Result.Outcome: ActionOutcome.Failed } or { Exception: not null }),
             })
             .Build();
         return new Endpoint(pipeline, state);

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using MimeKit;
+using Parley.Kit.Chaos.Proxy;
 using Parley.Kit.Stack;
 using Parley.Observer.Actions;
 
@@ -132,6 +133,69 @@ public sealed class EmailRunnerTests : IClassFixture<SmtpStackFixture>, IDisposa
         Assert.Equal(ActionOutcome.Succeeded, (await _runner.RunAsync(held with { Attempt = 2 }, CancellationToken.None)).Outcome);
         Assert.Equal(BreakerState.Closed, _breakers.States()[server]);
         Assert.Single(_smtp.MailFor(held.WebhookId));
+    }
+
+    /// <summary>The runner over the chaos kit's fault proxy in front of the stack's SMTP server, sharing the test's breakers.</summary>
+    private EmailRunner ThroughProxy(FaultProxy proxy, TimeSpan timeout)
+    {
+        var options = _smtp.Options();
+        options.Port = proxy.Port;
+        options.Timeout = timeout;
+        return new EmailRunner(Options.Create(options), _breakers, NullLogger<EmailRunner>.Instance);
+    }
+
+    [Fact]
+    public async Task An_smtp_server_that_hangs_times_out_opens_its_breaker_fails_fast_while_open_and_the_half_open_probe_closes_it_once_it_answers()
+    {
+        await using var proxy = FaultProxy.Start("smtp", _smtp.Stack.SmtpPort!.Value);
+        var runner = ThroughProxy(proxy, TimeSpan.FromMilliseconds(300));
+        var server = EndpointBreakers.EndpointOf(runner.Server);
+        // Connections are accepted and what the server says is held back: no greeting ever arrives.
+        proxy.Set(FaultDirection.Downstream, new LinkFaults { Hold = true });
+        for (var i = 0; i < 2; i++)
+        {
+            var hung = await runner.RunAsync(Email(new EmailSpec(["ops@example.com"], "hung", "body")), CancellationToken.None);
+            Assert.Equal(ActionOutcome.Failed, hung.Outcome);
+            Assert.Contains("timed out", hung.Error, StringComparison.Ordinal);
+        }
+        Assert.Equal(BreakerState.Open, _breakers.States()[server]);
+
+        var held = Email(new EmailSpec(["ops@example.com"], "held while open", "body"));
+        var accepted = proxy.AcceptedConnections;
+        Assert.Equal(ActionOutcome.FailedFast, (await runner.RunAsync(held, CancellationToken.None)).Outcome);
+        Assert.Equal(accepted, proxy.AcceptedConnections); // Not even connected to.
+
+        proxy.Clear();
+        _time.Advance(TimeSpan.FromSeconds(31));
+        var probe = ThroughProxy(proxy, TimeSpan.FromSeconds(30)); // A loaded machine must not time the probe out.
+        Assert.Equal(ActionOutcome.Succeeded, (await probe.RunAsync(held with { Attempt = 2 }, CancellationToken.None)).Outcome);
+        Assert.Equal(BreakerState.Closed, _breakers.States()[server]);
+        Assert.Single(_smtp.MailFor(held.WebhookId));
+    }
+
+    [Fact]
+    public async Task A_hanging_smtp_server_cut_off_by_the_actions_own_timeout_counts_against_its_breaker_and_a_cut_off_probe_opens_it_again()
+    {
+        await using var proxy = FaultProxy.Start("smtp", _smtp.Stack.SmtpPort!.Value);
+        // The SMTP timeout is long; the worker's deadline for the attempt (the action's timeout, the token) ends it first.
+        var runner = ThroughProxy(proxy, TimeSpan.FromSeconds(60));
+        var server = EndpointBreakers.EndpointOf(runner.Server);
+        proxy.Set(FaultDirection.Downstream, new LinkFaults { Hold = true });
+        async Task<ActionResult> CutOffAsync()
+        {
+            using var deadline = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+            return await runner.RunAsync(Email(new EmailSpec(["ops@example.com"], "cut off", "body")), deadline.Token);
+        }
+
+        Assert.Equal(ActionOutcome.Failed, (await CutOffAsync()).Outcome);
+        Assert.Equal(ActionOutcome.Failed, (await CutOffAsync()).Outcome);
+        Assert.Equal(BreakerState.Open, _breakers.States()[server]);
+
+        _time.Advance(TimeSpan.FromSeconds(31));
+        var probe = await CutOffAsync();
+        Assert.Equal(ActionOutcome.Failed, probe.Outcome);
+        Assert.Contains("the action's timeout", probe.Error, StringComparison.Ordinal);
+        Assert.Equal(BreakerState.Open, _breakers.States()[server]);
     }
 
     [Fact]
