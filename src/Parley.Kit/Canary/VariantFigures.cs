@@ -5,14 +5,13 @@ namespace Parley.Kit.Canary;
 
 /// <summary>
 /// One node's counters for one flag at one scrape: per variant the latency histogram (cumulative, by bound), request
-/// counts by outcome and pool queue wait; and the node-wide gauges the absolute criteria read (pool saturation, breakers).
+/// counts by outcome and pool queue wait; and the node-wide readings the absolute criteria use (pools, breakers).
 /// </summary>
 public sealed record NodeSnapshot(
     IReadOnlyDictionary<string, IReadOnlyDictionary<double, double>> Cumulative,
     IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> Outcomes,
     IReadOnlyDictionary<string, (double Sum, double Count)> PoolWait,
-    double PoolSaturation,
-    string? SaturatedPool,
+    IReadOnlyList<PoolReading> Pools,
     IReadOnlyList<string> OpenBreakers,
     double BreakerOpenings)
 {
@@ -23,9 +22,16 @@ public sealed record NodeSnapshot(
     public static readonly IReadOnlyList<string> SeriesRead =
     [
         DurationFamily + "_bucket", DurationFamily + "_count", PoolWaitFamily + "_sum", PoolWaitFamily + "_count",
-        "db_pool_saturation", "pgbouncer_pool_saturation", "parley_replica_breaker_state", "parley_cache_breaker_state",
-        "parley_replica_breaker_transitions_total",
+        "db_pool_saturation", "pgbouncer_pool_saturation", PoolBusyFamily, PoolObservedFamily,
+        "parley_replica_breaker_state", "parley_cache_breaker_state", "parley_replica_breaker_transitions_total",
     ];
+
+    // The server's time-weighted Npgsql pool saturation (NpgsqlPoolSaturation): busy / observed over a window is its mean.
+    private const string PoolBusyFamily = "db_pool_saturation_seconds_total";
+    private const string PoolObservedFamily = "db_pool_observed_seconds_total";
+
+    /// <summary>The highest pool gauge at this scrape (what a node without time-weighted counters is judged on).</summary>
+    public double PoolSaturation => Pools.Count == 0 ? 0 : Pools.Max(p => p.Gauge);
 
     public static NodeSnapshot Parse(string flag, IReadOnlyList<PrometheusSample> samples)
     {
@@ -33,8 +39,10 @@ public sealed record NodeSnapshot(
         var outcomes = new Dictionary<string, Dictionary<string, double>>();
         var waitSum = new Dictionary<string, double>();
         var waitCount = new Dictionary<string, double>();
-        double saturation = 0, openings = 0;
-        string? saturated = null;
+        double openings = 0;
+        var gauges = new List<(string Series, string? Source, double Value)>();
+        var busy = new Dictionary<string, double>();
+        var observed = new Dictionary<string, double>();
         var open = new List<string>();
         foreach (var s in samples)
         {
@@ -62,9 +70,15 @@ public sealed record NodeSnapshot(
             }
             switch (s.Name)
             {
-                case "db_pool_saturation" or "pgbouncer_pool_saturation" when s.Value > saturation:
-                    saturation = s.Value;
-                    saturated = $"{s.Name}{{{string.Join(',', s.Labels.Select(l => $"{l.Key}={l.Value}"))}}}";
+                case "db_pool_saturation" or "pgbouncer_pool_saturation":
+                    gauges.Add(($"{s.Name}{{{string.Join(',', s.Labels.Select(l => $"{l.Key}={l.Value}"))}}}",
+                        s.Name == "db_pool_saturation" ? s.Labels.GetValueOrDefault("source") : null, s.Value));
+                    break;
+                case PoolBusyFamily when s.Labels.GetValueOrDefault("source") is { } source:
+                    busy[source] = Math.Max(busy.GetValueOrDefault(source), s.Value);
+                    break;
+                case PoolObservedFamily when s.Labels.GetValueOrDefault("source") is { } source:
+                    observed[source] = Math.Max(observed.GetValueOrDefault(source), s.Value);
                     break;
                 // 0 closed; open, half-open and isolated (lag over the bound) all keep reads off the path.
                 case "parley_replica_breaker_state" or "parley_cache_breaker_state" when s.Value != 0:
@@ -79,7 +93,9 @@ public sealed record NodeSnapshot(
             cumulative.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<double, double>)p.Value),
             outcomes.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, double>)p.Value),
             waitSum.Keys.Union(waitCount.Keys).ToDictionary(v => v, v => (waitSum.GetValueOrDefault(v), waitCount.GetValueOrDefault(v))),
-            saturation, saturated, open, openings);
+            gauges.Select(g => new PoolReading(g.Series, g.Value,
+                g.Source is { } source && busy.TryGetValue(source, out var b) && observed.TryGetValue(source, out var o) ? (b, o) : null)).ToList(),
+            open, openings);
     }
 
     private static double? Bound(string? le) =>
@@ -94,6 +110,22 @@ public sealed record NodeSnapshot(
         3 => "isolated",
         _ => state.ToString(CultureInfo.InvariantCulture),
     };
+}
+
+/// <summary>
+/// One pool's reading at one scrape: its gauge (in use / size, now) and, for Npgsql pools, the time-weighted counters
+/// (saturation × seconds, seconds observed) whose increases give the mean saturation between two scrapes.
+/// </summary>
+public sealed record PoolReading(string Series, double Gauge, (double Busy, double Observed)? Time)
+{
+    /// <summary>
+    /// The pool's saturation over the interval since <paramref name="before"/>: the time-weighted mean when both readings
+    /// have the counters (a momentary full pool in a starved moment is not a saturated interval), else the gauge now.
+    /// </summary>
+    public (double Value, bool Mean) Since(PoolReading? before) =>
+        Time is { } now && before?.Time is { } then && now.Observed > then.Observed && now.Busy >= then.Busy
+            ? ((now.Busy - then.Busy) / (now.Observed - then.Observed), true)
+            : (Gauge, false);
 }
 
 /// <summary>One variant's figures over one interval, summed over the nodes.</summary>
@@ -112,7 +144,11 @@ public sealed record VariantInterval(LatencyDistribution Latency, IReadOnlyDicti
     public double MeanPoolWait => PoolWaitCount == 0 ? 0 : PoolWaitSum / PoolWaitCount;
 }
 
-/// <summary>What one check judges: each variant's figures for the interval between two scrapes, and the node gauges at its end.</summary>
+/// <summary>
+/// What one check judges: each variant's figures for the interval between two scrapes, the highest pool saturation of any
+/// node (its mean over the interval where the node has the time-weighted counters, else its gauge at the end) and the
+/// breakers at the end.
+/// </summary>
 public sealed record IntervalFigures(VariantInterval Canary, VariantInterval Control, double PoolSaturation, string? SaturatedPool,
     IReadOnlyList<string> OpenBreakers, double BreakerOpenings, int NodesScraped, IReadOnlyList<string> ScrapeErrors)
 {
@@ -128,11 +164,17 @@ public sealed record IntervalFigures(VariantInterval Canary, VariantInterval Con
         foreach (var (node, now) in after)
         {
             scraped++;
-            if (now.PoolSaturation > saturation) (saturation, saturated) = (now.PoolSaturation, now.SaturatedPool);
+            var then = before.GetValueOrDefault(node);
+            foreach (var pool in now.Pools)
+            {
+                var (value, mean) = pool.Since(then?.Pools.FirstOrDefault(p => p.Series == pool.Series));
+                if (value > saturation || saturated is null)
+                    (saturation, saturated) = (value, mean ? $"{pool.Series} mean over the interval" : pool.Series);
+            }
             open.AddRange(now.OpenBreakers);
             // A node not read at the interval's start (a failed scrape, or new) has no start to count from: this reading
             // only starts its next interval. Counting from zero would judge everything since it started as this interval.
-            if (before.GetValueOrDefault(node) is not { } then) continue;
+            if (then is null) continue;
             canary.Add(Delta(then, now, "on"));
             control.Add(Delta(then, now, "off"));
             openings += Increase(then.BreakerOpenings, now.BreakerOpenings);

@@ -21,30 +21,55 @@ public sealed partial class CachedReads(
     private readonly JsonSerializerOptions _json = json.Value.SerializerOptions;
 
     /// <summary>A history page as the response to send: cached JSON is written as it is, never re-serialised.</summary>
-    public async Task<IResult> HistoryAsync(
+    public Task<IResult> HistoryAsync(
         Guid conversationId, Guid userId, int limit, string? cursor, Guid? after, CancellationToken ct)
     {
-        if (cursor is not null || after is not null || !flags.IsEnabled(FlagNames.HistoryCache, userId))
-            return Problems.From(await messages.PageAsync(conversationId, userId, limit, cursor, after, ct), page => TypedResults.Ok(page));
-        // Membership is checked before the cache is read, so a removed user never reads it.
-        if (ConversationAccess.Deny<Page<MessageRecord>>(await access.CheckAsync(conversationId, userId, ct)) is { } denied)
-            return Problems.From(denied, page => TypedResults.Ok(page));
-        return await ReadThroughAsync(ReadCache.Conversation(conversationId), $"h{limit}",
-            async () => await messages.PageAsync(conversationId, userId, limit, null, null, ct), ct);
+        async Task<IResult> FromDatabase() =>
+            Problems.From(await messages.PageAsync(conversationId, userId, limit, cursor, after, ct), page => TypedResults.Ok(page));
+        if (cursor is not null || after is not null) return FromDatabase();
+        return MeasuredAsync(FlagNames.HistoryCache, userId, FromDatabase, async measure =>
+        {
+            // Membership is checked before the cache is read, so a removed user never reads it.
+            if (ConversationAccess.Deny<Page<MessageRecord>>(await access.CheckAsync(conversationId, userId, ct)) is { } denied)
+                return Problems.From(denied, page => TypedResults.Ok(page));
+            return await ReadThroughAsync(ReadCache.Conversation(conversationId), $"h{limit}",
+                async () => await messages.PageAsync(conversationId, userId, limit, null, null, ct), measure, ct);
+        }, ct);
     }
 
-    public async Task<IResult> ConversationsAsync(Guid userId, int limit, string? cursor, CancellationToken ct)
+    public Task<IResult> ConversationsAsync(Guid userId, int limit, string? cursor, CancellationToken ct)
     {
-        if (cursor is not null || !flags.IsEnabled(FlagNames.ListCache, userId))
-            return TypedResults.Ok(await conversations.ListAsync(userId, limit, cursor, ct));
-        return await ReadThroughAsync(ReadCache.User(userId), $"l{limit}",
-            async () => Outcome<Page<ConversationSummaryRecord>>.Ok(await conversations.ListAsync(userId, limit, null, ct)), ct);
+        async Task<IResult> FromDatabase() => TypedResults.Ok(await conversations.ListAsync(userId, limit, cursor, ct));
+        if (cursor is not null) return FromDatabase();
+        return MeasuredAsync(FlagNames.ListCache, userId, FromDatabase, measure => ReadThroughAsync(ReadCache.User(userId), $"l{limit}",
+            async () => Outcome<Page<ConversationSummaryRecord>>.Ok(await conversations.ListAsync(userId, limit, null, ct)), measure, ct), ct);
     }
 
-    private async Task<IResult> ReadThroughAsync<T>(string scope, string name, Func<Task<Outcome<T>>> load, CancellationToken ct)
+    // A first page is what a cache flag decides: counted by the flag's variant for the user (FlagVariantMetrics), so a
+    // canary of the cache compares both in the same window. Outcome fallback: the cache could not be asked.
+    private async Task<IResult> MeasuredAsync(string flag, Guid userId, Func<Task<IResult>> withoutCache,
+        Func<FlagVariantMetrics.Measurement, Task<IResult>> withCache, CancellationToken ct)
+    {
+        var on = flags.IsEnabled(flag, userId);
+        var measure = new FlagVariantMetrics.Measurement(flag, on);
+        try
+        {
+            var result = on ? await withCache(measure) : await withoutCache();
+            measure.Complete(measure.Outcome ?? FlagVariantMetrics.Ok);
+            return result;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            measure.Complete(FlagVariantMetrics.Error);
+            throw;
+        }
+    }
+
+    private async Task<IResult> ReadThroughAsync<T>(string scope, string name, Func<Task<Outcome<T>>> load, FlagVariantMetrics.Measurement measure, CancellationToken ct)
     {
         var lookup = await cache.GetAsync(scope, name, ct);
         if (lookup.Value is { } cached) return TypedResults.Bytes(cached, JsonContentType);
+        if (lookup.Stamp is null) measure.Outcome = FlagVariantMetrics.Fallback;
         var outcome = await load();
         if (outcome.Status != OutcomeStatus.Ok) return Problems.From(outcome, value => TypedResults.Ok(value));
         var json = JsonSerializer.SerializeToUtf8Bytes(outcome.Value, _json);

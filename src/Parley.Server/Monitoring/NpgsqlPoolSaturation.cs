@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
 namespace Parley.Server.Monitoring;
@@ -9,6 +10,12 @@ namespace Parley.Server.Monitoring;
 /// not their ratio, and NpgsqlDataSource has no public statistics; so a private
 /// <see cref="MeterListener"/> reads those two instruments whenever the gauge is observed. When
 /// several data sources share a name (several servers in one process) the highest ratio wins.
+/// <para>
+/// The gauge is one instant; a check over an interval (the canary's <c>poolSaturation</c>) wants the interval's mean, so
+/// the ratio is also sampled every <see cref="SampleEvery"/> and integrated over time:
+/// <c>db_pool_saturation_seconds_total{source}</c> (ratio × seconds) and <c>db_pool_observed_seconds_total{source}</c>
+/// (seconds sampled), whose increases divide to the mean over any window, from any scraper.
+/// </para>
 /// </summary>
 public sealed class NpgsqlPoolSaturation : IDisposable
 {
@@ -22,6 +29,13 @@ public sealed class NpgsqlPoolSaturation : IDisposable
     private readonly List<(string Pool, long Used)> _used = [];
     private readonly List<(string Pool, long Max)> _max = [];
 
+    /// <summary>How often the ratio is sampled for the time-weighted counters: fine enough to see a stall of a few hundred ms.</summary>
+    public static readonly TimeSpan SampleEvery = TimeSpan.FromMilliseconds(100);
+
+    private readonly Timer _sampler;
+    private readonly Dictionary<string, (double Busy, double Observed)> _integral = new(StringComparer.Ordinal);
+    private long _sampledAt = Stopwatch.GetTimestamp();
+
     public NpgsqlPoolSaturation(MonitoringMeter meter)
     {
         _listener.InstrumentPublished = (instrument, listener) =>
@@ -34,6 +48,11 @@ public sealed class NpgsqlPoolSaturation : IDisposable
         _listener.Start();
         meter.Meter.CreateObservableGauge("db.pool.saturation", Observe, unit: null,
             "Npgsql pool saturation per data source (primary, replica): connections in use / Max Pool Size.");
+        meter.Meter.CreateObservableCounter("db.pool.saturation.seconds", () => ObserveIntegral(i => i.Busy), unit: "s",
+            "Npgsql pool saturation integrated over time per data source: increase / increase of db_pool_observed_seconds_total is the mean saturation of a window.");
+        meter.Meter.CreateObservableCounter("db.pool.observed.seconds", () => ObserveIntegral(i => i.Observed), unit: "s",
+            "Seconds over which db_pool_saturation_seconds_total was sampled, per data source.");
+        _sampler = new Timer(_ => Sample(), null, SampleEvery, SampleEvery);
     }
 
     /// <summary>The current ratio per source (<c>primary</c>, <c>replica</c>).</summary>
@@ -64,7 +83,34 @@ public sealed class NpgsqlPoolSaturation : IDisposable
         }
     }
 
-    public void Dispose() => _listener.Dispose();
+    public void Dispose()
+    {
+        _sampler.Dispose();
+        _listener.Dispose();
+    }
+
+    // The ratio now stands for the time since the previous sample (a starved timer that ticks late still counts that time).
+    private void Sample()
+    {
+        var ratios = Read();
+        lock (_integral)
+        {
+            var now = Stopwatch.GetTimestamp();
+            var seconds = Stopwatch.GetElapsedTime(_sampledAt, now).TotalSeconds;
+            _sampledAt = now;
+            foreach (var (source, ratio) in ratios)
+            {
+                var (busy, observed) = _integral.GetValueOrDefault(source);
+                _integral[source] = (busy + ratio * seconds, observed + seconds);
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<double>> ObserveIntegral(Func<(double Busy, double Observed), double> part)
+    {
+        lock (_integral)
+            return [.. _integral.Select(p => new Measurement<double>(part(p.Value), new KeyValuePair<string, object?>("source", p.Key)))];
+    }
 
     private IEnumerable<Measurement<double>> Observe()
     {

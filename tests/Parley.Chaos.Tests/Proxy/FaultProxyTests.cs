@@ -49,6 +49,20 @@ public sealed class FaultProxyTests
     }
 
     [Fact]
+    public async Task Latency_on_content_holds_only_the_chunks_that_match()
+    {
+        await using var pair = await StartAsync(p => p.Set(FaultDirection.Downstream,
+            new LinkFaults { LatencyOnContent = new ContentDelay("rows"u8.ToArray(), TimeSpan.FromSeconds(3)) }));
+        await SendAllAsync(pair.Server, "probe"u8.ToArray());
+        Assert.Equal("probe"u8.ToArray(), (await ReceiveAsync(pair.Client, 5, Within)).Data);
+        await SendAllAsync(pair.Server, "some rows"u8.ToArray()); // matches: held 3 s
+        await SendAllAsync(pair.Client, [1, 2, 3]);
+        Assert.Equal(new byte[] { 1, 2, 3 }, (await ReceiveAsync(pair.Server, 3, Within)).Data);
+        Assert.Equal(0, pair.Client.Available); // the matching chunk has not been delivered yet
+        Assert.Equal("some rows"u8.ToArray(), (await ReceiveAsync(pair.Client, 9, Within)).Data);
+    }
+
+    [Fact]
     public async Task Latency_is_pipelined_not_added_per_chunk()
     {
         // 20 chunks at 1 s each: pipelined they arrive about 1 s after the first; added up they would need 20 s, past the wait.
@@ -225,6 +239,7 @@ public sealed class FaultProxyTests
             new() { LimitBytes = 200 },
             new() { ResetPeer = TimeSpan.FromMilliseconds(50) },
             new() { ResetOnContent = new ContentReset([0, 1], 0.5) },
+            new() { LatencyOnContent = new ContentDelay([0, 1], TimeSpan.FromMilliseconds(5)) },
         ];
         var switcher = Task.Run(async () =>
         {

@@ -226,4 +226,31 @@ public sealed class CanaryJudgeTests
         Assert.Equal(0.5, missed.PoolSaturation);
         Assert.Equal(1, missed.NodesScraped);
     }
+
+    [Fact]
+    public void Pool_saturation_is_the_mean_over_the_interval_from_the_time_weighted_counters_and_the_gauge_without_them()
+    {
+        static NodeSnapshot Node(double gauge, double? busy, double? observed) => NodeSnapshot.Parse("f", PrometheusText.Parse(
+            $"db_pool_saturation{{source=\"replica\"}} {gauge}\n"
+            + (busy is null ? "" : $"db_pool_saturation_seconds_total{{source=\"replica\"}} {busy}\ndb_pool_observed_seconds_total{{source=\"replica\"}} {observed}\n")
+            + "pgbouncer_pool_saturation{pool=\"parley\"} 0.3\n"));
+        static IntervalFigures Between(NodeSnapshot before, NodeSnapshot after) => IntervalFigures.Between(
+            new Dictionary<string, NodeSnapshot> { ["n"] = before }, new Dictionary<string, NodeSnapshot> { ["n"] = after }, []);
+
+        // Full at the instant of the scrape, but 1.8 s of saturation over 3 s observed: 0.6 over the interval.
+        var mean = Between(Node(0.1, 10, 100), Node(1, 11.8, 103));
+        Assert.Equal(0.6, mean.PoolSaturation, 6);
+        Assert.Contains("mean over the interval", mean.SaturatedPool);
+        Assert.Equal(Verdict.Pass, CanaryJudge.Judge(Plan(), mean, hasControl: false)
+            .Single(r => r.Name == CanaryJudge.PoolSaturation).Verdict);
+        // Saturated for the whole interval fails as before.
+        Assert.Equal(1, Between(Node(1, 10, 100), Node(1, 13, 103)).PoolSaturation, 6);
+        // Without the counters (an older node), at the interval's first reading, or after a reset: the gauge at the end.
+        Assert.Equal(0.9, Between(Node(0.1, null, null), Node(0.9, null, null)).PoolSaturation);
+        Assert.Equal(0.9, IntervalFigures.Between(new Dictionary<string, NodeSnapshot>(), new Dictionary<string, NodeSnapshot> { ["n"] = Node(0.9, 5, 50) }, []).PoolSaturation);
+        Assert.Equal(0.9, Between(Node(0.1, 10, 100), Node(0.9, 1, 2)).PoolSaturation);
+        // PgBouncer's pools have no counters: its gauge counts when higher.
+        Assert.Equal(0.3, Between(Node(0.1, 10, 100), Node(1, 10.3, 103)).PoolSaturation, 6);
+        Assert.StartsWith("pgbouncer_pool_saturation", Between(Node(0.1, 10, 100), Node(1, 10.3, 103)).SaturatedPool);
+    }
 }

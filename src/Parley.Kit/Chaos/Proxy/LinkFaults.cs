@@ -37,6 +37,18 @@ public sealed record ContentReset(byte[] Pattern, double Probability)
     }
 }
 
+/// <summary>See <see cref="LinkFaults.LatencyOnContent"/>; <see cref="Pattern"/> is matched within one chunk (16 KB at most).</summary>
+public sealed record ContentDelay(byte[] Pattern, TimeSpan Delay)
+{
+    internal bool Matches(ReadOnlySpan<byte> chunk) => chunk.IndexOf(Pattern) >= 0;
+
+    internal void Validate()
+    {
+        if (Pattern is not { Length: > 0 }) throw new ArgumentException("ContentDelay needs a pattern of at least one byte.");
+        if (Delay <= TimeSpan.Zero || Delay > LinkFaults.MaxDelay) throw new ArgumentException($"ContentDelay's delay must be within (0, {LinkFaults.MaxDelay}].");
+    }
+}
+
 /// <summary>
 /// The faults on one direction of a <see cref="FaultProxy"/>: Toxiproxy's toxics, all off by default. Immutable; a proxy swaps
 /// the whole set atomically, so a connection sees either the old or the new faults for each chunk, never a mix.
@@ -92,6 +104,13 @@ public sealed record LinkFaults
     /// </summary>
     public ContentReset? ResetOnContent { get; init; }
 
+    /// <summary>
+    /// A chunk that contains <see cref="ContentDelay.Pattern"/> arrives <see cref="ContentDelay.Delay"/> later than it was
+    /// read (after any <see cref="Latency"/>): one kind of traffic slowed on a shared link, e.g. the rows of one query while a
+    /// health probe on the same pool stays fast. No Toxiproxy toxic does this.
+    /// </summary>
+    public ContentDelay? LatencyOnContent { get; init; }
+
     /// <summary>True when no fault is set.</summary>
     public bool IsNone => this == None;
 
@@ -119,6 +138,7 @@ public sealed record LinkFaults
             throw new ArgumentException("LimitBytes must not be negative.");
         Slicer?.Validate();
         ResetOnContent?.Validate();
+        LatencyOnContent?.Validate();
     }
 
     /// <summary>A short description for logs and reports, e.g. <c>latency=200ms±50ms timeout=0s</c>; <c>none</c> when clean.</summary>
@@ -134,6 +154,7 @@ public sealed record LinkFaults
         if (Slicer is { } slicer) parts.Add($"slicer={slicer.AverageSize}±{slicer.SizeVariation}B/{slicer.Delay.TotalMilliseconds:0}ms");
         if (LimitBytes is { } limit) parts.Add($"limit_data={limit}B");
         if (ResetOnContent is { } content) parts.Add($"reset_on_content={content.Pattern.Length}B@{content.Probability:0.##}");
+        if (LatencyOnContent is { } slowed) parts.Add($"latency_on_content={slowed.Pattern.Length}B+{slowed.Delay.TotalMilliseconds:0}ms");
         return parts.Count == 0 ? "none" : string.Join(' ', parts);
     }
 }

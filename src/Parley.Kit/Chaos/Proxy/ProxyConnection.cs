@@ -170,6 +170,11 @@ internal sealed class ProxyConnection
                     if (wait > TimeSpan.Zero) await Task.Delay(wait, _closed.Token).ConfigureAwait(false);
                 }
                 var data = chunk.Buffer.AsMemory(0, chunk.Length);
+                if (faults.LatencyOnContent is { } slowed && slowed.Matches(data.Span))
+                {
+                    var wait = slowed.Delay + faults.Latency - Stopwatch.GetElapsedTime(chunk.ReadAt);
+                    if (wait > TimeSpan.Zero) await Task.Delay(wait, _closed.Token).ConfigureAwait(false);
+                }
                 if (faults.ResetOnContent is { } content && content.Fires(data.Span))
                 {
                     Close(reset: true);
