@@ -5,6 +5,7 @@ using Parley.Kit.Chaos.Scenarios;
 using Parley.Kit.Load;
 using Parley.Kit.Load.Reports;
 using Parley.Kit.Load.Scenarios;
+using static Parley.Data.Flags.FlagNames;
 
 namespace Parley.Kit.Nightly;
 
@@ -61,8 +62,6 @@ public sealed record NightlyMeasurement
 /// <summary>Seed 002's tests 1–15 (../shared/seeds/002_*.txt) at its rates and durations, with its criteria as assertions.</summary>
 public static partial class NightlyCatalog
 {
-    private const string HistoryCache = "message.history.cache.enabled";
-    private const string ListCache = "conversation.list.cache.enabled";
     private const string DeadLettered = "parley_outbox_dead_lettered_total";
     private const string Membership = "parley_membership_cache_lookups_total";
 

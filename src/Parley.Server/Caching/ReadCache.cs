@@ -58,10 +58,7 @@ public sealed partial class ReadCache
         return {stamp, redis.call('GET', KEYS[2] .. ':' .. stamp .. ':' .. ARGV[1])}
         """);
 
-    private static readonly LuaScript Bump = new("""
-        for i, key in ipairs(KEYS) do redis.call('INCR', key) redis.call('EXPIRE', key, ARGV[1]) end
-        return #KEYS
-        """);
+    private static readonly LuaScript Bump = LuaScript.FromResource(typeof(ReadCache).Assembly, "cache-bump.lua");
 
     private readonly RedisClient _redis;
     private readonly CacheOptions _options;

@@ -27,20 +27,7 @@ public sealed class EventStream(RedisClient redis, IOptions<DeliveryOptions> opt
     public const string PayloadField = "p";
     public const string OutboxIdField = "o";
 
-    // KEYS: stream, epoch. ARGV: maxlen, then (conversation, type, payload, outbox id) per event.
-    private static readonly LuaScript PublishScript = new("""
-        local ids = {}
-        local n = (#ARGV - 1) / 4
-        for i = 0, n - 1 do
-          local b = 2 + i * 4
-          ids[i + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
-            'c', ARGV[b], 't', ARGV[b + 1], 'p', ARGV[b + 2], 'o', ARGV[b + 3])
-        end
-        if n > 0 and redis.call('EXISTS', KEYS[2]) == 0 then
-          redis.call('SET', KEYS[2], ids[1])
-        end
-        return ids
-        """);
+    private static readonly LuaScript PublishScript = LuaScript.FromResource(typeof(EventStream).Assembly, "publish-events.lua");
 
     /// <summary>The full stream key (with the Redis key prefix).</summary>
     public string Key { get; } = redis.Key(options.Value.StreamKey);

@@ -3,17 +3,13 @@ using Npgsql;
 using Parley.Kit.Chaos.Faults;
 using Parley.Kit.Chaos.Nodes;
 using Parley.Kit.Chaos.Proxy;
+using static Parley.Data.Flags.FlagNames;
 
 namespace Parley.Kit.Chaos.Scenarios;
 
 /// <summary>Every scenario of <c>parley chaos</c>, with its pass criteria from SLO.md's Resilience table.</summary>
 public static class ChaosCatalog
 {
-    private const string HistoryReplica = "message.history.replica.enabled";
-    private const string ListReplica = "conversation.list.replica.enabled";
-    private const string HistoryCache = "message.history.cache.enabled";
-    private const string ListCache = "conversation.list.cache.enabled";
-
     public static IReadOnlyList<ChaosScenario> All { get; } =
     [
         ReplicaLag(), CacheFailure(), PoolExhaustion(), ReplicaPartition(), SlowQueryStorm(),
