@@ -8,6 +8,7 @@ using Parley.Server.Features.Participants;
 using Parley.Server.Features.Search;
 using Parley.Server.Features.Users;
 using Parley.Server.Features.WebClient;
+using Parley.Server.Http;
 using Parley.Server.Http.Admission;
 using Parley.Server.Observability;
 
@@ -38,6 +39,7 @@ public static class ParleyPipeline
         app.MapUsersApi();
         app.MapRealtimeApi();
         app.MapFlagsApi();
+        app.MapParleyApiDocs();
         return app;
     }
 }

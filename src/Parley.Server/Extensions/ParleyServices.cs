@@ -76,6 +76,8 @@ public static class ParleyServices
         services.AddAdmissionControl();
 
         services.AddProblemDetails(o => o.CustomizeProblemDetails = ProblemDefaults.Apply);
+        services.AddParleyApiDocs();
+        services.AddReadinessDocs();
         services.AddExceptionHandler<ExceptionProblems>();
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.Configure<JsonOptions>(o =>

@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using System.Text.RegularExpressions;
+using Parley.Data;
 using Parley.Data.Flags;
 using Parley.Data.Users;
 using Parley.Server.Auth;
@@ -16,14 +17,14 @@ public static partial class FlagsApi
 
     public static IEndpointRouteBuilder MapFlagsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/admin/flags").RequireAuthorization();
-        group.MapGet("/", List);
-        group.MapPut("/{name}", Set);
+        var group = app.MapGroup("/v1/admin/flags").RequireAuthorization().MayAnswer(401, 403);
+        group.MapGet("/", List).Produces<ItemList<FeatureFlag>>();
+        group.MapPut("/{name}", Set).Produces<FeatureFlag>().MayAnswer(400);
         return app;
     }
 
     public static async Task<IResult> List(ClaimsPrincipal user, FeatureFlags flags, AdminRoles admins, CancellationToken ct) =>
-        await Denied(user, admins, ct) ?? TypedResults.Ok(new { items = flags.All.OrderBy(f => f.Name) });
+        await Denied(user, admins, ct) ?? TypedResults.Ok(new ItemList<FeatureFlag>([.. flags.All.OrderBy(f => f.Name)]));
 
     public static async Task<IResult> Set(string name, SetFlagRequest request, ClaimsPrincipal user, FeatureFlags flags, AdminRoles admins, CancellationToken ct)
     {

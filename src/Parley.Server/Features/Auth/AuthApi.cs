@@ -29,11 +29,11 @@ public static partial class AuthApi
     public static IEndpointRouteBuilder MapAuthApi(this IEndpointRouteBuilder app)
     {
         var auth = app.MapGroup("/v1/auth").AllowAnonymous();
-        auth.MapPost("/register", Register);
-        auth.MapPost("/login", Login);
-        auth.MapPost("/refresh", Refresh);
-        auth.MapPost("/logout", Logout);
-        app.MapGet("/v1/me", Me).RequireAuthorization();
+        auth.MapPost("/register", Register).Produces<UserRecord>(StatusCodes.Status201Created).MayAnswer(400, 409, 503);
+        auth.MapPost("/login", Login).Produces<LoginResponse>().MayAnswer(400, 401, 429, 503);
+        auth.MapPost("/refresh", Refresh).Produces<LoginResponse>().MayAnswer(400, 401);
+        auth.MapPost("/logout", Logout).Produces(StatusCodes.Status204NoContent).MayAnswer(400, 401);
+        app.MapGet("/v1/me", Me).RequireAuthorization().Produces<UserRecord>().MayAnswer(401);
         return app;
     }
 

@@ -18,12 +18,12 @@ public static class ConversationsApi
 {
     public static IEndpointRouteBuilder MapConversationsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/conversations").RequireAuthorization();
-        group.MapPost("/", Create);
-        group.MapGet("/", List);
-        group.MapGet("/{id:guid}", Get);
-        group.MapPatch("/{id:guid}", Update);
-        group.MapDelete("/{id:guid}", Delete);
+        var group = app.MapGroup("/v1/conversations").RequireAuthorization().MayAnswer(401);
+        group.MapPost("/", Create).Produces<ConversationRecord>(StatusCodes.Status201Created).MayAnswer(400);
+        group.MapGet("/", List).Produces<Page<ConversationSummaryRecord>>().MayAnswer(400);
+        group.MapGet("/{id:guid}", Get).Produces<ConversationRecord>().MayAnswer(403, 404);
+        group.MapPatch("/{id:guid}", Update).Produces<ConversationRecord>().MayAnswer(400, 403, 404, 409, 428);
+        group.MapDelete("/{id:guid}", Delete).Produces(StatusCodes.Status204NoContent).MayAnswer(403, 404);
         return app;
     }
 

@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using System.Text;
+using Parley.Data;
 using Parley.Data.Messages;
 using Parley.Server.Auth;
 using Parley.Server.Caching;
@@ -16,10 +17,12 @@ public static class MessagesApi
 {
     public static IEndpointRouteBuilder MapMessagesApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/conversations/{id:guid}").RequireAuthorization();
-        group.MapPost("/messages", Send).RequireRateLimiting(SendRateLimit.Policy).RequireAdmission("send");
-        group.MapGet("/messages", History).RequireAdmission("history");
-        group.MapPost("/read", MarkRead);
+        var group = app.MapGroup("/v1/conversations/{id:guid}").RequireAuthorization().MayAnswer(401, 403, 404);
+        // 200: the same clientMessageId again (a replay), with Idempotent-Replay: true; 503: admission control, with Retry-After.
+        group.MapPost("/messages", Send).RequireRateLimiting(SendRateLimit.Policy).RequireAdmission("send")
+            .Produces<MessageRecord>(StatusCodes.Status201Created).Produces<MessageRecord>().MayAnswer(400, 413, 422, 429, 503);
+        group.MapGet("/messages", History).RequireAdmission("history").Produces<Page<MessageRecord>>().MayAnswer(400, 503);
+        group.MapPost("/read", MarkRead).Produces(StatusCodes.Status204NoContent).MayAnswer(400);
         return app;
     }
 

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using Parley.Data;
 using Parley.Data.Conversations;
 using Parley.Server.Auth;
 using Parley.Server.Caching;
@@ -12,15 +13,15 @@ public static class ParticipantsApi
 {
     public static IEndpointRouteBuilder MapParticipantsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/conversations/{id:guid}/participants").RequireAuthorization();
-        group.MapGet("/", List);
-        group.MapPost("/", Add);
-        group.MapDelete("/{userId:guid}", Remove);
+        var group = app.MapGroup("/v1/conversations/{id:guid}/participants").RequireAuthorization().MayAnswer(401, 403, 404);
+        group.MapGet("/", List).Produces<ItemList<ParticipantRecord>>();
+        group.MapPost("/", Add).Produces<ParticipantRecord>(StatusCodes.Status201Created).MayAnswer(400, 409);
+        group.MapDelete("/{userId:guid}", Remove).Produces(StatusCodes.Status204NoContent);
         return app;
     }
 
     public static async Task<IResult> List(Guid id, ClaimsPrincipal user, ConversationStore store, CancellationToken ct) =>
-        Problems.From(await store.ListParticipantsAsync(id, user.UserId(), ct), items => TypedResults.Ok(new { items }));
+        Problems.From(await store.ListParticipantsAsync(id, user.UserId(), ct), items => TypedResults.Ok(new ItemList<ParticipantRecord>(items)));
 
     public static async Task<IResult> Add(Guid id, AddParticipantRequest request, ClaimsPrincipal user, ConversationStore store, CachedReads cache, CancellationToken ct)
     {

@@ -17,7 +17,8 @@ public static partial class RealtimeApi
 
     public static IEndpointRouteBuilder MapRealtimeEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/ws", Connect).RequireAuthorization();
+        // 101 Switching Protocols on success; the socket's frames are API.md's, outside OpenAPI.
+        app.MapGet("/v1/ws", Connect).RequireAuthorization().Produces(StatusCodes.Status101SwitchingProtocols).MayAnswer(400, 401);
         return app;
     }
 

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using Parley.Data;
 using Parley.Data.Search;
 using Parley.Server.Auth;
 using Parley.Server.Http;
@@ -9,7 +10,7 @@ public static class SearchApi
 {
     public static IEndpointRouteBuilder MapSearchApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/search/messages", Messages).RequireAuthorization();
+        app.MapGet("/v1/search/messages", Messages).RequireAuthorization().Produces<Page<MessageRecord>>().MayAnswer(400, 401);
         return app;
     }
 

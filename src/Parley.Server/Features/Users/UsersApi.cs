@@ -1,3 +1,4 @@
+using Parley.Data;
 using Parley.Data.Users;
 using Parley.Server.Http;
 
@@ -11,9 +12,9 @@ public static class UsersApi
 {
     public static IEndpointRouteBuilder MapUsersApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/users").RequireAuthorization();
-        group.MapGet("/", ByHandle);
-        group.MapGet("/{id:guid}", ById);
+        var group = app.MapGroup("/v1/users").RequireAuthorization().MayAnswer(401, 404);
+        group.MapGet("/", ByHandle).Produces<UserRecord>().MayAnswer(400);
+        group.MapGet("/{id:guid}", ById).Produces<UserRecord>();
         return app;
     }
 
