@@ -5,7 +5,8 @@
 # webhook-id). Every throughput row has the same-run reference: pgbench inserting the same rows, unthrottled, into a
 # table no rule reads. Everything shares this machine's 2 cores: the load average is printed with every row.
 #
-# Usage: bench/observer-suites.sh [SUITE ...]       (default: benchmarks stress1 soak)
+# Usage: [ROWS_PER_TX=N] bench/observer-suites.sh [SUITE ...]       (default: benchmarks stress1 soak)
+#   ROWS_PER_TX: rows per pgbench transaction (default 1), for the inserter and its reference alike
 #   latency      Benchmark 1: latency distribution over 1,000 events (100/s for 10 s, 1 listener)
 #   dedup        Benchmark 2: cache/dedup impact (ReplayTests: first vs replayed batch, ms per event)
 #   throughput   Benchmark 3: throughput over 60 s (rows asked at 5,000/s, 1 listener)
@@ -32,8 +33,8 @@ done
 status=0
 run() { # NAME ARGS... : one load run, its JSON in $root/NAME.json
   local name=$1; shift
-  echo "== $name: parley load observer --inserter pgbench $*" >&2
-  parley --json load observer --root "$root" --inserter pgbench "$@" > "$root/$name.json" 2>"$root/$name.log" || status=1
+  echo "== $name: parley load observer --inserter pgbench --rows-per-tx ${ROWS_PER_TX:-1} $*" >&2
+  parley --json load observer --root "$root" --inserter pgbench --rows-per-tx "${ROWS_PER_TX:-1}" "$@" > "$root/$name.json" 2>"$root/$name.log" || status=1
 }
 for s in "${expanded[@]}"; do
   case $s in
@@ -61,7 +62,7 @@ def res(r): return r.get("resources") or {}
 def stages(r): return ", ".join(f"{s['stage']} {s['sumSeconds']*1000/max(1,s['count']):.1f}" for s in r.get("stages", []) if s['stage'] in ("stream","enqueue","run","record","claim"))
 now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
 print(f"\n## {now}, commit {commit}: {' '.join(suites)}\n")
-print(f"`uptime` at the end: {uptime.strip()}. Observers are `parley observer run` processes; rows come from pgbench (-R); the")
+print(f"`uptime` at the end: {uptime.strip()}. Observers are `parley observer run` processes; rows come from pgbench (-R, {os.environ.get('ROWS_PER_TX', '1')} per transaction, the reference likewise); the")
 print("receiver is the load kit's counting receiver (Kestrel, 127.0.0.1, signatures verified). **The 2 cores are shared** with")
 print("PostgreSQL, Redis, pgbench, the receiver and any other work on the machine (see the load average per row).\n")
 print("| suite | result | asked/s | inserted/s | webhooks/s | events | lost | dup | P50 ms | P95 ms | P99 ms | max ms | same-run pgbench ref/s | webhooks ÷ ref | observer RSS MB (start→end, growth) | CPU ms/event | DB conns | stage means ms | load average |")

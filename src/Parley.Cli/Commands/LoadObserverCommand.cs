@@ -23,7 +23,7 @@ public static class LoadObserverCommand
     public static Command Create(GlobalOptions global)
     {
         var d = new ObserverLoadOptions();
-        var rate = new Option<double>("--rate") { Description = $"Rows inserted per second, one per transaction (default {d.Rate:N0}).", DefaultValueFactory = _ => d.Rate };
+        var rate = new Option<double>("--rate") { Description = $"Rows inserted per second (default {d.Rate:N0}).", DefaultValueFactory = _ => d.Rate };
         var duration = new Option<string>("--duration") { Description = $"How long rows are inserted, e.g. 30s (default {d.Duration.TotalSeconds:0} s).", DefaultValueFactory = _ => "30s" };
         var listeners = new Option<int>("--listeners") { Description = "Observer processes of the group: one leads, the others stand by and run claimed actions (default 1).", DefaultValueFactory = _ => d.Listeners };
         var bytes = new Option<int>("--event-bytes") { Description = $"Bytes of text per row, so per event and webhook body (default {d.EventBytes}).", DefaultValueFactory = _ => d.EventBytes };
@@ -31,11 +31,13 @@ public static class LoadObserverCommand
         var late = new Option<string>("--late") { Description = "A webhook later than this after its insert counts as late (default 100ms).", DefaultValueFactory = _ => "100ms" };
         var drain = new Option<string>("--drain") { Description = "How long webhooks may still arrive after the last insert before the missing count as lost (default 60s).", DefaultValueFactory = _ => "60s" };
         var inserter = new Option<Inserter>("--inserter") { Description = "What inserts the rows and the reference rows: kit (this process) or pgbench (a process of its own; default kit).", DefaultValueFactory = _ => d.Inserter };
+        var rowsPerTx = new Option<int>("--rows-per-tx") { Description = "Rows per transaction (pgbench inserter only: INSERT ... SELECT FROM generate_series), so commits do not cap the event rate (default 1).", DefaultValueFactory = _ => d.RowsPerTransaction };
+        var warmup = new Option<string>("--warmup") { Description = "How long rows go in at the rate before the measured ones, delivered and not counted (the new observer processes' JIT warm-up); 0s for none (default 10s).", DefaultValueFactory = _ => "10s" };
         var inProcess = new Option<bool>("--in-process") { Description = "Run the observers in this process (beside the receiver) instead of as `parley observer run` processes." };
         var reference = new Option<string>("--reference") { Description = "How long the same-run reference inserts unthrottled into a table no rule reads; 0s for none (default 10s).", DefaultValueFactory = _ => "10s" };
         var command = new Command("observer", "The observer end to end: rows inserted at a rate into a table of its own, one webhook rule, N observer processes (or in this process), a counting receiver on 127.0.0.1 that verifies signatures; reports delivered, lost, duplicated (per webhook-id), late, latency percentiles (insert -> received) and the same-run insert ceiling. Exit 6: a webhook lost, duplicated or badly signed.")
         {
-            rate, duration, listeners, bytes, connections, late, drain, reference, inserter, inProcess,
+            rate, duration, listeners, bytes, connections, late, drain, reference, inserter, rowsPerTx, warmup, inProcess,
         };
         command.SetHandler(global, async (result, cli, ct) =>
         {
@@ -50,6 +52,8 @@ public static class LoadObserverCommand
                 Drain = Parse(result.GetValue(drain)!, "--drain"),
                 Reference = Parse(result.GetValue(reference)!, "--reference"),
                 Inserter = result.GetValue(inserter),
+                RowsPerTransaction = result.GetValue(rowsPerTx),
+                Warmup = Parse(result.GetValue(warmup)!, "--warmup"),
             };
             try
             {

@@ -26,7 +26,8 @@ public interface IObserverGroup : IAsyncDisposable
 /// <summary>
 /// The observer's end-to-end load run (<c>parley load observer</c>, issue 10's benchmark): a table of its own and one
 /// webhook rule on it, a fresh observer group of <see cref="ObserverLoadOptions.Listeners"/> processes, the counting
-/// receiver (<see cref="WebhookCounter"/>), rows inserted one per transaction at <see cref="ObserverLoadOptions.Rate"/>;
+/// receiver (<see cref="WebhookCounter"/>), rows inserted at <see cref="ObserverLoadOptions.Rate"/> (one or
+/// <see cref="ObserverLoadOptions.RowsPerTransaction"/> per transaction);
 /// then every row is expected as exactly one signed webhook. Afterwards the same inserts, unthrottled, into a table no
 /// rule reads give the same-run ceiling of the database. Drops what it made (tables, slot, publication, queue rows).
 /// </summary>
@@ -72,10 +73,20 @@ public static class ObserverLoad
                 await WaitAsync(() => counter.Rows.ContainsKey(probe), FirstEventWait, ct).ConfigureAwait(false);
                 if (!counter.Rows.ContainsKey(probe)) throw new TimeoutException($"the first row's webhook did not arrive within {FirstEventWait.TotalSeconds:0} s");
 
-                log?.Report($"inserting {options.Rate:N0} rows/s into {table} for {options.Duration.TotalSeconds:0.#} s ({options.Connections} connections, {options.Inserter} inserter) ...");
+                var after = probe;
+                if (options.Warmup > TimeSpan.Zero)
+                {
+                    log?.Report($"warm-up: {options.Rate:N0} rows/s for {options.Warmup.TotalSeconds:0.#} s, not counted ...");
+                    var warm = (await InsertAsync(db, connectionString, table, note, options.Rate, options.Warmup, options, probe, ct).ConfigureAwait(false)).Ids;
+                    await WaitAsync(() => warm.All(counter.Rows.ContainsKey), options.Drain, ct).ConfigureAwait(false);
+                    if (warm.Count > 0) after = warm.Max();
+                }
+
+                var stagesBefore = await StageDurations.ReadAsync(observers.MetricsUrls, ct).ConfigureAwait(false);
+                log?.Report($"inserting {options.Rate:N0} rows/s into {table} for {options.Duration.TotalSeconds:0.#} s ({options.Connections} connections, {options.Inserter} inserter, {options.RowsPerTransaction} row(s) per transaction) ...");
                 var started = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
                 await using var sampler = ResourceSampler.Start(db, observers.ProcessIds);
-                var inserted = await InsertAsync(db, connectionString, table, note, options.Rate, options.Duration, options.Connections, options.Inserter, probe, ct).ConfigureAwait(false);
+                var inserted = await InsertAsync(db, connectionString, table, note, options.Rate, options.Duration, options, after, ct).ConfigureAwait(false);
                 var insertSamples = sampler.Count;
                 var ids = inserted.Ids;
                 log?.Report($"{ids.Count:N0} rows inserted ({inserted.PerSecond:N0}/s); waiting up to {options.Drain.TotalSeconds:0} s for their webhooks ...");
@@ -99,7 +110,7 @@ public static class ObserverLoad
                     DeliveredPerSecond = latencies.Count / Math.Max(0.001, (lastArrival - started) / 1000.0),
                     Latency = LatencySummary.Of(histogram),
                     Resources = resources with { CpuMsPerEvent = latencies.Count == 0 ? 0 : resources.CpuSeconds * 1000 / latencies.Count },
-                    Stages = await StageDurations.ReadAsync(observers.MetricsUrls, ct).ConfigureAwait(false),
+                    Stages = StageDurations.Since(stagesBefore, await StageDurations.ReadAsync(observers.MetricsUrls, ct).ConfigureAwait(false)),
                 };
             }
             finally
@@ -109,7 +120,7 @@ public static class ObserverLoad
             if (options.Reference > TimeSpan.Zero)
             {
                 log?.Report($"reference: unthrottled inserts into {reference} (no rule reads it) for {options.Reference.TotalSeconds:0.#} s ...");
-                var ceiling = await InsertAsync(db, connectionString, reference, note, null, options.Reference, options.Connections, options.Inserter, 0, ct).ConfigureAwait(false);
+                var ceiling = await InsertAsync(db, connectionString, reference, note, null, options.Reference, options, 0, ct).ConfigureAwait(false);
                 result = result with { ReferenceInsertsPerSecond = ceiling.PerSecond };
             }
             return result with { LoadAverage = LoadAverage() };
@@ -122,12 +133,12 @@ public static class ObserverLoad
 
     private sealed record Inserted(List<long> Ids, double PerSecond);
 
-    /// <summary>Single-row transactions on <paramref name="connections"/> connections, paced to <paramref name="rate"/> per second (null: as fast as they go), by <paramref name="inserter"/>; the rows after <paramref name="after"/>.</summary>
+    /// <summary>Rows on the options' connections, by their inserter, paced to <paramref name="rate"/> per second (null: as fast as they go); the rows after <paramref name="after"/>.</summary>
     private static async Task<Inserted> InsertAsync(
-        NpgsqlDataSource db, string connectionString, string table, string note, double? rate, TimeSpan duration, int connections, Inserter inserter, long after, CancellationToken ct)
+        NpgsqlDataSource db, string connectionString, string table, string note, double? rate, TimeSpan duration, ObserverLoadOptions o, long after, CancellationToken ct)
     {
-        if (inserter == Inserter.Kit) return await KitInsertAsync(db, table, note, rate, duration, connections, long.MaxValue, ct).ConfigureAwait(false);
-        var perSecond = await PgbenchInserter.RunAsync(connectionString, table, note.Length, rate, duration, connections, ct).ConfigureAwait(false);
+        if (o.Inserter == Inserter.Kit) return await KitInsertAsync(db, table, note, rate, duration, o.Connections, long.MaxValue, ct).ConfigureAwait(false);
+        var perSecond = await PgbenchInserter.RunAsync(connectionString, table, note.Length, o.RowsPerTransaction, rate, duration, o.Connections, ct).ConfigureAwait(false);
         var ids = new List<long>();
         await using var cmd = db.CreateCommand($"SELECT id FROM {table} WHERE id > $1 ORDER BY id");
         cmd.Parameters.Add(new() { Value = after });
@@ -265,14 +276,14 @@ public sealed record ObserverLoadResult
     {
         var inv = CultureInfo.InvariantCulture;
         var o = Options;
-        yield return string.Create(inv, $"parley load observer: {(Passed ? "PASS" : "FAIL")}  ({o.Rate:N0} rows/s asked for {o.Duration.TotalSeconds:0.#} s, {o.Listeners} observer(s), {o.EventBytes:N0}-byte rows, {o.Connections} connections; load average {LoadAverage})");
+        yield return string.Create(inv, $"parley load observer: {(Passed ? "PASS" : "FAIL")}  ({o.Rate:N0} rows/s asked for {o.Duration.TotalSeconds:0.#} s, {o.Listeners} observer(s), {o.EventBytes:N0}-byte rows, {o.RowsPerTransaction:N0} per transaction, {o.Connections} connections; load average {LoadAverage})");
         yield return "";
         yield return "INSERTED  INSERTS/S  DELIVERED  WEBHOOKS/S  LOST  DUPLICATED  BAD SIGNATURES  LATE (>" + Ms(o.LateAfter.TotalMilliseconds) + ")";
         yield return string.Create(inv, $"{Inserted,8:N0}  {InsertsPerSecond,9:N0}  {Delivered,9:N0}  {DeliveredPerSecond,10:N0}  {Lost,4:N0}  {Duplicated,10:N0}  {BadSignatures,14:N0}  {Late:N0}");
         yield return "";
         yield return "insert -> webhook received: " + string.Join("  ", new[] { ("P50", Latency.P50), ("P95", Latency.P95), ("P99", Latency.P99), ("P99.9", Latency.P999), ("max", Latency.Max) }.Select(p => $"{p.Item1} {Ms(p.Item2)}"));
         if (ReferenceInsertsPerSecond is { } reference)
-            yield return string.Create(inv, $"same-run reference: {reference:N0} inserts/s unthrottled ({o.Inserter} inserter) into a table no rule reads; webhooks/s are {DeliveredPerSecond / reference:P0} of it");
+            yield return string.Create(inv, $"same-run reference: {reference:N0} inserts/s unthrottled ({o.Inserter} inserter, {o.RowsPerTransaction:N0} per transaction) into a table no rule reads; webhooks/s are {DeliveredPerSecond / reference:P0} of it");
         if (Resources is { } res)
             yield return string.Create(inv, $"observer processes: RSS {res.RssStartMb:0} MB after warm-up -> {res.RssEndMb:0} MB at the end of inserting ({res.RssGrowth:+0.0%;-0.0%}), peak {res.RssPeakMb:0} MB; CPU {res.CpuSeconds:0.0} s ({res.CpuMsPerEvent:0.00} ms per event); database connections {res.ConnectionsMin}-{res.ConnectionsMax}");
         if (Stages.Count > 0)

@@ -13,7 +13,7 @@ public enum Inserter
 /// <summary>What <c>parley load observer</c> does (<see cref="ObserverLoad"/>). Every default is on its property.</summary>
 public sealed record ObserverLoadOptions
 {
-    /// <summary>Rows inserted per second, one per transaction (each an event with one webhook). Default 1,000 (the seed's target).</summary>
+    /// <summary>Rows inserted per second (each an event with one webhook). Default 1,000 (the seed's target).</summary>
     public double Rate { get; init; } = 1_000;
 
     /// <summary>How long rows are inserted. Default 30 s.</summary>
@@ -28,6 +28,13 @@ public sealed record ObserverLoadOptions
     /// <summary>Database connections inserting at once. Default 8 (as bench/observer.sh's pgbench).</summary>
     public int Connections { get; init; } = 8;
 
+    /// <summary>
+    /// Rows per transaction (pgbench only): one <c>INSERT … SELECT … FROM generate_series</c> commits this many, at
+    /// <see cref="Rate"/> / this transactions per second, so the offered event rate is not capped by commits (each waits for
+    /// the synchronous replica). Default 1.
+    /// </summary>
+    public int RowsPerTransaction { get; init; } = 1;
+
     /// <summary>What inserts the rows (and the reference rows). Default <see cref="Inserter.Kit"/>.</summary>
     public Inserter Inserter { get; init; } = Inserter.Kit;
 
@@ -37,15 +44,24 @@ public sealed record ObserverLoadOptions
     /// <summary>How long after the last insert webhooks may still arrive before the missing ones count as lost. Default 60 s.</summary>
     public TimeSpan Drain { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// How long rows go in at <see cref="Rate"/> before the measured ones, delivered and not counted (0: none): the observer
+    /// processes of a run are new, and their first seconds go to the JIT (tiered compilation), not to events. Default 10 s.
+    /// </summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How long the same-run reference inserts, unthrottled, into a table no rule reads (0: none). Default 10 s.</summary>
     public TimeSpan Reference { get; init; } = TimeSpan.FromSeconds(10);
 
     public void Validate()
     {
         if (Rate is <= 0 or > 100_000) throw new ArgumentOutOfRangeException(nameof(Rate), Rate, "between 0 and 100,000 rows/s");
+        if (Warmup < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(Warmup), Warmup, "0 or more");
         if (Duration <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(Duration), Duration, "positive");
         if (Listeners is < 1 or > 16) throw new ArgumentOutOfRangeException(nameof(Listeners), Listeners, "1 to 16");
         if (EventBytes is < 0 or > 1_000_000) throw new ArgumentOutOfRangeException(nameof(EventBytes), EventBytes, "0 to 1,000,000");
         if (Connections is < 1 or > 256) throw new ArgumentOutOfRangeException(nameof(Connections), Connections, "1 to 256");
+        if (RowsPerTransaction is < 1 or > 10_000) throw new ArgumentOutOfRangeException(nameof(RowsPerTransaction), RowsPerTransaction, "1 to 10,000");
+        if (RowsPerTransaction > 1 && Inserter != Inserter.Pgbench) throw new ArgumentOutOfRangeException(nameof(RowsPerTransaction), RowsPerTransaction, "more than 1 row per transaction needs the pgbench inserter");
     }
 }

@@ -6,16 +6,23 @@ using Npgsql;
 namespace Parley.Kit.Load.Observer;
 
 /// <summary>
-/// Rows inserted by pgbench (one per transaction, a custom script), a process of its own: the database's insert
-/// ceiling without the kit in the way, and a throttled (<c>-R</c>) producer that does not share the observers' process.
+/// Rows inserted by pgbench (a custom script, one or many rows per transaction), a process of its own: the database's
+/// insert ceiling without the kit in the way, and a throttled (<c>-R</c>) producer that does not share the observers' process.
 /// </summary>
 internal static partial class PgbenchInserter
 {
-    /// <summary>Runs pgbench for <paramref name="duration"/> (whole seconds, at least 1); returns its transactions per second.</summary>
-    public static async Task<double> RunAsync(string connectionString, string table, int noteBytes, double? rate, TimeSpan duration, int connections, CancellationToken ct)
+    /// <summary>
+    /// Runs pgbench for <paramref name="duration"/> (whole seconds, at least 1), <paramref name="rowsPerTransaction"/> rows a
+    /// transaction, <paramref name="rate"/> rows per second (null: unthrottled); returns the rows it inserted per second.
+    /// </summary>
+    public static async Task<double> RunAsync(
+        string connectionString, string table, int noteBytes, int rowsPerTransaction, double? rate, TimeSpan duration, int connections, CancellationToken ct)
     {
         var script = Path.Combine(Path.GetTempPath(), $"parley-load-{table}-{Guid.NewGuid():N}.sql");
-        await File.WriteAllTextAsync(script, $"INSERT INTO {table} (note) VALUES (repeat('n', {noteBytes}));\n", ct).ConfigureAwait(false);
+        var insert = rowsPerTransaction == 1
+            ? $"INSERT INTO {table} (note) VALUES (repeat('n', {noteBytes}));\n"
+            : $"INSERT INTO {table} (note) SELECT repeat('n', {noteBytes}) FROM generate_series(1, {rowsPerTransaction});\n";
+        await File.WriteAllTextAsync(script, insert, ct).ConfigureAwait(false);
         try
         {
             var seconds = Math.Max(1, (int)Math.Ceiling(duration.TotalSeconds));
@@ -24,7 +31,7 @@ internal static partial class PgbenchInserter
             if (rate is { } r)
             {
                 start.ArgumentList.Add("-R");
-                start.ArgumentList.Add(r.ToString("0.###", CultureInfo.InvariantCulture));
+                start.ArgumentList.Add((r / rowsPerTransaction).ToString("0.###", CultureInfo.InvariantCulture));
             }
             var b = new NpgsqlConnectionStringBuilder(connectionString);
             start.Environment["PGHOST"] = b.Host;
@@ -49,7 +56,7 @@ internal static partial class PgbenchInserter
             var text = await output.ConfigureAwait(false);
             if (process.ExitCode != 0 || Tps().Match(text) is not { Success: true } m)
                 throw new InvalidOperationException($"pgbench failed (exit {process.ExitCode}): {await errors.ConfigureAwait(false)}{text}");
-            return double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+            return double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) * rowsPerTransaction;
         }
         catch (System.ComponentModel.Win32Exception e)
         {

@@ -13,6 +13,10 @@ internal static class StageDurations
 {
     private static readonly HttpClient Client = new() { Timeout = TimeSpan.FromSeconds(10) };
 
+    /// <summary>What each stage did between two readings (<paramref name="before"/>'s counts taken off).</summary>
+    public static IReadOnlyList<StageDuration> Since(IReadOnlyList<StageDuration> before, IReadOnlyList<StageDuration> after) =>
+        [.. after.Select(a => before.FirstOrDefault(b => b.Stage == a.Stage) is { } b ? a with { Count = a.Count - b.Count, SumSeconds = a.SumSeconds - b.SumSeconds } : a)];
+
     /// <summary>The stages of every observer that answered, in the order of the event path; an observer that did not answer is left out.</summary>
     public static async Task<IReadOnlyList<StageDuration>> ReadAsync(IReadOnlyList<Uri> metrics, CancellationToken ct)
     {
