@@ -49,7 +49,7 @@ public sealed partial class RedisClient : IAsyncDisposable
     public bool IsDedicated { get; }
 
     /// <summary>
-    /// Connects to <see cref="RedisOptions.Endpoint"/>. Throws <see cref="RedisConnectionException"/>
+    /// Connects to <see cref="RedisOptions.Endpoint"/> (or the primary <see cref="RedisOptions.Sentinels"/> name). Throws <see cref="RedisConnectionException"/>
     /// when that fails, unless <see cref="RedisOptions.AbortOnConnectFail"/> is false, in which case
     /// the client is returned disconnected and keeps trying in the background.
     /// </summary>

@@ -11,6 +11,19 @@ public sealed class RedisOptions
     /// <summary>Where Redis listens, <c>host:port</c>. Default <see cref="RedisDefaults.Endpoint"/>.</summary>
     public string Endpoint { get; set; } = RedisDefaults.Endpoint;
 
+    /// <summary>
+    /// Redis Sentinels to ask for the current primary (<c>host:port</c> each), instead of <see cref="Endpoint"/>: every
+    /// (re)connection asks them in order for <see cref="SentinelPrimary"/>'s address, then checks with <c>ROLE</c> that it
+    /// reached a primary. Spoken to like Redis itself (TLS when <see cref="Tls"/>), without AUTH. Default none.
+    /// </summary>
+    public IList<string> Sentinels { get; set; } = [];
+
+    /// <summary>The name the Sentinels monitor the primary under (<c>sentinel monitor NAME …</c>); required with <see cref="Sentinels"/>.</summary>
+    public string? SentinelPrimary { get; set; }
+
+    /// <summary>Whether the primary is found through <see cref="Sentinels"/>.</summary>
+    public bool UsesSentinels => Sentinels.Count > 0;
+
     /// <summary>Prefix that <see cref="RedisClient.Key"/> puts before every key. Default <see cref="RedisDefaults.KeyPrefix"/>.</summary>
     public string KeyPrefix { get; set; } = RedisDefaults.KeyPrefix;
 
@@ -67,23 +80,40 @@ public sealed class RedisOptions
     public int MaxNestingDepth { get; set; } = RedisDefaults.MaxNestingDepth;
 
     /// <summary>Parses <see cref="Endpoint"/>; throws <see cref="ArgumentException"/> when it is not <c>host:port</c>.</summary>
-    public (string Host, int Port) ParseEndpoint()
+    public (string Host, int Port) ParseEndpoint() => ParseAddress(Endpoint, "RedisOptions.Endpoint");
+
+    /// <summary>Parses <c>host:port</c> (IPv6 in brackets); throws <see cref="ArgumentException"/> naming <paramref name="setting"/>.</summary>
+    public static (string Host, int Port) ParseAddress(string? value, string setting)
     {
-        var text = Endpoint?.Trim() ?? "";
+        var text = value?.Trim() ?? "";
         var colon = text.LastIndexOf(':');
         if (colon <= 0 || !int.TryParse(text.AsSpan(colon + 1), out var port) || port is < 1 or > 65535)
         {
-            throw new ArgumentException($"RedisOptions.Endpoint '{Endpoint}' must be host:port, e.g. 127.0.0.1:6379.");
+            throw new ArgumentException($"{setting} '{value}' must be host:port, e.g. 127.0.0.1:6379.");
         }
 
         var host = text[..colon].Trim('[', ']');
         return (host, port);
     }
 
+    /// <summary>Where this client connects, for messages: the endpoint, or the Sentinels' primary name.</summary>
+    public string Target => UsesSentinels ? $"sentinel primary '{SentinelPrimary}'" : Endpoint;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that is out of range.</summary>
     public RedisOptions Validate()
     {
-        ParseEndpoint();
+        if (UsesSentinels)
+        {
+            for (var i = 0; i < Sentinels.Count; i++) ParseAddress(Sentinels[i], $"RedisOptions.Sentinels[{i}]");
+            if (string.IsNullOrWhiteSpace(SentinelPrimary))
+            {
+                throw new ArgumentException("RedisOptions.SentinelPrimary must name the primary the Sentinels monitor when Sentinels are given.");
+            }
+        }
+        else
+        {
+            ParseEndpoint();
+        }
         if (TlsCaFile is not null && !File.Exists(TlsCaFile))
         {
             throw new ArgumentException($"RedisOptions.TlsCaFile '{TlsCaFile}' does not exist.");
@@ -114,7 +144,12 @@ public sealed class RedisOptions
     }
 
     /// <summary>A copy, so a client can keep its own settings.</summary>
-    public RedisOptions Clone() => (RedisOptions)MemberwiseClone();
+    public RedisOptions Clone()
+    {
+        var copy = (RedisOptions)MemberwiseClone();
+        copy.Sentinels = [.. Sentinels];
+        return copy;
+    }
 
     private static void Positive(TimeSpan value, string name)
     {

@@ -41,6 +41,11 @@ public sealed class RedisOptionsTests
         Assert.Throws<ArgumentException>(() => new RedisOptions { Database = -1 }.Validate());
         Assert.Contains("KeepAlive", Assert.Throws<ArgumentException>(() => new RedisOptions { KeepAlive = TimeSpan.Zero }.Validate()).Message, StringComparison.Ordinal);
         Assert.Contains("TlsCaFile", Assert.Throws<ArgumentException>(() => new RedisOptions { TlsCaFile = "/nonexistent/ca.pem" }.Validate()).Message, StringComparison.Ordinal);
+        Assert.Contains("Sentinels[1]", Assert.Throws<ArgumentException>(() =>
+            new RedisOptions { Sentinels = ["127.0.0.1:26379", "sentinel-b"], SentinelPrimary = "p" }.Validate()).Message, StringComparison.Ordinal);
+        Assert.Contains("SentinelPrimary", Assert.Throws<ArgumentException>(() => new RedisOptions { Sentinels = ["127.0.0.1:26379"] }.Validate()).Message, StringComparison.Ordinal);
+        // With Sentinels the endpoint is not used, so it is not checked.
+        new RedisOptions { Endpoint = "", Sentinels = ["127.0.0.1:26379"], SentinelPrimary = "p" }.Validate();
     }
 
     [Fact]

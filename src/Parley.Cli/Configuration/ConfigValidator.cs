@@ -79,7 +79,7 @@ public static class ConfigValidator
             return;
         try
         {
-            new RedisOptions { Endpoint = endpoint }.ParseEndpoint();
+            RedisOptions.ParseAddress(endpoint, RedisKey);
         }
         catch (ArgumentException e)
         {

@@ -72,6 +72,9 @@ internal sealed class PhysicalConnection : IAsyncDisposable
     public bool IsFailed => Volatile.Read(ref _failed);
 
     /// <summary>Commands written and not yet answered (for diagnostics and tests).</summary>
+    /// <summary>The <c>host:port</c> this connection reached.</summary>
+    public string Endpoint => _endpoint;
+
     public int InFlightCount => _inFlight.Count;
 
     /// <summary>Connects to <paramref name="address"/> (TCP, keepalive, then TLS when <see cref="RedisOptions.Tls"/>), all within the connect timeout.</summary>
@@ -306,7 +309,10 @@ internal sealed class PhysicalConnection : IAsyncDisposable
 
     private void Dispatch(RespValue value)
     {
-        if (_onPush is not null)
+        // A subscriber's connection answers its handshake (AUTH, SELECT, the primary check) before it subscribes, so a
+        // reply with a command waiting is that command's; after, it sends only commands that expect no reply, and all
+        // that arrives is pushed.
+        if (_onPush is not null && _inFlight.IsEmpty)
         {
             _onPush(value);
             return;

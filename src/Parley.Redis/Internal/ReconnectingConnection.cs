@@ -20,6 +20,7 @@ internal sealed class ReconnectingConnection : IAsyncDisposable
     private readonly Lock _lock = new();
     private PhysicalConnection? _current;
     private Task _background = Task.CompletedTask;
+    private string _endpoint;
 
     public ReconnectingConnection(
         RedisOptions options,
@@ -35,6 +36,7 @@ internal sealed class ReconnectingConnection : IAsyncDisposable
         _role = role;
         _onPush = onPush;
         _onConnected = onConnected;
+        _endpoint = options.Target;
     }
 
     public event EventHandler<ConnectionStateChangedEventArgs>? StateChanged;
@@ -60,7 +62,7 @@ internal sealed class ReconnectingConnection : IAsyncDisposable
         }
         catch (Exception e) when (!throwOnFailure && e is not OperationCanceledException)
         {
-            LogMessages.InitialConnectFailed(_logger, _role, _options.Endpoint, e);
+            LogMessages.InitialConnectFailed(_logger, _role, _endpoint, e);
             lock (_lock)
             {
                 _background = Task.Run(() => ReconnectLoopAsync(_disposed.Token), CancellationToken.None);
@@ -71,10 +73,12 @@ internal sealed class ReconnectingConnection : IAsyncDisposable
     private async Task ConnectOnceAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
-        var connection = await PhysicalConnection.ConnectAsync(_options, _options.ParseEndpoint(), _time, _onPush, cancellationToken).ConfigureAwait(false);
+        var address = _options.UsesSentinels ? await AskSentinelsAsync(cancellationToken).ConfigureAwait(false) : _options.ParseEndpoint();
+        var connection = await PhysicalConnection.ConnectAsync(_options, address, _time, _onPush, cancellationToken).ConfigureAwait(false);
         try
         {
             await HandshakeAsync(connection, cancellationToken).ConfigureAwait(false);
+            if (_options.UsesSentinels) await CheckPrimaryAsync(connection, cancellationToken).ConfigureAwait(false);
             if (_onConnected is not null)
             {
                 await _onConnected(connection, cancellationToken).ConfigureAwait(false);
@@ -90,16 +94,57 @@ internal sealed class ReconnectingConnection : IAsyncDisposable
         {
             if (_disposed.IsCancellationRequested)
             {
-                connection.Fail(ThrowHelper.Disposed(_options.Endpoint));
+                connection.Fail(ThrowHelper.Disposed(_endpoint));
                 return;
             }
 
             _current = connection;
+            _endpoint = connection.Endpoint;
             _background = Task.Run(() => WatchAsync(connection), CancellationToken.None);
         }
 
-        LogMessages.Connected(_logger, _role, _options.Endpoint);
+        LogMessages.Connected(_logger, _role, _endpoint);
         RaiseStateChanged(true, null);
+    }
+
+    /// <summary>The primary's address from the first Sentinel that knows it (one pass over them: the reconnect loop retries).</summary>
+    private async Task<(string Host, int Port)> AskSentinelsAsync(CancellationToken cancellationToken)
+    {
+        var failures = new List<string>();
+        foreach (var sentinel in _options.Sentinels)
+        {
+            try
+            {
+                await using var connection = await PhysicalConnection.ConnectAsync(
+                    _options, RedisOptions.ParseAddress(sentinel, "Sentinel"), _time, null, cancellationToken).ConfigureAwait(false);
+                var ask = new RespWriter().WriteArrayHeader(3).WriteBulk("SENTINEL").WriteBulk("get-master-addr-by-name").WriteBulk(_options.SentinelPrimary!);
+                var reply = await SendAsync(connection, ask, _options.ConnectTimeout, cancellationToken).ConfigureAwait(false);
+                if (reply.Type == RespType.Array && reply.Items is [var host, var port] && int.TryParse(port.AsString(), out var number))
+                {
+                    return (host.AsString()!, number);
+                }
+
+                failures.Add($"{sentinel} does not know '{_options.SentinelPrimary}'");
+            }
+            catch (RedisException e)
+            {
+                failures.Add($"{sentinel}: {e.Message}");
+            }
+        }
+
+        throw new RedisConnectionException($"No Sentinel named the primary '{_options.SentinelPrimary}': {string.Join("; ", failures)}.");
+    }
+
+    // A Sentinel's answer can be stale for a moment of a failover: only a primary is kept (the reconnect loop asks again).
+    private async Task CheckPrimaryAsync(PhysicalConnection connection, CancellationToken cancellationToken)
+    {
+        var info = new RespWriter().WriteArrayHeader(2).WriteBulk("INFO").WriteBulk("replication");
+        var text = (await SendAsync(connection, info, _options.ConnectTimeout, cancellationToken).ConfigureAwait(false)).AsString() ?? "";
+        var role = text.Split('\n').Select(line => line.Trim()).FirstOrDefault(line => line.StartsWith("role:", StringComparison.Ordinal))?[5..];
+        if (role != "master")
+        {
+            throw new RedisConnectionException($"Redis at {connection.Endpoint}, named primary '{_options.SentinelPrimary}' by a Sentinel, is a {role ?? "server of unknown role"}.");
+        }
     }
 
     private async Task HandshakeAsync(PhysicalConnection connection, CancellationToken cancellationToken)
@@ -142,7 +187,7 @@ internal sealed class ReconnectingConnection : IAsyncDisposable
             return;
         }
 
-        LogMessages.ConnectionLost(_logger, _role, _options.Endpoint, cause);
+        LogMessages.ConnectionLost(_logger, _role, _endpoint, cause);
         RaiseStateChanged(false, cause);
         await ReconnectLoopAsync(_disposed.Token).ConfigureAwait(false);
     }
@@ -168,7 +213,7 @@ internal sealed class ReconnectingConnection : IAsyncDisposable
             }
             catch (Exception e)
             {
-                LogMessages.ReconnectFailed(_logger, _role, _options.Endpoint, attempt, (long)delay.TotalMilliseconds, e);
+                LogMessages.ReconnectFailed(_logger, _role, _endpoint, attempt, (long)delay.TotalMilliseconds, e);
             }
         }
     }
@@ -193,8 +238,8 @@ internal sealed class ReconnectingConnection : IAsyncDisposable
         {
             payload.Dispose();
             return Task.FromException<RespValue>(_disposed.IsCancellationRequested
-                ? ThrowHelper.Disposed(_options.Endpoint)
-                : ThrowHelper.NotConnected(_options.Endpoint));
+                ? ThrowHelper.Disposed(_endpoint)
+                : ThrowHelper.NotConnected(_endpoint));
         }
 
         return SendAsync(connection, payload, timeout, cancellationToken, expectsReply);
@@ -212,7 +257,7 @@ internal sealed class ReconnectingConnection : IAsyncDisposable
         if (!connection.TryEnqueue(command))
         {
             payload.Dispose();
-            throw ThrowHelper.NotConnected(_options.Endpoint);
+            throw ThrowHelper.NotConnected(connection.Endpoint);
         }
 
         RespValue reply;
@@ -225,8 +270,8 @@ internal sealed class ReconnectingConnection : IAsyncDisposable
             command.Abandoned = true;
             // Only a full command timeout judges the connection: a caller's shorter one (the cache's) must not cut a
             // connection others share while Redis is merely slow.
-            if (timeout >= _options.CommandTimeout && connection.AbortIfSilentSince(command)) LogMessages.ResetSilentConnection(_logger, _role, _options.Endpoint, timeout.TotalMilliseconds);
-            throw new RedisTimeoutException($"Redis at {_options.Endpoint} did not answer within {timeout.TotalMilliseconds} ms.");
+            if (timeout >= _options.CommandTimeout && connection.AbortIfSilentSince(command)) LogMessages.ResetSilentConnection(_logger, _role, connection.Endpoint, timeout.TotalMilliseconds);
+            throw new RedisTimeoutException($"Redis at {connection.Endpoint} did not answer within {timeout.TotalMilliseconds} ms.");
         }
         catch (OperationCanceledException)
         {
@@ -234,7 +279,16 @@ internal sealed class ReconnectingConnection : IAsyncDisposable
             throw;
         }
 
-        return reply.IsError ? throw new RedisServerException(reply.AsString()!) : reply;
+        if (!reply.IsError) return reply;
+        var message = reply.AsString()!;
+        // A primary demoted under us (a Sentinel failover) answers writes READONLY: drop the connection, so the
+        // reconnect asks the Sentinels for the new primary.
+        if (_options.UsesSentinels && message.StartsWith("READONLY", StringComparison.Ordinal))
+        {
+            connection.Fail(new RedisConnectionException($"Redis at {connection.Endpoint} is no longer the primary: {message}"));
+        }
+
+        throw new RedisServerException(message);
     }
 
     public async ValueTask DisposeAsync()
