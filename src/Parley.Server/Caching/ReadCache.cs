@@ -72,14 +72,14 @@ public sealed partial class ReadCache
     private volatile bool _epochStale;
     private volatile bool _held;
 
-    public ReadCache(RedisClient redis, RedisProbe probe, IOptions<CacheOptions> options, ILogger<ReadCache> logger)
+    public ReadCache(RedisClient redis, RedisProbe probe, IOptions<CacheOptions> options, TimeProvider time, ILogger<ReadCache> logger)
     {
         _redis = redis;
         _probe = probe;
         _logger = logger;
         _options = options.Value;
         _epochKey = redis.Key(EpochKey);
-        _pipeline = new ResiliencePipelineBuilder()
+        _pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions
             {
                 FailureRatio = 0.5,

@@ -14,7 +14,7 @@ namespace Parley.Server.Delivery;
 /// <see cref="DeliveryOptions.MaxAttempts"/> they move to <c>dead_letters</c>.
 /// </summary>
 public sealed partial class OutboxDispatcher(
-    OutboxStore outbox, EventStream stream, IOptions<DeliveryOptions> options,
+    OutboxStore outbox, EventStream stream, IOptions<DeliveryOptions> options, TimeProvider time,
     ILogger<OutboxDispatcher> logger) : BackgroundService
 {
     private readonly SemaphoreSlim _wake = new(0, 1);
@@ -37,7 +37,7 @@ public sealed partial class OutboxDispatcher(
         await Task.Yield();
         var o = options.Value;
         var retry = new OutboxRetryPolicy(o.MaxAttempts, o.RetryDelay);
-        var nextHousekeeping = DateTime.MinValue;
+        var nextHousekeeping = DateTimeOffset.MinValue;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -52,9 +52,9 @@ public sealed partial class OutboxDispatcher(
                 }
                 while (more && !stoppingToken.IsCancellationRequested);
 
-                if (DateTime.UtcNow >= nextHousekeeping)
+                if (time.GetUtcNow() >= nextHousekeeping)
                 {
-                    nextHousekeeping = DateTime.UtcNow.AddSeconds(1);
+                    nextHousekeeping = time.GetUtcNow().AddSeconds(1);
                     DeliveryMetrics.SetDispatchLag(await outbox.DispatchLagSecondsAsync(stoppingToken));
                     if (Random.Shared.Next(60) == 0) await outbox.PruneDispatchedAsync(o.PruneDispatchedAfter, 10_000, stoppingToken);
                 }

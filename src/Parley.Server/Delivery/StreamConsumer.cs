@@ -21,13 +21,13 @@ namespace Parley.Server.Delivery;
 /// </summary>
 public sealed partial class StreamConsumer(
     RedisClient redis, RedisProbe probe, EventStream stream, ConnectionHub hub, RecipientStore recipients, IOptions<DeliveryOptions> options,
-    IOptions<NodeOptions> node, IServer server, IHostApplicationLifetime lifetime, ILogger<StreamConsumer> logger) : BackgroundService
+    IOptions<NodeOptions> node, IServer server, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<StreamConsumer> logger) : BackgroundService
 {
     private static readonly KeyValuePair<string, object?> ConsumerTag = new("where", "consumer");
 
     private StreamId _lastDelivered = StreamId.Zero;
-    private DateTime _nextStats = DateTime.MinValue;
-    private DateTime _nextClaim = DateTime.MinValue;
+    private DateTimeOffset _nextStats = DateTimeOffset.MinValue;
+    private DateTimeOffset _nextClaim = DateTimeOffset.MinValue;
 
     /// <summary>This node's id (known once the server listens).</summary>
     public string NodeId { get; private set; } = "";
@@ -95,7 +95,7 @@ public sealed partial class StreamConsumer(
                 {
                     // Not a new connection every 250 ms to a Redis known to be gone or hung: wait for its probe
                     // to be answered (bounded, so a consumer whose own connection is the problem tries again).
-                    await Task.Delay(TimeSpan.FromMilliseconds(250), stoppingToken);
+                    await Task.Delay(TimeSpan.FromMilliseconds(250), time, stoppingToken);
                     await probe.WaitAnswersAsync(TimeSpan.FromSeconds(5), stoppingToken);
                 }
                 catch (OperationCanceledException)
@@ -145,12 +145,12 @@ public sealed partial class StreamConsumer(
             start = claimed.NextStartId;
         }
         while (start != "0-0");
-        _nextClaim = DateTime.UtcNow + TimeSpan.FromSeconds(Math.Max(5, o.ClaimMinIdle.TotalSeconds));
+        _nextClaim = time.GetUtcNow() + TimeSpan.FromSeconds(Math.Max(5, o.ClaimMinIdle.TotalSeconds));
     }
 
     private async Task HousekeepingAsync(RedisClient reader, DeliveryOptions o, CancellationToken ct)
     {
-        var now = DateTime.UtcNow;
+        var now = time.GetUtcNow();
         if (now >= _nextClaim) await ClaimAsync(reader, o.ClaimMinIdle, o, ct);
         if (now < _nextStats) return;
         _nextStats = now.AddSeconds(1);
