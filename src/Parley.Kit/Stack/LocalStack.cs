@@ -19,6 +19,7 @@ public sealed class LocalStack : IAsyncDisposable
     private readonly int _ownerPid;
     private readonly string _database;
     private bool _synchronousReplica;
+    private readonly string? _primaryDataElsewhere;
     private readonly PostgresPrimary? _primary;
     private readonly PostgresReplica? _replica;
     private readonly PgBouncerServer? _pgBouncer;
@@ -40,6 +41,8 @@ public sealed class LocalStack : IAsyncDisposable
         _synchronousReplica = options.SynchronousReplica;
         var data = layout.DataDirectory;
         _primary = options.WithPrimary ? new PostgresPrimary(data, env, options.Database) : null;
+        if (options.PrimaryDataDirectory is { } primaryData)
+            _primary!.Directory = _primaryDataElsewhere = Path.GetFullPath(primaryData);
         _replica = options.WithReplica ? new PostgresReplica(data, env, _primary!) : null;
         if (options.WalArchive)
         {
@@ -577,6 +580,12 @@ public sealed class LocalStack : IAsyncDisposable
             }
         }
         _layout.Delete();
+        if (_primaryDataElsewhere is { } elsewhere && !_layout.KeepData)
+        {
+            if (Directory.Exists(elsewhere))
+                Directory.Delete(elsewhere, recursive: true);
+            File.Delete(elsewhere + ".prepared");
+        }
         _env.Report("stack stopped");
         if (failures.Count > 0)
             throw new AggregateException("Some stack components did not stop cleanly; they were killed.", failures);

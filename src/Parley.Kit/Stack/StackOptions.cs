@@ -67,6 +67,14 @@ public sealed partial record StackOptions
     /// </summary>
     public bool WalArchive { get; init; }
 
+    /// <summary>
+    /// The primary's PostgreSQL data directory (pg_wal included) at this path instead of <c>&lt;data&gt;/primary</c>, e.g. on a small
+    /// filesystem a test mounts to fill up. Created by the launcher (owned by <c>postgres</c> when run as root) and, unless
+    /// <see cref="Durable"/>, deleted on stop; its parent must exist, and the path must be short enough for PostgreSQL's socket
+    /// in it (about 80 characters). Default: null.
+    /// </summary>
+    public string? PrimaryDataDirectory { get; init; }
+
     /// <summary>Database created on the primary; letters, digits and underscores. Default: <c>parley</c>.</summary>
     public string Database { get; init; } = "parley";
 
@@ -82,6 +90,8 @@ public sealed partial record StackOptions
             throw new ArgumentException("WithReplica and WithPgBouncer need WithPrimary = true.");
         if (WalArchive && !WithPrimary)
             throw new ArgumentException("WalArchive needs WithPrimary = true.");
+        if (PrimaryDataDirectory is not null && (!WithPrimary || PrimaryDataDirectory.Length == 0))
+            throw new ArgumentException("PrimaryDataDirectory needs WithPrimary = true and a path.");
         if (SynchronousReplica && !WithReplica)
             throw new ArgumentException("SynchronousReplica needs WithReplica = true.");
         if (!DatabaseName().IsMatch(Database))

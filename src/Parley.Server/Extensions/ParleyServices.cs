@@ -88,7 +88,12 @@ public static class ParleyServices
             // The web defaults read "50" as a number; a number is a number.
             o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
         });
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Limits.RequestBodyBytes);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = Limits.RequestBodyBytes;
+            if (DescriptorBudget.Split(DescriptorBudget.OpenFileLimit()) is var (connections, upgraded))
+                (k.Limits.MaxConcurrentConnections, k.Limits.MaxConcurrentUpgradedConnections) = (connections, upgraded);
+        });
 
         services.AddHealthChecks().AddCheck<ProbeHealthCheck<PrimaryProbe>>("primary")
             .AddCheck<ProbeHealthCheck<ReplicaProbe>>("replica")

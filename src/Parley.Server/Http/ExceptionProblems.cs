@@ -54,9 +54,10 @@ public sealed partial class ExceptionProblems(IProblemDetailsService problems, I
     /// <summary>Failures that a retry may cure: the database unreachable, the pool exhausted, a timeout, a shutdown.</summary>
     public static bool IsUnavailable(Exception e) => e switch
     {
-        // Class 08 covers connection failures, including PgBouncer's query_wait_timeout (08P01).
-        PostgresException pg => pg.IsTransient || pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState is PostgresErrorCodes.QueryCanceled or PostgresErrorCodes.AdminShutdown
-            or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.TooManyConnections or PostgresErrorCodes.ReadOnlySqlTransaction,
+        // Class 08 covers connection failures, including PgBouncer's query_wait_timeout (08P01); class 53 the server out of a resource
+        // (disk full, memory, connections); 57P a server shutting down or restarting after a crash; 58 its I/O failing.
+        PostgresException pg => pg.IsTransient || pg.SqlState.Length == 5 && (pg.SqlState[..2] is "08" or "53" or "58" || pg.SqlState[..3] == "57P")
+            || pg.SqlState is PostgresErrorCodes.QueryCanceled or PostgresErrorCodes.ReadOnlySqlTransaction,
         // "No suitable host was found": a multi-host connection string (Target Session Attributes) found no writable server, as
         // between a primary's loss and its replica's promotion; "Unable to connect to a suitable host" holds why in its inner exceptions.
         NpgsqlException npg => npg.IsTransient || npg.InnerException is TimeoutException or System.Net.Sockets.SocketException

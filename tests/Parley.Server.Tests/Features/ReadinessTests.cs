@@ -80,7 +80,7 @@ public sealed class ReadinessTests(ParleyFixture fixture)
             [
                 PrimaryProbe.Answering, PrimaryProbe.NotAnswering,
                 ReplicaProbe.NotConfigured, ReplicaProbe.Answering, ReplicaProbe.Lagging, ReplicaProbe.NotAnswering, ReplicaProbe.BreakerOpen,
-                RedisProbe.Answering, RedisProbe.NotConnected, RedisProbe.NotAnswering,
+                RedisProbe.Answering, RedisProbe.NotConnected, RedisProbe.NotAnswering, RedisProbe.Full,
                 ProbeHealthCheck<RedisProbe>.Stale, ProbeHealthCheck<RedisProbe>.NotProbedYet,
             ];
             foreach (var (name, check) in body["checks"]!.AsObject())

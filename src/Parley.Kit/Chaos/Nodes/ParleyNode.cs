@@ -15,15 +15,17 @@ public sealed partial class ParleyNode : IAsyncDisposable
     public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120);
     private readonly IReadOnlyDictionary<string, string?> _settings;
     private readonly IReadOnlyList<string> _command;
+    private readonly int? _openFileLimit;
     private readonly List<string> _log = [];
     private Process? _process;
     private int _port;
 
-    private ParleyNode(string name, IReadOnlyDictionary<string, string?> settings, IReadOnlyList<string> command)
+    private ParleyNode(string name, IReadOnlyDictionary<string, string?> settings, IReadOnlyList<string> command, int? openFileLimit)
     {
         Name = name;
         _settings = settings;
         _command = command;
+        _openFileLimit = openFileLimit;
     }
 
     public string Name { get; }
@@ -46,16 +48,22 @@ public sealed partial class ParleyNode : IAsyncDisposable
     public static string DefaultCliDll =>
         Environment.GetEnvironmentVariable("PARLEY_CLI_DLL") is { Length: > 0 } path ? path : Path.Combine(AppContext.BaseDirectory, "parley.dll");
 
-    public static Task<ParleyNode> StartAsync(string name, IReadOnlyDictionary<string, string?> settings, string? serverDll = null, CancellationToken ct = default) =>
-        StartAsync(name, settings, [Existing(serverDll ?? DefaultServerDll, "PARLEY_SERVER_DLL")], ct);
+    /// <summary>
+    /// A server process with <paramref name="settings"/>; <paramref name="openFileLimit"/>: its RLIMIT_NOFILE (soft and hard), set by
+    /// util-linux's <c>prlimit</c> before it starts, for file-descriptor exhaustion.
+    /// </summary>
+    public static Task<ParleyNode> StartAsync(
+        string name, IReadOnlyDictionary<string, string?> settings, string? serverDll = null, int? openFileLimit = null, CancellationToken ct = default) =>
+        StartAsync(name, settings, [Existing(serverDll ?? DefaultServerDll, "PARLEY_SERVER_DLL")], ct, openFileLimit);
 
     /// <summary>An observer process (<c>parley observer run --rules <paramref name="rulesFile"/></c>) with <paramref name="settings"/>.</summary>
     public static Task<ParleyNode> StartObserverAsync(string name, string rulesFile, IReadOnlyDictionary<string, string?> settings, string? cliDll = null, CancellationToken ct = default) =>
         StartAsync(name, settings, [Existing(cliDll ?? DefaultCliDll, "PARLEY_CLI_DLL"), "observer", "run", "--rules", rulesFile], ct);
 
-    private static async Task<ParleyNode> StartAsync(string name, IReadOnlyDictionary<string, string?> settings, IReadOnlyList<string> command, CancellationToken ct)
+    private static async Task<ParleyNode> StartAsync(
+        string name, IReadOnlyDictionary<string, string?> settings, IReadOnlyList<string> command, CancellationToken ct, int? openFileLimit = null)
     {
-        var node = new ParleyNode(name, settings, command);
+        var node = new ParleyNode(name, settings, command, openFileLimit);
         await node.StartAsync(ct).ConfigureAwait(false);
         return node;
     }
@@ -67,7 +75,13 @@ public sealed partial class ParleyNode : IAsyncDisposable
     public async Task StartAsync(CancellationToken ct = default)
     {
         if (IsRunning) return;
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var info = new ProcessStartInfo(_openFileLimit is null ? "dotnet" : "prlimit") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (_openFileLimit is { } limit)
+        {
+            // prlimit execs dotnet with the limit in place: the node's pid is the process started here.
+            info.ArgumentList.Add($"--nofile={limit}:{limit}");
+            info.ArgumentList.Add("dotnet");
+        }
         foreach (var argument in _command) info.ArgumentList.Add(argument);
         info.ArgumentList.Add("--urls");
         info.ArgumentList.Add($"http://127.0.0.1:{_port}");

@@ -27,6 +27,8 @@ internal sealed class PostgresPrimary(string dataDirectory, StackEnvironment env
 
     protected override async Task PrepareAsync(CancellationToken ct)
     {
+        // initdb takes an empty directory its user owns; made here, the directory may sit anywhere (StackOptions.PrimaryDataDirectory).
+        await Env.CreateDirectoryForPostgresAsync(Directory, ct).ConfigureAwait(false);
         await Env.RunAsPostgresCheckedAsync(
             Env.Binaries.InitDb,
             ["-D", Directory, "-U", User, "--auth=trust", "--encoding=UTF8", "--locale=C"],

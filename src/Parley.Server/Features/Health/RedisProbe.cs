@@ -5,15 +5,19 @@ using Parley.Redis;
 namespace Parley.Server.Features.Health;
 
 /// <summary>
-/// Redis answers <c>PING</c> within <see cref="HealthOptions.RedisTimeoutMilliseconds"/>: a server that is
+/// Redis answers <c>PING</c> and takes a write within <see cref="HealthOptions.RedisTimeoutMilliseconds"/>: a server that is
 /// gone shows at once (the connection drops), one that hangs with its socket open (SIGSTOP, a stuck fork)
-/// within one interval and timeout. The cache breaker, the outbox dispatcher and the stream consumer go by it.
+/// within one interval and timeout, one at maxmemory (writes refused) within one interval. The cache breaker, the outbox dispatcher and the stream consumer go by it.
 /// </summary>
 public sealed class RedisProbe : DependencyProbe
 {
     public const string Answering = "answers PING";
     public const string NotConnected = "not connected; reads skip the cache, deliveries wait in the outbox";
     public const string NotAnswering = "no answer to PING in time; reads skip the cache, deliveries wait in the outbox";
+    public const string Full = "refuses writes (maxmemory reached); reads skip the cache, deliveries wait in the outbox";
+
+    // Written with a short expiry on every probe: a full Redis (noeviction) still answers PING but refuses the stream's XADDs.
+    private const string WriteProbeKey = "parley:health:write";
 
     private readonly RedisClient _redis;
     private readonly HealthOptions _options;
@@ -64,7 +68,14 @@ public sealed class RedisProbe : DependencyProbe
     protected override async Task<ProbeResult> ProbeAsync(DateTimeOffset started, CancellationToken ct)
     {
         if (!_redis.IsConnected) return Result(HealthStatus.Degraded, NotConnected, started);
-        await _redis.ExecuteAsync("PING", null, Timeout, ct);
+        try
+        {
+            await _redis.ExecuteAsync("SET", [WriteProbeKey, "1", "PX", "10000"], Timeout, ct);
+        }
+        catch (RedisServerException e) when (e.Prefix == "OOM")
+        {
+            return Result(HealthStatus.Degraded, Full, started);
+        }
         return Result(HealthStatus.Healthy, Answering, started);
     }
 

@@ -1,0 +1,140 @@
+using Npgsql;
+using Parley.Kit.Chaos.Scenarios;
+using Parley.Kit.Stack;
+using Xunit.Abstractions;
+
+namespace Parley.Chaos.Tests.Resources;
+
+/// <summary>
+/// The primary's data directory, pg_wal included, on a small loop-mounted ext4 filesystem this test creates (root only), filled
+/// up by a file: sends get 201 or 503 + Retry-After, nothing acknowledged is lost, nothing is half-written; once the file is
+/// deleted the node recovers by itself. PostgreSQL may PANIC when it cannot write WAL and stay down after its crash restart
+/// (the end-of-recovery checkpoint needs space too): then the stack starts it again, as a supervisor would, and recovery replays
+/// every acknowledged commit.
+/// </summary>
+[Trait("Category", "Chaos")]
+[Trait("Tier", "Smoke")]
+[Trait("Kind", "resource")]
+public sealed class DiskFullTests(ITestOutputHelper output)
+{
+    private const int ImageMegabytes = 160;
+
+    [Fact]
+    public async Task A_full_data_filesystem_answers_503_loses_no_201_and_recovers_once_space_is_freed()
+    {
+        Assert.True(Environment.IsPrivilegedProcess, "mounting a loop filesystem needs root");
+        var root = Directory.CreateTempSubdirectory("parley-disk-").FullName;
+        var image = Path.Combine(root, "disk.img");
+        var mount = Path.Combine(root, "mnt");
+        var mounted = false;
+        try
+        {
+            await Exhaustion.RunAsync("truncate", "-s", $"{ImageMegabytes}M", image);
+            await Exhaustion.RunAsync("mkfs.ext4", "-q", "-F", "-m", "0", image);
+            Directory.CreateDirectory(mount);
+            await Exhaustion.RunAsync("mount", "-o", "loop", image, mount);
+            mounted = true;
+            // The postgres user must reach <mount>/pgdata: root's temporary directory is 700.
+            await Exhaustion.RunAsync("chmod", "755", root, mount);
+            await using (var env = await ChaosEnvironment.StartAsync(new StackOptions
+            {
+                WithReplica = false,
+                WithPgBouncer = false,
+                PrimaryDataDirectory = Path.Combine(mount, "pgdata"),
+            }))
+                await FillAndRecoverAsync(env, mount);
+        }
+        finally
+        {
+            if (mounted) await UnmountAsync(mount);
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private async Task FillAndRecoverAsync(ChaosEnvironment env, string mount)
+    {
+        await using var run = await Exhaustion.StartAsync(env, $"disk-{Random.Shared.Next(100_000)}");
+        for (var i = 0; i < 5; i++) Assert.Equal(201, await run.SendAsync());
+
+        var filler = Path.Combine(mount, "filler");
+        var body = new string('d', 16_000);
+        var before = run.Ledger.Requests.Count;
+        var refused = 0;
+        Fill(filler);
+        // Sends until 503s come (a page or a WAL segment with room left takes some; at most 300).
+        for (var i = 0; i < 300 && refused < 20; i++)
+        {
+            var status = await run.SendAsync(body);
+            if (status != 201) refused++;
+            if (status == 201 && i % 10 == 9) Fill(filler); // space a checkpoint recycled is taken again
+        }
+        // WAL: each switch to a new segment needs a segment file once the recycled ones are used up; a commit in between makes the
+        // switch real. PostgreSQL PANICs when it cannot write WAL (at most 8 rounds).
+        var panicked = false;
+        await using (var db = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(env.Stack.PrimaryConnectionString) { Pooling = false, Timeout = 10 }.ConnectionString))
+        {
+            for (var round = 0; round < 8 && !panicked; round++)
+            {
+                await run.SendAsync();
+                try
+                {
+                    await using var command = db.CreateCommand("SELECT pg_switch_wal()");
+                    await command.ExecuteScalarAsync();
+                }
+                catch (Exception e) when (e is NpgsqlException or IOException)
+                {
+                    panicked = true;
+                }
+            }
+        }
+        for (var i = 0; i < 5; i++) await run.SendAsync();
+        var during = run.Ledger.Requests.Skip(before).ToList();
+        Exhaustion.AssertOnly201Or503(during, "a full data filesystem");
+        Assert.True(refused > 0, $"the full filesystem refused nothing: {Exhaustion.Statuses(during)}");
+
+        File.Delete(filler);
+        // A PANIC on WAL writing and a crash restart that could not finish leave the postmaster gone: the stack starts it again.
+        var down = env.Stack.Primary.Pid is not { } pid || !Directory.Exists($"/proc/{pid}");
+        if (down)
+            await env.Stack.Primary.StartAsync();
+        output.WriteLine($"while full: {Exhaustion.Statuses(during)}; WAL switch {(panicked ? "failed" : "went through")}; PostgreSQL {(down ? "was down and was started again" : "stayed up")}");
+        await run.AssertRecoversAsync("the space");
+        await run.AssertWholeAsync(TimeSpan.FromSeconds(10));
+    }
+
+    // Appends to the filler until the filesystem refuses a byte (bounded by the image's size).
+    private static void Fill(string path)
+    {
+        using var file = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.None, 1, FileOptions.WriteThrough);
+        foreach (var chunk in new[] { 1 << 20, 4096, 1 })
+        {
+            var buffer = new byte[chunk];
+            try
+            {
+                for (var written = 0L; written < (long)ImageMegabytes << 20; written += chunk) file.Write(buffer);
+            }
+            catch (IOException)
+            {
+                // ENOSPC: try the next, smaller chunk
+            }
+        }
+    }
+
+    // umount can meet a server still exiting (busy): retried a bounded number of times, then lazily detached.
+    private static async Task UnmountAsync(string mount)
+    {
+        for (var attempt = 0; attempt < 10; attempt++)
+        {
+            try
+            {
+                await Exhaustion.RunAsync("umount", mount);
+                return;
+            }
+            catch (InvalidOperationException)
+            {
+                await Task.Delay(500);
+            }
+        }
+        await Exhaustion.RunAsync("umount", "-l", mount);
+    }
+}
