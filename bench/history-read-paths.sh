@@ -2,13 +2,13 @@
 # History read by path (issue 3): the same GET …/messages?limit=50 served from the primary, the
 # replica and the Redis cache, switched by runtime flags, with pgbench on the same SQL as the
 # same-run reference. Needs `./parley up --detach` running; writes bench/results/<ts>-history-read-paths/.
-# Usage: bench/history-read-paths.sh [seconds per run (default 10)] [connections (default 32)]
+# Usage: [OUT=dir] bench/history-read-paths.sh [seconds per run (default 10)] [connections (default 32)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}; conns=${2:-32}
 B=$(python3 -c 'import json; print(json.load(open(".parley/server.json"))["urls"][0])')
 pp=$(python3 -c 'import json; d=json.load(open(".parley/stack.json")); print([c["port"] for c in d["components"] if c["name"]=="primary"][0])')
-out="bench/results/$(date -u +%Y%m%d-%H%M%S)-history-read-paths"; mkdir -p "$out"
+out="${OUT:-bench/results/$(date -u +%Y%m%d-%H%M%S)-history-read-paths}"; mkdir -p "$out"
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
 # A conversation with 60 messages, read by a member who did not write them (so not pinned to the primary).

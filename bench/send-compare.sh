@@ -2,9 +2,10 @@
 # The send rows of issue 13 in one session, against a running `parley up`: `parley load send` closed model at
 # --connections, pgbench running the minimal durable send (one message row + one outbox row, one commit each, same
 # client count, over 20 of the same conversations), then `parley load send` open model at 2x the closed throughput.
-# Writes a dated markdown table to bench/results/<date>-send-compare.md (raw outputs beside it in a directory).
+# Writes a dated markdown table to bench/results/<date>-send-compare.md (raw outputs beside it in a directory, or in
+# --out), with the server's /metrics before and after the open run (its 503s' and 201s' server-side latency).
 #
-#   bench/send-compare.sh [--root DIR] [--url URL] [--before-url URL] [--duration 20] [--warmup 5] [--connections 64]
+#   bench/send-compare.sh [--root DIR] [--url URL] [--before-url URL] [--duration 20] [--warmup 5] [--connections 64] [--out DIR]
 #
 # --before-url measures a second server (e.g. an older build against the same stack) in the same session, each
 # closed run next to the other's, so their ratio holds however busy the machine is.
@@ -12,7 +13,7 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 parley=("$repo/parley")
-root=() url="" before="" duration=20 warmup=5 connections=64
+root=() url="" before="" duration=20 warmup=5 connections=64 out=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --root) root=(--root "$2"); shift 2 ;;
@@ -21,6 +22,7 @@ while [[ $# -gt 0 ]]; do
     --duration) duration="$2"; shift 2 ;;
     --warmup) warmup="$2"; shift 2 ;;
     --connections) connections="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -32,7 +34,7 @@ for u in "$url" ${before:+"$before"}; do
   case "$u" in http://127.*|http://localhost*|http://\[::1\]*) ;; *) echo "refusing non-loopback $u" >&2; exit 2 ;; esac
 done
 stamp="$(date -u +%Y%m%d-%H%M%S)"
-out="$repo/bench/results/$stamp-send-compare"
+out="${out:-$repo/bench/results/$stamp-send-compare}"
 mkdir -p "$out"
 load() { uptime | sed 's/.*load average: //'; }
 
@@ -80,7 +82,9 @@ L[pgbench]="$(load)"
 
 capacity="$(cut -d' ' -f1 <<<"${R[after-closed]}")"
 rate=$(( capacity * 2 > 10 ? capacity * 2 : 10 ))
+curl -sf "$url/metrics" > "$out/metrics-before-open.txt" || true
 R[after-open]="$(run_send after-open "$url" --rate "$rate" --connections 2000)"; L[after-open]="$(load)"
+curl -sf "$url/metrics" > "$out/metrics-after-open.txt" || true
 if [[ -n "$before" ]]; then R[before-open]="$(run_send before-open "$before" --rate "$rate" --connections 2000)"; L[before-open]="$(load)"; fi
 
 report="$repo/bench/results/${stamp:0:4}-${stamp:4:2}-${stamp:6:2}-send-compare.md"
