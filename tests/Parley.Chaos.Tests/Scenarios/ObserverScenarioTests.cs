@@ -11,6 +11,7 @@ namespace Parley.Chaos.Tests.Scenarios;
 /// </summary>
 [Collection(ChaosCollection.Name)]
 [Trait("Category", "Chaos")]
+[Trait("Kind", "recovery")]
 public sealed class ObserverScenarioTests(ChaosEnvironmentFixture fixture, ITestOutputHelper output)
 {
     private Task RunAsync(string name) => RunAsync((ObserverScenario)ChaosCatalog.Find(name)!);

@@ -34,7 +34,7 @@ public sealed class ScenarioTests(ChaosEnvironmentFixture fixture, ITestOutputHe
         public Task RemoveAsync(CancellationToken ct = default) => Task.CompletedTask;
     }
 
-    [Fact, Trait("Tier", "Smoke")]
+    [Fact, Trait("Tier", "Smoke"), Trait("Kind", "recovery")]
     public async Task Replica_lag_that_is_never_removed_fails_as_never_recovered()
     {
         var scenario = ((FaultedScenario)ChaosCatalog.Find("replica-lag")!).With(
@@ -46,25 +46,25 @@ public sealed class ScenarioTests(ChaosEnvironmentFixture fixture, ITestOutputHe
         Assert.Contains("[FAIL] never recovered within 4 s of the fault's removal", result.Describe());
     }
 
-    [Fact, Trait("Tier", "Smoke")]
+    [Fact, Trait("Tier", "Smoke"), Trait("Kind", "recovery")]
     public Task Replica_lag_opens_the_breaker_and_every_read_succeeds() => RunAsync("replica-lag");
 
-    [Fact, Trait("Tier", "Smoke")]
+    [Fact, Trait("Tier", "Smoke"), Trait("Kind", "recovery")]
     public Task Cache_failure_serves_from_the_database_and_caching_resumes() => RunAsync("cache-failure");
 
-    [Fact, Trait("Tier", "Smoke")]
+    [Fact, Trait("Tier", "Smoke"), Trait("Kind", "resource")]
     public Task Pool_exhaustion_answers_every_request_without_hanging() => RunAsync("pool-exhaustion");
 
-    [Fact, Trait("Tier", "Smoke")]
+    [Fact, Trait("Tier", "Smoke"), Trait("Kind", "recovery")]
     public Task Replica_partition_falls_back_within_one_connect_timeout() => RunAsync("replica-partition");
 
-    [Fact, Trait("Tier", "Full")]
+    [Fact, Trait("Tier", "Full"), Trait("Kind", "load")]
     public Task Slow_query_storm_leaves_fast_queries_fast() => RunAsync("slow-query-storm");
 
-    [Fact, Trait("Tier", "Smoke")]
+    [Fact, Trait("Tier", "Smoke"), Trait("Kind", "recovery")]
     public Task Redis_partition_loses_no_message_and_recovers_by_itself() => RunAsync("redis-partition");
 
-    [Fact, Trait("Tier", "Full")]
+    [Fact, Trait("Tier", "Full"), Trait("Kind", "recovery")]
     public Task Consumer_kill_loses_no_message() => RunAsync("consumer-kill");
 
     /// <summary>Issue 16: SIGKILL of one of three nodes behind HAProxy; every request and socket through the balancer.</summary>
@@ -75,15 +75,15 @@ public sealed class ScenarioTests(ChaosEnvironmentFixture fixture, ITestOutputHe
     [Fact, Trait("Tier", "Smoke"), Trait("Kind", "recovery")]
     public Task Primary_loss_with_synchronous_replication_loses_no_201_and_the_nodes_follow_the_promoted_replica() => RunAsync("primary-loss");
 
-    [Fact, Trait("Tier", "Full")]
+    [Fact, Trait("Tier", "Full"), Trait("Kind", "resource")]
     public Task Db_pool_breaker_answers_503_fast_and_recovers() => RunAsync("db-pool-breaker");
 
-    [Fact, Trait("Tier", "Full")]
+    [Fact, Trait("Tier", "Full"), Trait("Kind", "recovery")]
     public Task Cascading_failure_answers_503_and_recovers_after_both_return() => RunAsync("cascading-failure");
 
-    [Fact, Trait("Tier", "Full")]
+    [Fact, Trait("Tier", "Full"), Trait("Kind", "migration")]
     public Task Migration_under_load_causes_no_errors() => RunAsync("migration-under-load");
 
-    [Fact, Trait("Tier", "Full")]
+    [Fact, Trait("Tier", "Full"), Trait("Kind", "load")]
     public Task Reconnect_churn_misses_nothing() => RunAsync("reconnect-churn");
 }

@@ -16,6 +16,7 @@ namespace Parley.Observer.Tests.Failover;
 /// reason not captured), so they stay here until a repeat shows why.
 /// </summary>
 [Trait("Category", "Chaos")]
+[Trait("Kind", "recovery")]
 [Collection(ObserverCollection.Name)]
 public sealed class FailoverTests(ObserverFixture fx, ITestOutputHelper output)
 {

@@ -199,6 +199,7 @@ public sealed class MultiNodeDeliveryTests(MultiNodeFixture fixture) : IClassFix
 
     [Fact]
     [Trait("Category", "Chaos")]
+    [Trait("Kind", "recovery")]
     public Task Kill_9_of_a_node_during_steady_sends_loses_no_message_10000() => KillNodeDuringSendsAsync(10_000, 200, "k10k");
 
     private async Task KillNodeDuringSendsAsync(int count, int perSecond, string tag)
