@@ -94,7 +94,10 @@ public sealed partial class CanaryRunTests(CanaryStackFixture fixture) : IClassF
     // each regression test injects far more than they allow. The SLO is the replica path's read timeout (1 s): a stall
     // that slows the control past it is one that turns canary reads into fallbacks, and such an interval holds. Only the
     // replica's breaker is watched: the flagged path does not use Redis, whose 500 ms health probe flaps on a CPU-starved
-    // machine. The live lines go to the test's output, so a failure shows every check.
+    // machine. The error floor is 10%: only the canary's reads cross the chaos proxy, which runs in this test process beside
+    // the load and the controller, so a starved moment fails a few of them with no fault at all (ci32, load average 22: 5
+    // of 98 fell back in the healthy interval before the fault, against a 5% floor); the error test injects 20% resets and
+    // measured 21-36% canary errors. The live lines go to the test's output, so a failure shows every check.
     private static CanaryPlan Plan(string stages, string maxHold = "3m", int minSamples = 20) => CanaryPlan.Parse($$"""
         flag: {{Flag}}
         stages: {{stages}}
@@ -104,7 +107,7 @@ public sealed partial class CanaryRunTests(CanaryStackFixture fixture) : IClassF
         criteria:
           latencyIncrease: {test: mann-whitney, confidence: 0.99, minEffect: 300%}
           errorRateIncrease: 20%
-          errorRateFloor: 5%
+          errorRateFloor: 10%
           queueWaitFloor: 50ms
           poolSaturation: 0.95
           breakers: [replica]
@@ -211,7 +214,7 @@ public sealed partial class CanaryRunTests(CanaryStackFixture fixture) : IClassF
         var failed = summary.Checks.Single(c => c.Decision == "fail");
         Assert.Contains(failed.Criteria, c => c.Name == CanaryJudge.ErrorRateIncrease && c.Verdict == Verdict.Fail);
         Assert.Contains("errorRateIncrease failed", summary.Reason);
-        Assert.True(failed.CanaryErrorRate > failed.ControlErrorRate + 0.05, $"canary {failed.CanaryErrorRate:P1}, control {failed.ControlErrorRate:P1}");
+        Assert.True(failed.CanaryErrorRate > failed.ControlErrorRate + 0.10, $"canary {failed.CanaryErrorRate:P1}, control {failed.ControlErrorRate:P1}");
         Assert.True(summary.RolledBackAt > faultAt);
         Console.WriteLine($"canary error fault → rollback: {(summary.RolledBackAt!.Value - faultAt).TotalSeconds:0.0} s (check {failed.Number}, fault after {afterCheck}), "
             + $"canary errors {failed.CanaryErrorRate:P1} vs control {failed.ControlErrorRate:P1}; failed: {string.Join(", ", failed.Criteria.Where(c => c.Verdict == Verdict.Fail).Select(c => c.Name))}");
