@@ -2,7 +2,7 @@
 # Issue 13's whole table in one command: every row with its same-run reference, written to
 # bench/results/<date>-perf.md (row, target, measured, reference, ratio, verdict, load average).
 #
-#   bench/perf.sh [--only ROW]... [--readme] [--out FILE]
+#   bench/perf.sh [--only ROW]... [--no-run] [--readme] [--out FILE]
 #
 # Rows: send (closed 64 conns vs pgbench's minimal durable send, and the open model at 2x that capacity: bench/send-compare.sh),
 # history (closed 64 conns from the primary and with the cache flag on vs pgbench on the same query:
@@ -10,7 +10,8 @@
 # rows of an existing table of the same --out, so the rows can be measured one exclusive machine lock at a time:
 #   flock -s -o /work/machine.lock ./parley up --detach --admin load_admin   # -o: the detached stack must not hold the lock
 #   for r in send history spike soak ws; do flock -x /work/machine.lock bench/perf.sh --only $r; done
-# --readme copies the table into README.md between its perf.sh markers (the "Load results" section).
+# --readme copies the table into README.md between its perf.sh markers (the "Load results" section); --no-run only
+# rebuilds the table from the rows kept.
 # Uses the server `parley up` runs from the default root; without one it starts `parley up --detach --admin load_admin`
 # and stops it at the end. Durations (defaults keep the five rows under ~15 min; issue 13's full ones in brackets):
 #   PERF_DURATION=20 PERF_WARMUP=5 PERF_CONNECTIONS=64   send and history runs, seconds / connections
@@ -21,17 +22,19 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
-only=() readme=0 report="bench/results/$(date -u +%F)-perf.md"
+only=() run=1 readme=0 report="bench/results/$(date -u +%F)-perf.md"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --only) only+=("$2"); shift 2 ;;
     --readme) readme=1; shift ;;
+    --no-run) run=0; shift ;;
     --out) report="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
 all=(send history spike soak ws)
 [[ ${#only[@]} -gt 0 ]] || only=("${all[@]}")
+[[ $run == 1 ]] || only=()
 for r in "${only[@]}"; do [[ " ${all[*]} " == *" $r "* ]] || { echo "no row '$r': choose from ${all[*]}" >&2; exit 2; }; done
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 4; }
 duration=${PERF_DURATION:-20} warmup=${PERF_WARMUP:-5} conns=${PERF_CONNECTIONS:-64}
@@ -39,14 +42,16 @@ spike_stages=${SPIKE_STAGES:-30s:5000,30s:10000,30s:5000}
 soak_duration=${SOAK_DURATION:-120s} soak_rate=${SOAK_RATE:-500}
 ws_sockets=${WS_SOCKETS:-2500} ws_rate=${WS_RATE:-1000} ws_duration=${WS_DURATION:-20s}
 
+[[ $run == 0 ]] || {
 url="$(./parley status --json | python3 -c 'import json,sys; print(json.load(sys.stdin).get("url") or "")')"
 if [[ -z "$url" ]]; then
   ./parley up --detach --admin load_admin > /dev/null
   trap './parley down > /dev/null 2>&1 || true' EXIT
   url="$(./parley status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')"
 fi
+}
 raw="bench/results/$(date -u +%Y%m%d-%H%M%S)-perf"
-mkdir -p "$raw"
+[[ $run == 0 ]] || mkdir -p "$raw"
 rows="${report%.md}.rows"   # one file per row: the table's lines, kept between --only runs
 mkdir -p "$rows"
 load() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -104,7 +109,8 @@ PY
 # A `parley load` run, its summary exported beside the raw outputs.
 run_load() { # name scenario args...
   local name="$1"; shift
-  ./parley load "$@" --results "$raw" --summary-export "$raw/$name.json" > "$raw/$name.log" 2>&1 || true
+  # A gate that cannot fail: the SLO gates would stop the run after --gate-window; the table judges the whole run.
+  ./parley load "$@" --gate 'errors<100%' --results "$raw" --summary-export "$raw/$name.json" > "$raw/$name.log" 2>&1 || true
 }
 # One `parley load` summary as a table line: kind summary.json load-average args...
 load_row() {
@@ -125,7 +131,7 @@ if kind == "spike":
 elif kind == "soak":
     print(f"| soak {args[0]} msg/s of 1 KiB for {args[1]} (30 s warm-up) | memory growth after warm-up < 5% (issue: over 60 min) "
           f"| {s['ok']:,} sends, {s['errors']} errors, p95 {s['latency']['p95']:.1f} ms, {c.get('lost', '?')} lost; {memory} "
-          f"| its own memory after warm-up (the same run) | end/start {1 + growth:.2f}× | {verdict(growth < 0.05)} | {load} |")
+          f"| its own memory after warm-up (the same run) | end/start {1 + growth:.2f}× | {verdict(growth < 0.05 and s['errors'] == 0 and s['ok'] >= 0.99 * float(args[0]) * s['measuredSeconds'])} | {load} |")
 else:
     d = s["histograms"].get("delivery", {})
     rate = d.get("count", 0) / s["measuredSeconds"]
@@ -152,7 +158,7 @@ row_ws() {
   load_row ws "$raw/ws.json" "$(load)" "$ws_sockets" "$ws_rate" > "$rows/5-ws.md"
 }
 
-for r in "${only[@]}"; do echo "perf.sh: $r ..." >&2; "row_$r"; done
+for r in "${only[@]+"${only[@]}"}"; do echo "perf.sh: $r ..." >&2; "row_$r"; done
 
 {
   echo "# Issue 13's table, $(date -u '+%Y-%m-%d') (bench/perf.sh)"
@@ -160,8 +166,7 @@ for r in "${only[@]}"; do echo "perf.sh: $r ..." >&2; "row_$r"; done
   echo "Machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/2^20}' /proc/meminfo), $(uname -sr); shared by the stack of \`parley up\`"
   echo "(PostgreSQL primary + synchronous replica, Redis, HAProxy), the server, the load generator and other engineers' builds"
   echo "and tests. Each row's load average was read at its end; rows measured at different times compare only through their ratios."
-  echo "Durations: send/history $duration s after $warmup s warm-up at $conns connections; spike $spike_stages; soak $soak_duration at $soak_rate msg/s;"
-  echo "ws $ws_sockets sockets at $ws_rate msg/s for $ws_duration. Raw outputs: \`bench/results/*-perf/\` of each run."
+  echo "Each row says what it offered; send and history ran PERF_DURATION s (default 20) after a 5 s warm-up. Raw outputs: \`bench/results/*-perf/\`."
   echo
   echo "| row | target | measured | reference | ratio | verdict | load average |"
   echo "|---|---|---|---|---|---|---|"
