@@ -11,10 +11,10 @@ public sealed class RuntimeFlags : IAsyncDisposable
 {
     private static readonly TimeSpan Propagation = TimeSpan.FromSeconds(1.5);
     private readonly ParleyApiClient _api;
-    private readonly LoadUser? _admin;
+    private readonly ApiUser? _admin;
     private readonly Dictionary<string, (bool Enabled, int Percentage)?> _previous = new(StringComparer.Ordinal);
 
-    private RuntimeFlags(ParleyApiClient api, LoadUser? admin)
+    private RuntimeFlags(ParleyApiClient api, ApiUser? admin)
     {
         _api = api;
         _admin = admin;

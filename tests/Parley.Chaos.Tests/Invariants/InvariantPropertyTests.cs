@@ -7,6 +7,7 @@ using Parley.Kit.Chaos.Nodes;
 using Parley.Kit.Chaos.Proxy;
 using Parley.Kit.Chaos.Traffic;
 using Xunit.Abstractions;
+using Parley.Kit.Load;
 
 namespace Parley.Chaos.Tests.Invariants;
 
@@ -61,7 +62,7 @@ public sealed class InvariantPropertyTests(ChaosEnvironmentFixture fixture, ITes
         var ledger = new ChaosLedger();
         using var api = new ChaosApi(ledger, [node.BaseAddress]);
         var owner = await api.NewUserAsync("po");
-        var candidates = new List<ChaosUser>();
+        var candidates = new List<ApiUser>();
         for (var i = 0; i < 3; i++) candidates.Add(await api.NewUserAsync("pm"));
         var conversation = await api.CreateConversationAsync(owner, [candidates[0]]);
         var listeners = candidates.Select((user, i) => new ChaosListener(api, [node.BaseAddress], user, $"p{i}")).ToList();

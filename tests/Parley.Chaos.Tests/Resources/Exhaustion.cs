@@ -4,6 +4,7 @@ using Parley.Kit.Chaos.Invariants;
 using Parley.Kit.Chaos.Nodes;
 using Parley.Kit.Chaos.Scenarios;
 using Parley.Kit.Chaos.Traffic;
+using Parley.Kit.Load;
 
 namespace Parley.Chaos.Tests.Resources;
 
@@ -16,7 +17,7 @@ internal sealed class Exhaustion : IAsyncDisposable
 {
     private int _sends;
 
-    private Exhaustion(ChaosEnvironment env, ParleyNode node, ChaosApi api, ChaosUser owner, ChaosUser member, Guid conversation)
+    private Exhaustion(ChaosEnvironment env, ParleyNode node, ChaosApi api, ApiUser owner, ApiUser member, Guid conversation)
     {
         (Env, Node, Api, Owner, Member, Conversation) = (env, node, api, owner, member, conversation);
     }
@@ -29,9 +30,9 @@ internal sealed class Exhaustion : IAsyncDisposable
 
     public ChaosLedger Ledger => Api.Ledger;
 
-    public ChaosUser Owner { get; }
+    public ApiUser Owner { get; }
 
-    public ChaosUser Member { get; }
+    public ApiUser Member { get; }
 
     public Guid Conversation { get; }
 

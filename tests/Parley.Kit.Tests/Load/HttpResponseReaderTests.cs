@@ -64,6 +64,19 @@ public sealed class HttpResponseReaderTests
         }
     }
 
+    [Theory]
+    [InlineData("app;dur=12.5, cache;dur=0.75", 12.5, 0.75)]
+    [InlineData("cache;dur=3,app;dur=4", 4.0, 3.0)]
+    [InlineData("app;dur=2", 2.0, null)]
+    [InlineData("db;dur=9, app;dur=x", null, null)]
+    public async Task Server_timing_gives_the_app_and_cache_durations(string value, double? app, double? cache)
+    {
+        using var reader = Reader([Bytes($"HTTP/1.1 200 OK\r\nServer-Timing: {value}\r\nContent-Length: 0\r\n\r\n")]);
+        var response = await reader.ReadAsync(headRequest: false, discardBody: false);
+        Assert.Equal(app, response.ServerAppMs);
+        Assert.Equal(cache, response.ServerCacheMs);
+    }
+
     [Fact]
     public async Task A_chunked_response_parses_at_every_split_point_and_byte_by_byte()
     {

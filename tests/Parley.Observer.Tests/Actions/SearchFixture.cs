@@ -15,6 +15,7 @@ using Parley.Observer.Actions;
 using Parley.Observer.Events;
 using Parley.Server;
 using Parley.Server.Tests.Infrastructure;
+using Parley.Kit.Load;
 
 namespace Parley.Observer.Tests.Actions;
 
@@ -64,7 +65,7 @@ public sealed class SearchFixture : IAsyncLifetime
     public static string UniqueWord() => "w" + Guid.NewGuid().ToString("N")[..12];
 
     /// <summary>Sends a message over the API and indexes its <c>message.created</c> event as the observer would.</summary>
-    public async Task<Guid> SendIndexedAsync(TestUser sender, Guid conversation, string body)
+    public async Task<Guid> SendIndexedAsync(ApiUser sender, Guid conversation, string body)
     {
         var message = await Api.SendMessageAsync(sender, conversation, body);
         var result = await Runner.RunAsync(Event("message.created", conversation, message), CancellationToken.None);

@@ -6,6 +6,7 @@ using Parley.Observer.Tests.Infrastructure;
 using Parley.Data.Search;
 using Parley.Observer.Actions;
 using Parley.Server.Tests.Infrastructure;
+using Parley.Kit.Load;
 
 namespace Parley.Observer.Tests.Actions;
 
@@ -14,13 +15,13 @@ public sealed class SearchTests(SearchFixture fixture) : IClassFixture<SearchFix
 {
     private ApiClient Api => fixture.Api;
 
-    private async Task<List<Guid>> SearchAsync(TestUser user, string q, int limit = 20, string? cursor = null)
+    private async Task<List<Guid>> SearchAsync(ApiUser user, string q, int limit = 20, string? cursor = null)
     {
         var page = await SearchPageAsync(user, q, limit, cursor);
         return page.Ids;
     }
 
-    private async Task<(List<Guid> Ids, string? Next)> SearchPageAsync(TestUser user, string q, int limit, string? cursor)
+    private async Task<(List<Guid> Ids, string? Next)> SearchPageAsync(ApiUser user, string q, int limit, string? cursor)
     {
         var response = await Api.GetAsync(user, $"/v1/search/messages?q={Uri.EscapeDataString(q)}&limit={limit}" + (cursor is null ? "" : $"&cursor={Uri.EscapeDataString(cursor)}"));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -33,7 +34,7 @@ public sealed class SearchTests(SearchFixture fixture) : IClassFixture<SearchFix
     public async Task A_search_returns_only_messages_of_the_caller_s_own_conversations()
     {
         var word = SearchFixture.UniqueWord();
-        TestUser alice = await Api.NewUserAsync("sa"), bob = await Api.NewUserAsync("sb"), carol = await Api.NewUserAsync("sc"), eve = await Api.NewUserAsync("se");
+        ApiUser alice = await Api.NewUserAsync("sa"), bob = await Api.NewUserAsync("sb"), carol = await Api.NewUserAsync("sc"), eve = await Api.NewUserAsync("se");
         var ours = await Api.CreateConversationAsync(alice, bob);
         var theirs = await Api.CreateConversationAsync(carol);
         var mine = await fixture.SendIndexedAsync(alice, ours, $"lunch {word} today");
@@ -246,7 +247,7 @@ public sealed class SearchTests(SearchFixture fixture) : IClassFixture<SearchFix
     public async Task An_oversized_query_a_non_numeric_limit_and_a_cursor_of_another_query_or_user_are_400s()
     {
         var word = SearchFixture.UniqueWord();
-        TestUser user = await Api.NewUserAsync("so"), other = await Api.NewUserAsync("so");
+        ApiUser user = await Api.NewUserAsync("so"), other = await Api.NewUserAsync("so");
         var conversation = await Api.CreateConversationAsync(user, other);
         for (var i = 0; i < 3; i++)
             await fixture.SendIndexedAsync(user, conversation, $"{word} {i}");

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Parley.Data.Flags;
 using Parley.Server.Caching;
 using Parley.Server.Tests.Infrastructure;
+using Parley.Kit.Load;
 
 namespace Parley.Server.Tests.DataLayer;
 
@@ -13,7 +14,7 @@ namespace Parley.Server.Tests.DataLayer;
 public sealed class CacheTests(ParleyFixture fixture) : IAsyncLifetime
 {
     private readonly ApiClient _api = fixture.Client();
-    private TestUser _admin = null!;
+    private ApiUser _admin = null!;
 
     public async Task InitializeAsync()
     {
@@ -34,7 +35,7 @@ public sealed class CacheTests(ParleyFixture fixture) : IAsyncLifetime
 
     private Task<double> Hits() => MetricsScrape.ValueAsync(_api.Http, "parley_cache_requests_total", "result=\"hit\"");
 
-    private async Task<List<string>> Bodies(TestUser user, Guid id, int limit = 50)
+    private async Task<List<string>> Bodies(ApiUser user, Guid id, int limit = 50)
     {
         var response = await _api.GetAsync(user, $"/v1/conversations/{id}/messages?limit={limit}");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);

@@ -1,6 +1,7 @@
 using System.Net;
 using Parley.Data.Flags;
 using Parley.Server.Tests.Infrastructure;
+using Parley.Kit.Load;
 
 namespace Parley.Server.Tests.DataLayer;
 
@@ -11,7 +12,7 @@ public sealed class FlagVariantMetricsTests(ParleyFixture fixture) : IAsyncLifet
 {
     private const string Flag = FlagNames.HistoryReplica;
     private readonly ApiClient _api = fixture.Client();
-    private TestUser _admin = null!;
+    private ApiUser _admin = null!;
 
     public async Task InitializeAsync() => _admin = await fixture.AdminAsync(_api);
 
@@ -37,7 +38,7 @@ public sealed class FlagVariantMetricsTests(ParleyFixture fixture) : IAsyncLifet
         await Series("parley_flag_pool_wait_seconds_count", variant, flag));
 
     /// <summary>A new user on the given side of the flag at 50%, found by its bucket (bounded: 64 tries).</summary>
-    private async Task<TestUser> UserOn(bool on, string flag = Flag)
+    private async Task<ApiUser> UserOn(bool on, string flag = Flag)
     {
         for (var i = 0; i < 64; i++)
         {

@@ -4,6 +4,7 @@ using Parley.Data.Flags;
 using Parley.Data.Routing;
 using Parley.Server.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Parley.Kit.Load;
 
 namespace Parley.Server.Tests.DataLayer;
 
@@ -13,7 +14,7 @@ namespace Parley.Server.Tests.DataLayer;
 public sealed class ReadRoutingTests(ParleyFixture fixture) : IAsyncLifetime
 {
     private readonly ApiClient _api = fixture.Client();
-    private TestUser _admin = null!;
+    private ApiUser _admin = null!;
 
     public async Task InitializeAsync() => _admin = await fixture.AdminAsync(_api);
 
@@ -34,7 +35,7 @@ public sealed class ReadRoutingTests(ParleyFixture fixture) : IAsyncLifetime
         (long)await MetricsScrape.ValueAsync(_api.Http, "parley_db_reads_total", "operation=\"message_history\"", $"target=\"{target}\"");
 
     /// <summary>A conversation whose messages the member has not written, already on the replica.</summary>
-    private async Task<(TestUser Owner, TestUser Member, Guid Id, string LastId)> ReplicatedConversation()
+    private async Task<(ApiUser Owner, ApiUser Member, Guid Id, string LastId)> ReplicatedConversation()
     {
         var owner = await _api.NewUserAsync("rt");
         var member = await _api.NewUserAsync("rt");
@@ -50,7 +51,7 @@ public sealed class ReadRoutingTests(ParleyFixture fixture) : IAsyncLifetime
         return (owner, member, id, last);
     }
 
-    private async Task<string> NewestId(TestUser user, Guid id)
+    private async Task<string> NewestId(ApiUser user, Guid id)
     {
         var response = await _api.GetAsync(user, $"/v1/conversations/{id}/messages?limit=1");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);

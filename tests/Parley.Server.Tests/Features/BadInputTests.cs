@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Parley.Server.Tests.Infrastructure;
 using Xunit.Abstractions;
+using Parley.Kit.Load;
 
 namespace Parley.Server.Tests.Features;
 
@@ -85,10 +86,10 @@ public sealed class BadInputTests(ParleyFixture fixture)
 
     /// <summary>The users, conversations, messages and cursors one case works on, all its own.</summary>
     private sealed record CaseContext(
-        TestUser Owner, TestUser Member, TestUser Outsider, TestUser? Admin, string NewHandle,
+        ApiUser Owner, ApiUser Member, ApiUser Outsider, ApiUser? Admin, string NewHandle,
         Guid Conversation, Guid OtherConversation, Guid Message, Guid OtherMessage, string HistoryCursor, string ListCursor)
     {
-        public static async Task<CaseContext> CreateAsync(ApiClient api, TestUser? admin)
+        public static async Task<CaseContext> CreateAsync(ApiClient api, ApiUser? admin)
         {
             var owner = await api.NewUserAsync("bad");
             var member = await api.NewUserAsync("bad");

@@ -3,6 +3,7 @@ using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
 using Parley.Server.Tests.Infrastructure;
+using Parley.Kit.Load;
 
 namespace Parley.Server.Tests.Features;
 
@@ -11,7 +12,7 @@ namespace Parley.Server.Tests.Features;
 [Trait("Category", "Integration")]
 public sealed class PaginationTests(ParleyFixture fixture)
 {
-    private static async Task<(List<string> Ids, string? Next)> Page(ApiClient api, TestUser user, string path)
+    private static async Task<(List<string> Ids, string? Next)> Page(ApiClient api, ApiUser user, string path)
     {
         var response = await api.GetAsync(user, path);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -19,7 +20,7 @@ public sealed class PaginationTests(ParleyFixture fixture)
         return (body["items"]!.AsArray().Select(i => i!["id"]!.GetValue<string>()).ToList(), body["nextCursor"]?.GetValue<string>());
     }
 
-    private static async Task<List<string>> SendMany(ApiClient api, TestUser user, Guid conversation, int count)
+    private static async Task<List<string>> SendMany(ApiClient api, ApiUser user, Guid conversation, int count)
     {
         var ids = new List<string>();
         for (var i = 0; i < count; i++) ids.Add((await api.SendMessageAsync(user, conversation, $"m{i}"))["id"]!.GetValue<string>());
@@ -177,7 +178,7 @@ public sealed class PaginationTests(ParleyFixture fixture)
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
 
-    private static async Task<List<string>> AllIds(ApiClient api, TestUser user, Guid id)
+    private static async Task<List<string>> AllIds(ApiClient api, ApiUser user, Guid id)
     {
         var all = new List<string>();
         string? cursor = null;

@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Parley.Data.Messages;
 using Parley.Server.Tests.Infrastructure;
+using Parley.Kit.Load;
 
 namespace Parley.Server.Tests.Features;
 
@@ -108,7 +109,7 @@ public sealed class SendBatchTests(ParleyFixture fixture)
         var blocked = api.PostAsync(owner, $"/v1/conversations/{heldConversation}/messages", new { body = "blocked" });
         await held.WaitForOneBlockedAsync("-- name: message.send_batch");
 
-        var cases = new (Guid Conversation, TestUser Sender, string Body, string? ClientMessageId)[]
+        var cases = new (Guid Conversation, ApiUser Sender, string Body, string? ClientMessageId)[]
         {
             (id, owner, "first", null),
             (id, outsider, "not a member", null),

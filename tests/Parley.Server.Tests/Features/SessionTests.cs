@@ -6,6 +6,7 @@ using Parley.Data.Users;
 using Parley.Server.Features.Realtime;
 using Parley.Server.Tests.Infrastructure;
 using Parley.Server.Tests.Realtime;
+using Parley.Kit.Load;
 
 namespace Parley.Server.Tests.Features;
 
@@ -160,7 +161,7 @@ public sealed class SessionTests(ParleyFixture fixture)
 
         Assert.Equal(HttpStatusCode.Created, (await api.Http.PostAsJsonAsync("/v1/auth/register", new { handle, password = "correct horse" })).StatusCode);
         var session = await LoginAsync(api, handle);
-        Assert.Equal(HttpStatusCode.OK, (await api.GetAsync(new TestUser(Guid.Empty, handle, session.Access), "/v1/admin/flags")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await api.GetAsync(new ApiUser(Guid.Empty, handle, session.Access), "/v1/admin/flags")).StatusCode);
     }
 
     private static async Task<Tokens> LoginAsync(ApiClient api, string handle)

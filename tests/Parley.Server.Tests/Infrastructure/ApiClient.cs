@@ -3,34 +3,39 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Parley.Kit.Load;
 
 namespace Parley.Server.Tests.Infrastructure;
 
-/// <summary>A registered, logged-in user.</summary>
-public sealed record TestUser(Guid Id, string Handle, string Token);
-
-/// <summary>Thin HTTP helpers over the public API; every call returns the raw response to assert on.</summary>
-public sealed class ApiClient(HttpClient http) : IDisposable
+/// <summary>
+/// The tests' side of the kit's <see cref="ParleyApiClient"/>: users, conversations, messages and paging come from it
+/// (<see cref="Kit"/>); the raw calls here return the whole <see cref="HttpResponseMessage"/> for tests that assert on
+/// headers and problem details.
+/// </summary>
+public sealed class ApiClient : IDisposable
 {
-    private static int _counter;
+    private readonly HttpClient http;
+
+    public ApiClient(HttpClient http)
+    {
+        this.http = http;
+        var timeout = http.Timeout > TimeSpan.Zero ? http.Timeout : TimeSpan.FromSeconds(100);
+        Kit = new ParleyApiClient(LoadRunner.CreateClient(http.BaseAddress!, 16, timeout)) { UserPassword = Password };
+    }
+
+    /// <summary>The password of the users <see cref="NewUserAsync"/> registers, for tests that log them in by hand.</summary>
+    public const string Password = "correct horse";
 
     public HttpClient Http => http;
 
-    public static string UniqueHandle(string prefix = "u") =>
-        $"{prefix}{Environment.ProcessId % 1000}_{Interlocked.Increment(ref _counter)}_{Random.Shared.Next(1000, 9999)}";
+    /// <summary>The one API client of the kits, on the same server.</summary>
+    public ParleyApiClient Kit { get; }
 
-    public async Task<TestUser> NewUserAsync(string prefix = "u")
-    {
-        var handle = UniqueHandle(prefix);
-        var register = await http.PostAsJsonAsync("/v1/auth/register", new { handle, password = "correct horse" });
-        Assert.Equal(HttpStatusCode.Created, register.StatusCode);
-        var login = await http.PostAsJsonAsync("/v1/auth/login", new { handle, password = "correct horse" });
-        Assert.Equal(HttpStatusCode.OK, login.StatusCode);
-        var body = await Json(login);
-        return new TestUser(Guid.Parse(body["userId"]!.GetValue<string>()), handle, body["accessToken"]!.GetValue<string>());
-    }
+    public static string UniqueHandle(string prefix = "u") => ParleyApiClient.UniqueHandle(prefix);
 
-    public Task<HttpResponseMessage> SendAsync(TestUser? user, HttpMethod method, string path, object? body = null, Action<HttpRequestMessage>? configure = null)
+    public Task<ApiUser> NewUserAsync(string prefix = "u") => Kit.RegisterAndLoginAsync(UniqueHandle(prefix), CancellationToken.None);
+
+    public Task<HttpResponseMessage> SendAsync(ApiUser? user, HttpMethod method, string path, object? body = null, Action<HttpRequestMessage>? configure = null)
     {
         var request = new HttpRequestMessage(method, path);
         if (user is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", user.Token);
@@ -39,53 +44,26 @@ public sealed class ApiClient(HttpClient http) : IDisposable
         return http.SendAsync(request);
     }
 
-    public Task<HttpResponseMessage> GetAsync(TestUser? user, string path) => SendAsync(user, HttpMethod.Get, path);
+    public Task<HttpResponseMessage> GetAsync(ApiUser? user, string path) => SendAsync(user, HttpMethod.Get, path);
 
-    public Task<HttpResponseMessage> PostAsync(TestUser? user, string path, object? body) => SendAsync(user, HttpMethod.Post, path, body);
+    public Task<HttpResponseMessage> PostAsync(ApiUser? user, string path, object? body) => SendAsync(user, HttpMethod.Post, path, body);
 
-    public async Task<Guid> CreateConversationAsync(TestUser owner, params TestUser[] members)
+    public Task<Guid> CreateConversationAsync(ApiUser owner, params ApiUser[] members) =>
+        Kit.CreateConversationAsync(owner, "test", members.Select(m => m.Id), CancellationToken.None);
+
+    public async Task<JsonObject> SendMessageAsync(ApiUser sender, Guid conversation, string body, string? clientMessageId = null)
     {
-        var response = await PostAsync(owner, "/v1/conversations", new { title = "test", participantIds = members.Select(m => m.Id).ToArray() });
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        return Guid.Parse((await Json(response))["id"]!.GetValue<string>());
-    }
-
-    public async Task<JsonObject> SendMessageAsync(TestUser sender, Guid conversation, string body, string? clientMessageId = null)
-    {
-        var response = await PostAsync(sender, $"/v1/conversations/{conversation}/messages", new { body, clientMessageId });
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        return await Json(response);
+        var response = await Kit.SendMessageAsync(sender, conversation, body, clientMessageId, CancellationToken.None);
+        Assert.True(response.Status == 201, $"Expected 201, got {response.Status}: {response.Text}");
+        return JsonNode.Parse(response.Body)!.AsObject();
     }
 
     /// <summary>
-    /// Message ids of a conversation over REST as a client told to resync reads them (bounded to 100 pages): with
-    /// <paramref name="after"/>, the catch-up (<c>after=</c>, oldest first); without, the whole history.
+    /// Message ids of a conversation over REST as a client told to resync reads them: with <paramref name="after"/>,
+    /// the catch-up (<c>after=</c>, oldest first); without, the whole history.
     /// </summary>
-    public async Task<HashSet<Guid>> MessageIdsAsync(TestUser user, Guid conversation, Guid? after = null)
-    {
-        var ids = new HashSet<Guid>();
-        string? cursor = null;
-        for (var page = 0; page < 100; page++)
-        {
-            var query = after is { } last ? $"after={last}" : cursor is null ? "" : $"cursor={Uri.EscapeDataString(cursor)}";
-            var response = await GetAsync(user, $"/v1/conversations/{conversation}/messages?limit=100&{query}");
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            var body = await Json(response);
-            var items = body["items"]!.AsArray().Select(i => Guid.Parse(i!["id"]!.GetValue<string>())).ToList();
-            ids.UnionWith(items);
-            if (after is not null)
-            {
-                if (items.Count == 0) break;
-                after = items[^1];
-            }
-            else
-            {
-                cursor = body["nextCursor"]?.GetValue<string>();
-                if (cursor is null) break;
-            }
-        }
-        return ids;
-    }
+    public async Task<HashSet<Guid>> MessageIdsAsync(ApiUser user, Guid conversation, Guid? after = null) =>
+        [.. await Kit.MessageIdsAsync(user, conversation, after, CancellationToken.None)];
 
     public static async Task<JsonObject> Json(HttpResponseMessage response)
     {
@@ -110,5 +88,9 @@ public sealed class ApiClient(HttpClient http) : IDisposable
 
     public static readonly JsonSerializerOptions Web = JsonSerializerOptions.Web;
 
-    public void Dispose() => http.Dispose();
+    public void Dispose()
+    {
+        Kit.Dispose();
+        http.Dispose();
+    }
 }

@@ -11,6 +11,7 @@ using Parley.Data.Migrations;
 using Parley.Data.Users;
 using Parley.Kit.Stack;
 using Parley.Server;
+using Parley.Kit.Load;
 
 namespace Parley.Server.Tests.Infrastructure;
 
@@ -81,12 +82,12 @@ public sealed class ParleyFixture : IAsyncLifetime
     }
 
     /// <summary>The administrator (its grant held in the database since start), registered on first use.</summary>
-    public async Task<TestUser> AdminAsync(ApiClient api)
+    public async Task<ApiUser> AdminAsync(ApiClient api)
     {
         var register = await api.Http.PostAsJsonAsync("/v1/auth/register", new { handle = AdminHandle, password = "admin password" });
         Assert.True(register.StatusCode is System.Net.HttpStatusCode.Created or System.Net.HttpStatusCode.Conflict);
         var login = await ApiClient.Json(await api.Http.PostAsJsonAsync("/v1/auth/login", new { handle = AdminHandle, password = "admin password" }));
-        return new TestUser(Guid.Parse(login["userId"]!.GetValue<string>()), AdminHandle, login["accessToken"]!.GetValue<string>());
+        return new ApiUser(Guid.Parse(login["userId"]!.GetValue<string>()), AdminHandle, login["accessToken"]!.GetValue<string>());
     }
 
     public ApiClient Client() => new(new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) });

@@ -9,6 +9,7 @@ using Npgsql;
 using Parley.Data;
 using Parley.Server.Monitoring;
 using Parley.Server.Tests.Infrastructure;
+using Parley.Kit.Load;
 
 namespace Parley.Server.Tests.Monitoring;
 
@@ -38,7 +39,7 @@ public sealed class PoolExhaustionTests(ParleyFixture fixture)
         // The bound on "never a hang": a request that waited for the pool longer than this fails the test.
         using var api = new ApiClient(new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromSeconds(30) });
         using var main = fixture.Client();
-        TestUser user = await main.NewUserAsync("pool");
+        ApiUser user = await main.NewUserAsync("pool");
         Assert.Equal(HttpStatusCode.OK, (await api.GetAsync(user, "/v1/conversations")).StatusCode);
 
         var database = app.Services.GetRequiredService<ParleyDatabase>();

@@ -1,7 +1,9 @@
 using System.Net;
 using Npgsql;
 using Parley.Data.Outbox;
+using Parley.Kit.Chaos.Nodes;
 using Parley.Server.Tests.Infrastructure;
+using Parley.Kit.Load;
 
 namespace Parley.Server.Tests.Realtime;
 
@@ -119,9 +121,9 @@ public sealed class MultiNodeDeliveryTests(MultiNodeFixture fixture) : IClassFix
         {
             ["Parley:Node:ExitWithProcess"] = supervisor.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
-        Assert.False(node.HasExited);
+        Assert.True(node.IsRunning);
         supervisor.Kill();
-        await Eventually.True(() => Task.FromResult(node.HasExited), "the node to exit after its supervisor", TimeSpan.FromSeconds(30));
+        await Eventually.True(() => Task.FromResult(!node.IsRunning), "the node to exit after its supervisor", TimeSpan.FromSeconds(30));
     }
 
     [Fact]
@@ -208,7 +210,7 @@ public sealed class MultiNodeDeliveryTests(MultiNodeFixture fixture) : IClassFix
         var b = await fixture.StartNodeAsync($"mn-b-{tag}");
         using var apiA = MultiNodeFixture.Client(a);
         var owner = await apiA.NewUserAsync("kno");
-        var members = new List<TestUser>();
+        var members = new List<ApiUser>();
         for (var i = 0; i < 3; i++) members.Add(await apiA.NewUserAsync("knm"));
         var conversation = await apiA.CreateConversationAsync(owner, [.. members]);
 
@@ -265,7 +267,7 @@ public sealed class MultiNodeDeliveryTests(MultiNodeFixture fixture) : IClassFix
     }
 
     /// <summary>For a delivery that did not arrive: the stream and its groups, the outbox, and each node's log.</summary>
-    private async Task<string> DiagnoseAsync(params ServerNode[] nodes)
+    private async Task<string> DiagnoseAsync(params ParleyNode[] nodes)
     {
         async Task<string> RedisCli(string command)
         {

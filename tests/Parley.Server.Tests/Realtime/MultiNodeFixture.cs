@@ -1,8 +1,10 @@
 using System.Net.Http.Json;
 using Npgsql;
 using Parley.Data.Migrations;
+using Parley.Kit.Chaos.Nodes;
 using Parley.Kit.Stack;
 using Parley.Server.Tests.Infrastructure;
+using Parley.Kit.Load;
 
 namespace Parley.Server.Tests.Realtime;
 
@@ -27,16 +29,19 @@ public sealed class MultiNodeFixture : IAsyncLifetime
         ["Parley:Auth:SigningKey"] = _signingKey,
         ["Parley:Auth:PasswordHashIterations"] = "1000",
         ["Parley:Node:Id"] = nodeId,
+        // Delivery and Redis connection events, for the failure messages of delivery tests.
+        ["Logging:LogLevel:Parley.Server.Delivery"] = "Information",
+        ["Logging:LogLevel:Parley.Redis"] = "Information",
     };
 
-    public Task<ServerNode> StartNodeAsync(string nodeId, IReadOnlyDictionary<string, string?>? overrides = null)
+    public Task<ParleyNode> StartNodeAsync(string nodeId, IReadOnlyDictionary<string, string?>? overrides = null)
     {
         var settings = Settings(nodeId);
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>()) settings[key] = value;
-        return ServerNode.StartAsync(settings);
+        return ParleyNode.StartAsync(nodeId, settings);
     }
 
-    public static ApiClient Client(ServerNode node) =>
+    public static ApiClient Client(ParleyNode node) =>
         new(new HttpClient { BaseAddress = node.BaseAddress, Timeout = TimeSpan.FromSeconds(30) });
 
     public async Task<long> CountAsync(string sql)
@@ -56,7 +61,7 @@ public sealed class MultiNodeFixture : IAsyncLifetime
 /// Sends messages at a steady rate through a set of nodes, keeping the ids of those accepted. Like a client, it retries
 /// a 503 or 429 (after its Retry-After, at most 2 s) or a lost answer with the same clientMessageId, up to 5 attempts.
 /// </summary>
-public sealed class SteadySender(IReadOnlyList<ApiClient> clients, TestUser sender, Guid conversation)
+public sealed class SteadySender(IReadOnlyList<ApiClient> clients, ApiUser sender, Guid conversation)
 {
     private const int Attempts = 5;
     private readonly List<Guid> _created = [];

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Parley.Server.Tests.Infrastructure;
+using Parley.Kit.Load;
 
 namespace Parley.Server.Tests.Realtime;
 
@@ -42,7 +43,7 @@ public sealed class ReplayBoundTests(ParleyFixture fixture)
         return new Run(node, watcher, user, conversation, resumed, Guid.Parse(missed["id"]!.GetValue<string>()));
     }
 
-    private sealed record Run(OwnNode Node, WsClient Watcher, TestUser User, Guid Conversation, WsClient Resumed, Guid Missed) : IAsyncDisposable
+    private sealed record Run(OwnNode Node, WsClient Watcher, ApiUser User, Guid Conversation, WsClient Resumed, Guid Missed) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync()
         {
@@ -69,7 +70,7 @@ public sealed class ReplayBoundTests(ParleyFixture fixture)
     }
 
     // A user with a conversation, the eventId of its first message, and the live socket that saw it.
-    private static async Task<(TestUser User, Guid Conversation, string Since, WsClient Watcher)> FirstEventAsync(ApiClient api, OwnNode node)
+    private static async Task<(ApiUser User, Guid Conversation, string Since, WsClient Watcher)> FirstEventAsync(ApiClient api, OwnNode node)
     {
         var user = await api.NewUserAsync("replay");
         var conversation = await api.CreateConversationAsync(user);

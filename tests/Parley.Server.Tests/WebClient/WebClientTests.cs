@@ -2,11 +2,13 @@ using System.Net;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
+using Parley.Kit.Chaos.Nodes;
 using Parley.Kit.Stack;
 using Parley.Server.Features.Realtime;
 using Parley.Server.Tests.Infrastructure;
 using Parley.Server.Tests.Realtime;
 using static Microsoft.Playwright.Assertions;
+using Parley.Kit.Load;
 
 namespace Parley.Server.Tests.WebClient;
 
@@ -19,14 +21,14 @@ namespace Parley.Server.Tests.WebClient;
 [Trait("Category", "Integration")]
 public sealed class WebClientTests(ParleyFixture fixture, BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
-    private async Task<(ApiClient Api, TestUser Ada, TestUser Bob)> TwoUsersAsync()
+    private async Task<(ApiClient Api, ApiUser Ada, ApiUser Bob)> TwoUsersAsync()
     {
         var api = fixture.Client();
         return (api, await api.NewUserAsync("ada"), await api.NewUserAsync("bob"));
     }
 
     /// <summary>Ada's conversation with Bob holding <paramref name="first"/>, and Bob signed in (live) in a browser.</summary>
-    private async Task<(ApiClient Api, TestUser Ada, TestUser Bob, Guid Conversation, ChatPage BobPage)> BobSignedInAsync(string first)
+    private async Task<(ApiClient Api, ApiUser Ada, ApiUser Bob, Guid Conversation, ChatPage BobPage)> BobSignedInAsync(string first)
     {
         var (api, ada, bob) = await TwoUsersAsync();
         var conversation = await api.CreateConversationAsync(ada, bob);
@@ -209,11 +211,11 @@ public sealed class WebClientTests(ParleyFixture fixture, BrowserFixture browser
     public async Task A_node_killed_behind_the_balancer_costs_the_page_nothing_it_comes_back_through_the_other()
     {
         var id = $"web-{Random.Shared.Next(100_000)}";
-        var nodes = new List<ServerNode>();
+        var nodes = new List<ParleyNode>();
         try
         {
             for (var n = 1; n <= 2; n++)
-                nodes.Add(await ServerNode.StartAsync(new Dictionary<string, string?>(fixture.Settings) { ["Parley:Node:Id"] = $"{id}-{n}" }));
+                nodes.Add(await ParleyNode.StartAsync($"{id}-{n}", new Dictionary<string, string?>(fixture.Settings) { ["Parley:Node:Id"] = $"{id}-{n}" }));
             await fixture.Stack.StartBalancerAsync([new BalancedNode("node-1", nodes[0].BaseAddress.Port), new BalancedNode("node-2", nodes[1].BaseAddress.Port)]);
             await fixture.Stack.BalancerRuntime!.WaitUntilCheckedAsync(BrowserFixture.Wait);
             var (api, ada, bob) = await TwoUsersAsync();
@@ -230,7 +232,7 @@ public sealed class WebClientTests(ParleyFixture fixture, BrowserFixture browser
                 """);
 
             // The node holding Bob's socket (the only socket on these fresh nodes) is killed with SIGKILL.
-            ServerNode? holder = null;
+            ParleyNode? holder = null;
             await Eventually.True(async () =>
             {
                 foreach (var node in nodes)

@@ -3,6 +3,7 @@ using Parley.Kit.Chaos.Invariants;
 using Parley.Kit.Chaos.Nodes;
 using Parley.Kit.Chaos.Traffic;
 using Parley.Kit.Stack;
+using Parley.Kit.Load;
 
 namespace Parley.Kit.Chaos.Scenarios;
 
@@ -150,11 +151,11 @@ public static class FaultedRun
 
             var admin = await api.NewUserAsync("", ChaosEnvironment.AdminHandle).ConfigureAwait(false);
             foreach (var flag in plan.Flags) await api.SetFlagAsync(admin, flag, enabled: true).ConfigureAwait(false);
-            var conversations = new List<(Guid Id, ChaosUser Owner, List<ChaosUser> Members)>();
+            var conversations = new List<(Guid Id, ApiUser Owner, List<ApiUser> Members)>();
             for (var c = 0; c < plan.Conversations; c++)
             {
                 var owner = await api.NewUserAsync("co").ConfigureAwait(false);
-                var members = new List<ChaosUser>();
+                var members = new List<ApiUser>();
                 for (var m = 0; m < plan.MembersPerConversation; m++) members.Add(await api.NewUserAsync("cm").ConfigureAwait(false));
                 conversations.Add((await api.CreateConversationAsync(owner, members).ConfigureAwait(false), owner, members));
             }

@@ -2,6 +2,7 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using Parley.Kit.Chaos.Invariants;
+using Parley.Kit.Load;
 
 namespace Parley.Kit.Chaos.Traffic;
 
@@ -17,7 +18,7 @@ public sealed class ChaosListener : IAsyncDisposable
     private readonly ChaosApi _api;
     private readonly Dictionary<Guid, Guid> _lastMessage = [];
     private readonly IReadOnlyList<Uri> _nodes;
-    private readonly ChaosUser _user;
+    private readonly ApiUser _user;
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _live = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _loop;
@@ -30,7 +31,7 @@ public sealed class ChaosListener : IAsyncDisposable
     private bool _resyncPending;
     private ClientWebSocket? _socket;
 
-    public ChaosListener(ChaosApi api, IReadOnlyList<Uri> nodes, ChaosUser user, string id)
+    public ChaosListener(ChaosApi api, IReadOnlyList<Uri> nodes, ApiUser user, string id)
     {
         _api = api;
         _ledger = api.Ledger;

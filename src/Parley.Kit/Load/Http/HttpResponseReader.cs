@@ -49,6 +49,8 @@ internal sealed class HttpResponseReader(IByteSource source, int maxHeaderBytes,
         public long ContentLength;
         public string? ETag;
         public TimeSpan? RetryAfter;
+        public double? ServerAppMs;
+        public double? ServerCacheMs;
     }
 
     /// <summary>Reads one whole response. <paramref name="headRequest"/>: the request was HEAD, so no body follows.</summary>
@@ -103,7 +105,11 @@ internal sealed class HttpResponseReader(IByteSource source, int maxHeaderBytes,
         }
         // Bytes beyond the response mean the framing and the server disagree; never read the next response from them.
         KeepAlive = head.KeepAlive && _start == _end;
-        return new LoopbackHttpResponse(head.Status, body, head.ETag, head.RetryAfter, bodyLength);
+        return new LoopbackHttpResponse(head.Status, body, head.ETag, head.RetryAfter, bodyLength)
+        {
+            ServerAppMs = head.ServerAppMs,
+            ServerCacheMs = head.ServerCacheMs,
+        };
     }
 
     private static Head ParseHead(ReadOnlySpan<byte> text)
@@ -158,6 +164,9 @@ internal sealed class HttpResponseReader(IByteSource source, int maxHeaderBytes,
                 case 11 when Ascii.EqualsIgnoreCase(name, "Retry-After"u8):
                     head.RetryAfter = ParseRetryAfter(value);
                     break;
+                case 13 when Ascii.EqualsIgnoreCase(name, "Server-Timing"u8):
+                    ParseServerTiming(value, ref head);
+                    break;
             }
         }
         head.Framing = transferEncoding ? (chunked ? Framing.Chunked : Framing.UntilClose)
@@ -182,6 +191,19 @@ internal sealed class HttpResponseReader(IByteSource source, int maxHeaderBytes,
         return DateTimeOffset.TryParseExact(Encoding.Latin1.GetString(value), "r", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var date)
             ? TimeSpan.FromTicks(Math.Max(0, (date - DateTimeOffset.UtcNow).Ticks))
             : null;
+    }
+
+    /// <summary>The <c>app</c> and <c>cache</c> durations (ms) of a <c>Server-Timing</c> value such as <c>app;dur=1.2, cache;dur=0.3</c>.</summary>
+    private static void ParseServerTiming(ReadOnlySpan<byte> value, ref Head head)
+    {
+        foreach (var range in value.Split((byte)','))
+        {
+            var metric = value[range].Trim(" \t"u8);
+            var dur = metric.IndexOf(";dur="u8);
+            if (dur < 0 || !Utf8Parser.TryParse(metric[(dur + 5)..], out double ms, out var used) || used != metric.Length - dur - 5) continue;
+            if (metric[..dur].SequenceEqual("app"u8)) head.ServerAppMs = ms;
+            else if (metric[..dur].SequenceEqual("cache"u8)) head.ServerCacheMs = ms;
+        }
     }
 
     private static string Printable(ReadOnlySpan<byte> bytes)

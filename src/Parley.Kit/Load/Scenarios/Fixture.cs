@@ -1,3 +1,4 @@
+using Parley.Kit.Load;
 namespace Parley.Kit.Load.Scenarios;
 
 /// <summary>
@@ -9,9 +10,9 @@ public sealed class Fixture
 {
     public const string HandlePrefix = "load_";
 
-    private Fixture(IReadOnlyList<LoadUser> users) => Users = users;
+    private Fixture(IReadOnlyList<ApiUser> users) => Users = users;
 
-    public IReadOnlyList<LoadUser> Users { get; }
+    public IReadOnlyList<ApiUser> Users { get; }
 
     public List<FixtureConversation> Conversations { get; } = [];
 
@@ -19,7 +20,7 @@ public sealed class Fixture
     public static async Task<Fixture> UsersAsync(LoadContext context, int count, CancellationToken ct)
     {
         context.Log($"logging in {count} users ...");
-        var users = new LoadUser[count];
+        var users = new ApiUser[count];
         await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct },
             async (i, token) => users[i] = await context.Setup.RegisterAndLoginAsync($"{HandlePrefix}{i}", token).ConfigureAwait(false)).ConfigureAwait(false);
         return new Fixture(users);
@@ -29,8 +30,8 @@ public sealed class Fixture
     /// Creates <paramref name="count"/> conversations; conversation k is owned by <paramref name="ownerOf"/>(k)
     /// (default: user k mod N) with <paramref name="membersOf"/>(k) as participants.
     /// </summary>
-    public async Task AddConversationsAsync(LoadContext context, int count, Func<int, IEnumerable<LoadUser>> membersOf, CancellationToken ct,
-        Func<int, LoadUser>? ownerOf = null)
+    public async Task AddConversationsAsync(LoadContext context, int count, Func<int, IEnumerable<ApiUser>> membersOf, CancellationToken ct,
+        Func<int, ApiUser>? ownerOf = null)
     {
         context.Log($"creating {count} conversations ...");
         var created = new FixtureConversation[count];
@@ -58,4 +59,4 @@ public sealed class Fixture
     }
 }
 
-public sealed record FixtureConversation(Guid Id, LoadUser Owner, IReadOnlyList<LoadUser> Members);
+public sealed record FixtureConversation(Guid Id, ApiUser Owner, IReadOnlyList<ApiUser> Members);

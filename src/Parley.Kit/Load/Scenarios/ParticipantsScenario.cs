@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Parley.Kit.Load.Engine;
+using Parley.Kit.Load;
 
 namespace Parley.Kit.Load.Scenarios;
 
@@ -24,10 +25,10 @@ public sealed class ParticipantsScenario : ILoadScenario
         SeedTarget: "100 changes/s, propagation < 100 ms, no stale reads",
         SloTarget: "propagation p99 < 20 ms, zero stale reads");
 
-    private sealed class Slot(FixtureConversation conversation, LoadUser candidate)
+    private sealed class Slot(FixtureConversation conversation, ApiUser candidate)
     {
         public FixtureConversation Conversation { get; } = conversation;
-        public LoadUser Candidate { get; } = candidate;
+        public ApiUser Candidate { get; } = candidate;
         public bool Member;
         public int Busy;
     }
