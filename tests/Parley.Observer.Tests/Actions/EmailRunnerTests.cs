@@ -144,14 +144,20 @@ public sealed class EmailRunnerTests : IClassFixture<SmtpStackFixture>, IDisposa
         return new EmailRunner(Options.Create(options), _breakers, NullLogger<EmailRunner>.Instance);
     }
 
+    /// <summary>The fault proxy in front of the stack's SMTP server, hanging: connections are accepted and what the server says is held back, so no greeting ever arrives.</summary>
+    private FaultProxy HungSmtp()
+    {
+        var proxy = FaultProxy.Start("smtp", _smtp.Stack.SmtpPort!.Value);
+        proxy.Set(FaultDirection.Downstream, new LinkFaults { Hold = true });
+        return proxy;
+    }
+
     [Fact]
     public async Task An_smtp_server_that_hangs_times_out_opens_its_breaker_fails_fast_while_open_and_the_half_open_probe_closes_it_once_it_answers()
     {
-        await using var proxy = FaultProxy.Start("smtp", _smtp.Stack.SmtpPort!.Value);
+        await using var proxy = HungSmtp();
         var runner = ThroughProxy(proxy, TimeSpan.FromMilliseconds(300));
         var server = EndpointBreakers.EndpointOf(runner.Server);
-        // Connections are accepted and what the server says is held back: no greeting ever arrives.
-        proxy.Set(FaultDirection.Downstream, new LinkFaults { Hold = true });
         for (var i = 0; i < 2; i++)
         {
             var hung = await runner.RunAsync(Email(new EmailSpec(["ops@example.com"], "hung", "body")), CancellationToken.None);
@@ -176,11 +182,10 @@ public sealed class EmailRunnerTests : IClassFixture<SmtpStackFixture>, IDisposa
     [Fact]
     public async Task A_hanging_smtp_server_cut_off_by_the_actions_own_timeout_counts_against_its_breaker_and_a_cut_off_probe_opens_it_again()
     {
-        await using var proxy = FaultProxy.Start("smtp", _smtp.Stack.SmtpPort!.Value);
+        await using var proxy = HungSmtp();
         // The SMTP timeout is long; the worker's deadline for the attempt (the action's timeout, the token) ends it first.
         var runner = ThroughProxy(proxy, TimeSpan.FromSeconds(60));
         var server = EndpointBreakers.EndpointOf(runner.Server);
-        proxy.Set(FaultDirection.Downstream, new LinkFaults { Hold = true });
         async Task<ActionResult> CutOffAsync()
         {
             using var deadline = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));

@@ -9,13 +9,14 @@ using Parley.Kit.Chaos.Faults;
 using Parley.Kit.Chaos.Nodes;
 using Parley.Kit.Chaos.Proxy;
 using Parley.Kit.Stack;
+using Parley.Kit.Webhooks;
 
 namespace Parley.Kit.Chaos.Observer;
 
 /// <summary>
 /// An observer failover drill on a real stack: a group of observer processes (<c>parley observer run</c>), each reaching
 /// PostgreSQL through a fault proxy of its own, a table of its own whose every insert is a webhook to a
-/// <see cref="CountingReceiver"/>, rows inserted at a steady rate while a fault (<see cref="ObserverFault"/>) is injected and
+/// <see cref="WebhookReceiver"/>, rows inserted at a steady rate while a fault (<see cref="ObserverFault"/>) is injected and
 /// removed. It watches every process's <c>/health</c> to time the takeover, then counts what arrived per <c>webhook-id</c> and
 /// checks the fencing in the database. Everything it creates (slot, publications, queue rows, table) is dropped after.
 /// </summary>
@@ -36,13 +37,13 @@ public static partial class ObserverDrill
         await ExecuteAsync(db, $"CREATE TABLE {group} (id bigserial PRIMARY KEY, n bigint NOT NULL UNIQUE, at timestamptz NOT NULL DEFAULT clock_timestamp())", ct).ConfigureAwait(false);
         var proxies = new List<FaultProxy>();
         var nodes = new List<ParleyNode>();
-        CountingReceiver? receiver = null;
+        WebhookReceiver? receiver = null;
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(1) };
         using var stopInserts = new CancellationTokenSource();
         Task? inserter = null;
         try
         {
-            receiver = await CountingReceiver.StartAsync(secret, clock, ct).ConfigureAwait(false);
+            receiver = await WebhookReceiver.StartAsync(secret, clock, ct).ConfigureAwait(false);
             var rules = Path.Combine(directory.FullName, "rules.yaml");
             await File.WriteAllTextAsync(rules, Rules(group, receiver.BaseUrl, secret, plan.Fault == ObserverFault.SlowEndpoint), ct).ConfigureAwait(false);
             for (var i = 0; i < plan.Observers; i++)
@@ -146,7 +147,7 @@ public static partial class ObserverDrill
 
             progress?.Report($"{group}: waiting for every webhook");
             var rows = await RowsAsync(db, group, ct).ConfigureAwait(false);
-            await PollAsync(async () => receiver.Deliveries.Select(d => d.N).ToHashSet().IsSupersetOf(rows.Keys)
+            await PollAsync(async () => receiver.Deliveries.Select(d => d.Row).ToHashSet().IsSupersetOf(rows.Keys)
                 && await ScalarAsync<long>(db, "SELECT count(*) FROM observer_actions WHERE observer = $1 AND action = 'hook' AND status IN ('pending', 'running')", ct, group).ConfigureAwait(false) == 0,
                 plan.Bound, ct).ConfigureAwait(false);
 
@@ -156,7 +157,7 @@ public static partial class ObserverDrill
                 SELECT DISTINCT a.event_id || '.' || a.rule || '.' || a.action FROM observer_actions a JOIN observer_attempts t ON t.action_id = a.id
                 WHERE a.observer = $1 AND t.outcome = 'lost'
                 """, ct, group).ConfigureAwait(false);
-            var latencies = deliveries.Where(d => rows.ContainsKey(d.N)).GroupBy(d => d.N)
+            var latencies = deliveries.Where(d => rows.ContainsKey(d.Row)).GroupBy(d => d.Row)
                 .Select(g => (g.Min(d => d.ReceivedAt) - rows[g.Key]).TotalMilliseconds).Order().ToList();
             var healthNow = await Task.WhenAll(nodes.Select(n => HealthAsync(http, n, ct))).ConfigureAwait(false);
             var leaderNode = Array.FindIndex(healthNow, h => h is { Role: "leader" });
@@ -190,7 +191,7 @@ public static partial class ObserverDrill
                 HealthyDuringFault = $"{answering.DefaultIfEmpty(0).Min()}/{nodes.Count} (lowest seen)",
                 Inserted = rows.Count,
                 Delivered = deliveries.Count,
-                Lost = [.. rows.Keys.Except(deliveries.Select(d => d.N)).Order()],
+                Lost = [.. rows.Keys.Except(deliveries.Select(d => d.Row)).Order()],
                 Duplicated = duplicated,
                 DuplicatedAfterLostAttempt = duplicated.Count(afterLost.Contains),
                 Late = latencies.Count(l => l > plan.LateAfter.TotalMilliseconds),
@@ -198,7 +199,7 @@ public static partial class ObserverDrill
                 P95LatencyMs = Percentile(latencies, 0.95),
                 P99LatencyMs = Percentile(latencies, 0.99),
                 MaxLatencyMs = latencies.DefaultIfEmpty(0).Max(),
-                BadSignatures = receiver.BadSignatures,
+                BadSignatures = (int)receiver.BadSignatures,
                 LostAttempts = (int)await ScalarAsync<long>(db, "SELECT count(*) FROM observer_attempts t JOIN observer_actions a ON a.id = t.action_id WHERE a.observer = $1 AND t.outcome = 'lost'", ct, group).ConfigureAwait(false),
                 RunningAtKill = runningAtKill,
                 SlowCalls = receiver.SlowCalls,
@@ -269,7 +270,7 @@ public static partial class ObserverDrill
     /// Holds the receiver until a standby (after 2 s, else the leader) runs actions; that process and how many it runs. The
     /// hold stays well inside the 5 s action timeout, so the live processes' held attempts are answered, not timed out.
     /// </summary>
-    private static async Task<(int Victim, int Running)> HoldUntilClaimedAsync(HttpClient http, List<ParleyNode> nodes, CountingReceiver receiver, int leader, TimeSpan bound, CancellationToken ct)
+    private static async Task<(int Victim, int Running)> HoldUntilClaimedAsync(HttpClient http, List<ParleyNode> nodes, WebhookReceiver receiver, int leader, TimeSpan bound, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow + bound;
         while (true)
@@ -470,7 +471,7 @@ public static partial class ObserverDrill
     private sealed record Health(string Instance, int Pid, string Role, bool Streaming, long? Term, int Running);
 
     /// <summary>The drill's second endpoint hangs (a receiver that would take 100 s) until removed.</summary>
-    private sealed class SlowEndpoint(CountingReceiver receiver) : IFault
+    private sealed class SlowEndpoint(WebhookReceiver receiver) : IFault
     {
         public string Description => "the slow endpoint hangs every request (a 100 s receiver; action timeout 2 s)";
 

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using Npgsql;
 using Parley.Kit.Load.Reports;
+using Parley.Kit.Webhooks;
 
 namespace Parley.Kit.Load.Observer;
 
@@ -26,7 +27,7 @@ public interface IObserverGroup : IAsyncDisposable
 /// <summary>
 /// The observer's end-to-end load run (<c>parley load observer</c>, issue 10's benchmark): a table of its own and one
 /// webhook rule on it, a fresh observer group of <see cref="ObserverLoadOptions.Listeners"/> processes, the counting
-/// receiver (<see cref="WebhookCounter"/>), rows inserted at <see cref="ObserverLoadOptions.Rate"/> (one or
+/// receiver (<see cref="WebhookReceiver"/>), rows inserted at <see cref="ObserverLoadOptions.Rate"/> (one or
 /// <see cref="ObserverLoadOptions.RowsPerTransaction"/> per transaction);
 /// then every row is expected as exactly one signed webhook. Afterwards the same inserts, unthrottled, into a table no
 /// rule reads give the same-run ceiling of the database. Drops what it made (tables, slot, publication, queue rows).
@@ -53,7 +54,7 @@ public static class ObserverLoad
             await ExecuteAsync(db, $"CREATE TABLE {t} (id bigserial PRIMARY KEY, note text NOT NULL, created_ms double precision NOT NULL DEFAULT extract(epoch FROM clock_timestamp()) * 1000)", ct).ConfigureAwait(false);
         try
         {
-            await using var counter = await WebhookCounter.StartAsync(key, ct).ConfigureAwait(false);
+            await using var counter = await WebhookReceiver.StartAsync(key, clock: null, refuseBadSignatures: false, ct).ConfigureAwait(false);
             var rules = $$"""
                 rules:
                   - name: {{RuleName}}

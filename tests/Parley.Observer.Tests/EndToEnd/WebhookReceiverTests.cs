@@ -1,19 +1,19 @@
 using System.Security.Cryptography;
 using System.Text;
-using Parley.Kit.Load.Observer;
+using WebhookReceiver = Parley.Kit.Webhooks.WebhookReceiver;
 using Parley.Observer.Actions;
 
 namespace Parley.Observer.Tests.EndToEnd;
 
-/// <summary>The load run's receiver: its own signature check agrees with the observer's signing, and repeats are counted per webhook-id.</summary>
+/// <summary>The observer load run's receiver (WebhookReceiver): its own signature check agrees with the observer's signing, and repeats are counted per webhook-id.</summary>
 [Trait("Category", "Smoke")]
-public sealed class WebhookCounterTests
+public sealed class WebhookReceiverTests
 {
     [Fact]
     public async Task The_counter_accepts_the_observers_signature_refuses_a_wrong_one_and_counts_a_repeat_as_duplicated()
     {
         var key = RandomNumberGenerator.GetBytes(32);
-        await using var counter = await WebhookCounter.StartAsync(key, CancellationToken.None);
+        await using var counter = await WebhookReceiver.StartAsync(key, clock: null, refuseBadSignatures: false);
         using var http = new HttpClient();
         async Task PostAsync(string id, byte[] signingKey, long row)
         {
