@@ -5,14 +5,18 @@ using Parley.Data;
 using Parley.Data.Conversations;
 using Parley.Data.Flags;
 using Parley.Data.Messages;
-using Parley.Server.Http;
+using Parley.Server.Writes;
 
 namespace Parley.Server.Caching;
 
+/// <summary>A read the cache answered: the value from the database, or the cached JSON (<see cref="Json"/>) to send as it is.</summary>
+public readonly record struct Cached<T>(T? Value, byte[]? Json);
+
 /// <summary>
-/// The cached reads (first history page, first conversation-list page, each behind its flag) and
-/// the invalidation every write performs before it answers. The invalidations run after the write
-/// committed, so they never fail the request: whatever goes wrong is logged and covered by the epoch.
+/// The cached reads (first history page, first conversation-list page, each behind its flag) as store outcomes, and
+/// the invalidation every write performs before it answers (<see cref="InvalidateAsync"/>, from <see cref="AfterCommit"/>).
+/// The invalidations run after the write committed, so they never fail the request: whatever goes wrong is logged and
+/// covered by the epoch.
 /// </summary>
 public sealed partial class CachedReads(
     ReadCache cache, FeatureFlags flags, ConversationAccess access, MessageStore messages, ConversationStore conversations,
@@ -20,35 +24,37 @@ public sealed partial class CachedReads(
 {
     private readonly JsonSerializerOptions _json = json.Value.SerializerOptions;
 
-    /// <summary>A history page as the response to send: cached JSON is written as it is, never re-serialised.</summary>
-    public Task<IResult> HistoryAsync(
+    /// <summary>A history page; cached JSON is handed back as it is, never re-serialised.</summary>
+    public Task<Outcome<Cached<Page<MessageRecord>>>> HistoryAsync(
         Guid conversationId, Guid userId, int limit, string? cursor, Guid? after, CancellationToken ct)
     {
-        async Task<IResult> FromDatabase() =>
-            Problems.From(await messages.PageAsync(conversationId, userId, limit, cursor, after, ct), page => TypedResults.Ok(page));
+        async Task<Outcome<Cached<Page<MessageRecord>>>> FromDatabase() => Uncached(await messages.PageAsync(conversationId, userId, limit, cursor, after, ct));
         if (cursor is not null || after is not null) return FromDatabase();
         return MeasuredAsync(FlagNames.HistoryCache, userId, FromDatabase, async measure =>
         {
             // Membership is checked before the cache is read, so a removed user never reads it.
             if (ConversationAccess.Deny<Page<MessageRecord>>(await access.CheckAsync(conversationId, userId, ct)) is { } denied)
-                return Problems.From(denied, page => TypedResults.Ok(page));
+                return Uncached(denied);
             return await ReadThroughAsync(ReadCache.Conversation(conversationId), $"h{limit}",
                 async () => await messages.PageAsync(conversationId, userId, limit, null, null, ct), measure, ct);
         }, ct);
     }
 
-    public Task<IResult> ConversationsAsync(Guid userId, int limit, string? cursor, CancellationToken ct)
+    public Task<Outcome<Cached<Page<ConversationSummaryRecord>>>> ConversationsAsync(Guid userId, int limit, string? cursor, CancellationToken ct)
     {
-        async Task<IResult> FromDatabase() => TypedResults.Ok(await conversations.ListAsync(userId, limit, cursor, ct));
+        async Task<Outcome<Cached<Page<ConversationSummaryRecord>>>> FromDatabase() =>
+            Uncached(Outcome<Page<ConversationSummaryRecord>>.Ok(await conversations.ListAsync(userId, limit, cursor, ct)));
         if (cursor is not null) return FromDatabase();
         return MeasuredAsync(FlagNames.ListCache, userId, FromDatabase, measure => ReadThroughAsync(ReadCache.User(userId), $"l{limit}",
             async () => Outcome<Page<ConversationSummaryRecord>>.Ok(await conversations.ListAsync(userId, limit, null, ct)), measure, ct), ct);
     }
 
+    private static Outcome<Cached<T>> Uncached<T>(Outcome<T> outcome) => new(outcome.Status, new Cached<T>(outcome.Value, null), outcome.Detail);
+
     // A first page is what a cache flag decides: counted by the flag's variant for the user (FlagVariantMetrics), so a
     // canary of the cache compares both in the same window. Outcome fallback: the cache could not be asked.
-    private async Task<IResult> MeasuredAsync(string flag, Guid userId, Func<Task<IResult>> withoutCache,
-        Func<FlagVariantMetrics.Measurement, Task<IResult>> withCache, CancellationToken ct)
+    private async Task<T> MeasuredAsync<T>(string flag, Guid userId, Func<Task<T>> withoutCache,
+        Func<FlagVariantMetrics.Measurement, Task<T>> withCache, CancellationToken ct)
     {
         var on = flags.IsEnabled(flag, userId);
         var measure = new FlagVariantMetrics.Measurement(flag, on);
@@ -65,37 +71,35 @@ public sealed partial class CachedReads(
         }
     }
 
-    private async Task<IResult> ReadThroughAsync<T>(string scope, string name, Func<Task<Outcome<T>>> load, FlagVariantMetrics.Measurement measure, CancellationToken ct)
+    private async Task<Outcome<Cached<T>>> ReadThroughAsync<T>(string scope, string name, Func<Task<Outcome<T>>> load, FlagVariantMetrics.Measurement measure, CancellationToken ct)
     {
         var lookup = await cache.GetAsync(scope, name, ct);
-        if (lookup.Value is { } cached) return TypedResults.Bytes(cached, JsonContentType);
+        if (lookup.Value is { } cached) return Outcome<Cached<T>>.Ok(new Cached<T>(default, cached));
         if (lookup.Stamp is null) measure.Outcome = FlagVariantMetrics.Fallback;
         var outcome = await load();
-        if (outcome.Status != OutcomeStatus.Ok) return Problems.From(outcome, value => TypedResults.Ok(value));
+        if (outcome.Status != OutcomeStatus.Ok) return Uncached(outcome);
         var json = JsonSerializer.SerializeToUtf8Bytes(outcome.Value, _json);
         if (lookup.Stamp is { } stamp) await cache.SetAsync(scope, name, stamp, json, ct);
-        return TypedResults.Bytes(json, JsonContentType);
+        return Outcome<Cached<T>>.Ok(new Cached<T>(outcome.Value, json));
     }
 
-    private const string JsonContentType = "application/json; charset=utf-8";
-
-    /// <summary>A conversation changed (message, title, deletion, membership): its history and every participant's list.</summary>
-    public Task ConversationChangedAsync(Guid conversationId, CancellationToken ct, params Guid[] alsoUsers) =>
-        AfterCommitAsync(() => InvalidateConversationAsync(conversationId, alsoUsers, ct));
-
-    /// <summary>Who belongs to the conversation changed (or it was deleted): participant sets on every node, then as above.</summary>
-    public Task MembershipChangedAsync(Guid conversationId, CancellationToken ct, params Guid[] alsoUsers) =>
-        AfterCommitAsync(async () =>
+    /// <summary>
+    /// Invalidates what <paramref name="change"/> made stale: a conversation's history and every participant's list, after
+    /// a membership change every node's participant sets first, or only some users' lists.
+    /// </summary>
+    public Task InvalidateAsync(WriteChange change, CancellationToken ct) => change.Scope switch
+    {
+        WriteScope.Conversation => AfterCommitAsync(() => InvalidateConversationAsync(change.ConversationId, change.Users, ct)),
+        WriteScope.Membership => AfterCommitAsync(async () =>
         {
-            await membership.PublishAsync(conversationId, ct);
-            await InvalidateConversationAsync(conversationId, alsoUsers, ct);
-        });
+            await membership.PublishAsync(change.ConversationId, ct);
+            await InvalidateConversationAsync(change.ConversationId, change.Users, ct);
+        }),
+        WriteScope.Users => AfterCommitAsync(() => cache.InvalidateAsync(change.Users.Select(ReadCache.User).ToArray(), ct)),
+        _ => Task.CompletedTask,
+    };
 
-    /// <summary>Only this user's list changed (its read marker, or it joined a new conversation).</summary>
-    public Task UserChangedAsync(CancellationToken ct, params Guid[] userIds) =>
-        AfterCommitAsync(() => cache.InvalidateAsync(userIds.Select(ReadCache.User).ToArray(), ct));
-
-    private async Task InvalidateConversationAsync(Guid conversationId, Guid[] alsoUsers, CancellationToken ct)
+    private async Task InvalidateConversationAsync(Guid conversationId, IReadOnlyList<Guid> alsoUsers, CancellationToken ct)
     {
         // From this node's participant sets when current; a deleted conversation's members come from its rows.
         var participants = await access.MemberIdsAsync(conversationId, ct) ?? await conversations.ParticipantIdsAsync(conversationId, ct);

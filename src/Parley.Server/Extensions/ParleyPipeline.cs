@@ -28,7 +28,6 @@ public static class ParleyPipeline
         app.UseAuthorization();
         app.UseRateLimiter();
         app.UseAdmissionControl();
-        app.UseOutboxWakeup();
         app.MapHealthApi();
         app.MapPrometheusMetrics();
         app.MapAuthApi();

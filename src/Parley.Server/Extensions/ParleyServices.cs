@@ -50,6 +50,7 @@ public static class ParleyServices
         services.AddParleyOptions<CacheOptions>();
         services.AddSingleton<ReadCache>();
         services.AddSingleton<CachedReads>();
+        services.AddSingleton<Parley.Server.Writes.AfterCommit>();
         services.AddSingleton<MembershipCache>();
         services.AddSingleton<MembershipSync>();
         services.AddHostedService(sp => sp.GetRequiredService<MembershipSync>());

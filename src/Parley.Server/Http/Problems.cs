@@ -1,4 +1,5 @@
 using Parley.Data;
+using Parley.Server.Caching;
 
 namespace Parley.Server.Http;
 
@@ -43,4 +44,10 @@ public static class Problems
         OutcomeStatus.Conflict => Status(StatusCodes.Status409Conflict, "Conflict", outcome.Detail),
         _ => Status(StatusCodes.Status400BadRequest, "Invalid input", outcome.Detail),
     };
+
+    /// <summary>A cached read's outcome: cached JSON written as it is (never re-serialised), a value as JSON, a problem otherwise.</summary>
+    public static IResult From<T>(Outcome<Cached<T>> outcome) =>
+        From(outcome, read => read.Json is { } json ? TypedResults.Bytes(json, JsonContentType) : TypedResults.Ok(read.Value));
+
+    private const string JsonContentType = "application/json; charset=utf-8";
 }

@@ -6,6 +6,7 @@ using Parley.Data;
 using Parley.Data.Conversations;
 using Parley.Server.Auth;
 using Parley.Server.Caching;
+using Parley.Server.Writes;
 using Parley.Server.Http;
 
 namespace Parley.Server.Features.Conversations;
@@ -27,7 +28,7 @@ public static class ConversationsApi
         return app;
     }
 
-    public static async Task<IResult> Create(CreateConversationRequest request, ClaimsPrincipal user, ConversationStore store, CachedReads cache, CancellationToken ct)
+    public static async Task<IResult> Create(CreateConversationRequest request, ClaimsPrincipal user, ConversationStore store, AfterCommit afterCommit, CancellationToken ct)
     {
         if (request.Title is { Length: > Limits.TitleChars })
             return Problems.Validation("title", $"title must be at most {Limits.TitleChars} characters.");
@@ -38,14 +39,14 @@ public static class ConversationsApi
         if (outcome.Status == OutcomeStatus.Invalid)
             return Problems.Validation("participantIds", outcome.Detail!);
         if (outcome.Value is { } created)
-            await cache.UserChangedAsync(ct, [.. created.Participants.Select(p => p.UserId)]);
+            await afterCommit.RunAsync(WriteChange.UsersOnly([.. created.Participants.Select(p => p.UserId)]), ct);
         return Problems.From(outcome, c => WithETag(TypedResults.Created($"/v1/conversations/{c.Id}", c), c));
     }
 
     public static async Task<IResult> List(int? limit, string? cursor, ClaimsPrincipal user, CachedReads reads, CancellationToken ct)
     {
         if (Paging.CheckLimit(limit, 20, out var size) is { } invalid) return invalid;
-        return await reads.ConversationsAsync(user.UserId(), size, cursor, ct);
+        return Problems.From(await reads.ConversationsAsync(user.UserId(), size, cursor, ct));
     }
 
     public static async Task<IResult> Get(Guid id, ClaimsPrincipal user, ConversationStore store, HttpContext http, CancellationToken ct)
@@ -56,7 +57,7 @@ public static class ConversationsApi
 
     public static async Task<IResult> Update(
         Guid id, UpdateConversationRequest request, [FromHeader(Name = "If-Match")] string? ifMatch,
-        ClaimsPrincipal user, ConversationStore store, CachedReads cache, CancellationToken ct)
+        ClaimsPrincipal user, ConversationStore store, AfterCommit afterCommit, CancellationToken ct)
     {
         if (string.IsNullOrEmpty(ifMatch))
             return Problems.Status(StatusCodes.Status428PreconditionRequired, "Precondition required", "Send If-Match with the conversation's ETag.");
@@ -66,14 +67,14 @@ public static class ConversationsApi
             return Problems.Validation("title", $"title must be at most {Limits.TitleChars} characters.");
         if (TextInput.Refuse(new TextField("title", request.Title, TextKind.SingleLine)) is { } bad) return bad;
         var outcome = await store.UpdateTitleAsync(id, user.UserId(), versions, request.Title, ct);
-        if (outcome.Status == OutcomeStatus.Ok) await cache.ConversationChangedAsync(id, ct);
+        if (outcome.Status == OutcomeStatus.Ok) await afterCommit.RunAsync(WriteChange.Conversation(id), ct);
         return Problems.From(outcome, c => WithETag(TypedResults.Ok(c), c));
     }
 
-    public static async Task<IResult> Delete(Guid id, ClaimsPrincipal user, ConversationStore store, CachedReads cache, CancellationToken ct)
+    public static async Task<IResult> Delete(Guid id, ClaimsPrincipal user, ConversationStore store, AfterCommit afterCommit, CancellationToken ct)
     {
         var outcome = await store.DeleteAsync(id, user.UserId(), ct);
-        if (outcome.Status == OutcomeStatus.Ok) await cache.MembershipChangedAsync(id, ct);
+        if (outcome.Status == OutcomeStatus.Ok) await afterCommit.RunAsync(WriteChange.Membership(id), ct);
         return Problems.From(outcome, _ => TypedResults.NoContent());
     }
 

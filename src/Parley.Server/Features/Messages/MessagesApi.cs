@@ -4,6 +4,7 @@ using Parley.Data;
 using Parley.Data.Messages;
 using Parley.Server.Auth;
 using Parley.Server.Caching;
+using Parley.Server.Writes;
 using Parley.Server.Http;
 using Parley.Server.Http.Admission;
 
@@ -26,7 +27,7 @@ public static class MessagesApi
         return app;
     }
 
-    public static async Task<IResult> Send(Guid id, SendMessageRequest request, ClaimsPrincipal user, MessageStore store, CachedReads cache, HttpContext http, CancellationToken ct)
+    public static async Task<IResult> Send(Guid id, SendMessageRequest request, ClaimsPrincipal user, MessageStore store, AfterCommit afterCommit, HttpContext http, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(request.Body))
             return Problems.Validation("body", "body must not be empty.");
@@ -36,8 +37,8 @@ public static class MessagesApi
             return Problems.Validation("clientMessageId", $"clientMessageId must be 1–{Limits.ClientMessageIdChars} characters when given.");
         if (TextInput.Refuse(new("body", request.Body, TextKind.MultiLine), new("clientMessageId", request.ClientMessageId, TextKind.SingleLine)) is { } bad) return bad;
         var outcome = await store.SendAsync(id, user.UserId(), request.Body, request.ClientMessageId, ct);
-        if (outcome is { Status: Parley.Data.OutcomeStatus.Ok, Value.Replayed: false })
-            await cache.ConversationChangedAsync(id, ct);
+        if (outcome is { Status: Parley.Data.OutcomeStatus.Ok, Value: { } stored })
+            await afterCommit.RunAsync(stored.Replayed ? WriteChange.Replay(id) : WriteChange.Conversation(id), ct);
         return Problems.From(outcome, sent =>
         {
             if (!sent.Replayed)
@@ -61,15 +62,15 @@ public static class MessagesApi
                 return Problems.Validation("after", "after must be a message id (UUID).");
             afterId = parsed;
         }
-        return await reads.HistoryAsync(id, user.UserId(), size, cursor, afterId, ct);
+        return Problems.From(await reads.HistoryAsync(id, user.UserId(), size, cursor, afterId, ct));
     }
 
-    public static async Task<IResult> MarkRead(Guid id, MarkReadRequest request, ClaimsPrincipal user, MessageStore store, CachedReads cache, CancellationToken ct)
+    public static async Task<IResult> MarkRead(Guid id, MarkReadRequest request, ClaimsPrincipal user, MessageStore store, AfterCommit afterCommit, CancellationToken ct)
     {
         if (request.MessageId is not { } messageId)
             return Problems.Validation("messageId", "messageId is required.");
         var outcome = await store.MarkReadAsync(id, user.UserId(), messageId, ct);
-        if (outcome.Status == Parley.Data.OutcomeStatus.Ok) await cache.UserChangedAsync(ct, user.UserId());
+        if (outcome.Status == Parley.Data.OutcomeStatus.Ok) await afterCommit.RunAsync(WriteChange.UsersOnly([user.UserId()]), ct);
         return Problems.From(outcome, _ => TypedResults.NoContent());
     }
 }
