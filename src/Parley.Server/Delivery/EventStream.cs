@@ -2,7 +2,6 @@ using System.Text;
 using Microsoft.Extensions.Options;
 using Parley.Data.Outbox;
 using Parley.Redis;
-using Parley.Server.Features.Realtime;
 
 namespace Parley.Server.Delivery;
 
@@ -16,7 +15,7 @@ namespace Parley.Server.Delivery;
 /// trimmed shows as the oldest entry still held (<c>first-entry</c>);</item>
 /// <item>Redis runs without persistence: a restart loses the stream. The first id written after that
 /// is recorded as the stream's epoch, so resumes from before it are answered with resync
-/// (<see cref="Recovery"/>), never with a silent gap.</item>
+/// (real-time's <c>Recovery</c>), never with a silent gap.</item>
 /// </list>
 /// Entry fields: <c>c</c> conversation id, <c>t</c> event type, <c>p</c> payload (JSON object), <c>o</c> outbox id.
 /// </summary>
@@ -52,7 +51,7 @@ public sealed class EventStream(RedisClient redis, IOptions<DeliveryOptions> opt
         return reply.Items.Select(v => v.AsString()!).ToList();
     }
 
-    /// <summary>What <see cref="Recovery.Decide"/> needs to know about the stream.</summary>
+    /// <summary>What <c>Recovery.Decide</c> needs to know about the stream.</summary>
     public async Task<StreamState> GetStateAsync(CancellationToken ct)
     {
         var epochTask = redis.GetStringAsync(EpochKey, ct);

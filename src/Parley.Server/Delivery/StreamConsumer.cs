@@ -2,17 +2,15 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using Parley.Data.Outbox;
 using Parley.Redis;
 using Parley.Server.Features.Health;
-using Parley.Server.Features.Realtime;
 
 namespace Parley.Server.Delivery;
 
 /// <summary>
 /// This node's reader of the event stream. It owns the consumer group <c>node:&lt;id&gt;</c> and reads
-/// it with <c>XREADGROUP</c> on a dedicated connection; each batch is delivered to the local sockets of
-/// users who are participants at delivery time (read from the primary, one query per batch), then
+/// it with <c>XREADGROUP</c> on a dedicated connection; each batch is handed to this node's sockets
+/// (<see cref="ILocalDelivery"/>: real-time decides who receives it, at delivery time), then
 /// acknowledged. On start it first re-reads its own pending entries and claims (<c>XAUTOCLAIM</c>)
 /// entries left pending on other consumers of its group. A group lost with a Redis restart is created
 /// again from the start of the (new) stream, and every local socket is told <c>resync.required</c>: events
@@ -20,7 +18,7 @@ namespace Parley.Server.Delivery;
 /// an event without being told to resync).
 /// </summary>
 public sealed partial class StreamConsumer(
-    RedisClient redis, RedisProbe probe, EventStream stream, ConnectionHub hub, RecipientStore recipients, IOptions<DeliveryOptions> options,
+    RedisClient redis, RedisProbe probe, EventStream stream, ILocalDelivery sockets, IOptions<DeliveryOptions> options,
     IOptions<NodeOptions> node, IServer server, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<StreamConsumer> logger) : BackgroundService
 {
     private static readonly KeyValuePair<string, object?> ConsumerTag = new("where", "consumer");
@@ -160,7 +158,7 @@ public sealed partial class StreamConsumer(
         }
     }
 
-    /// <summary>Delivers a batch to the local sockets of current participants, then acknowledges it.</summary>
+    /// <summary>Hands a batch to this node's sockets, then acknowledges it.</summary>
     private async Task DeliverAndAckAsync(RedisClient reader, IReadOnlyList<StreamEntry> entries, CancellationToken ct)
     {
         var events = new List<DeliveryEvent>(entries.Count);
@@ -174,25 +172,7 @@ public sealed partial class StreamConsumer(
             }
             events.Add(e);
         }
-        var users = hub.Users();
-        if (events.Count > 0 && users.Length > 0)
-        {
-            var conversations = events.Select(e => e.ConversationId).Distinct().ToArray();
-            var members = await recipients.CurrentMembersAsync(conversations, users, ct);
-            long delivered = 0;
-            foreach (var e in events)
-            {
-                var frame = OutgoingFrame.Of(e);
-                if (members.TryGetValue(e.ConversationId, out var list))
-                {
-                    foreach (var user in list) delivered += Send(user, frame);
-                }
-                // A removed participant learns of its own removal, and of nothing after it.
-                if (e.Type == "participant.removed" && e.SubjectUserId is { } subject && (list is null || !list.Contains(subject)))
-                    delivered += Send(subject, frame);
-            }
-            DeliveryMetrics.Delivered.Add(delivered);
-        }
+        if (events.Count > 0) DeliveryMetrics.Delivered.Add(await sockets.DeliverAsync(events, ct));
         if (events.Count > 0 && events[^1].Id > _lastDelivered) _lastDelivered = events[^1].Id;
         var acked = await reader.XAckAsync(stream.Key, Group, entries.Select(e => e.Id).ToList(), ct);
         DeliveryMetrics.Acknowledged.Add(acked);
@@ -200,19 +180,9 @@ public sealed partial class StreamConsumer(
 
     private void TellSocketsToResync()
     {
-        var told = hub.All().Count(connection => connection.Enqueue(OutgoingFrame.ResyncRequired));
+        var told = sockets.ResyncAll();
         DeliveryMetrics.ResyncsSent.Add(told, new KeyValuePair<string, object?>("reason", "stream_lost"));
         LogResyncAfterLoss(logger, Group, told);
-    }
-
-    private int Send(Guid user, OutgoingFrame frame)
-    {
-        var sent = 0;
-        foreach (var connection in hub.ConnectionsOf(user))
-        {
-            if (connection.Enqueue(frame)) sent++;
-        }
-        return sent;
     }
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Stream consumer of node {NodeId} reading {Stream}")]

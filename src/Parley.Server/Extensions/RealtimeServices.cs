@@ -17,6 +17,7 @@ public static class RealtimeServices
         services.AddSingleton<RecipientStore>();
         services.AddSingleton<EventStream>();
         services.AddSingleton<ConnectionHub>();
+        services.AddSingleton<ILocalDelivery, LocalDelivery>();
         services.AddSingleton<StreamConsumer>();
         services.AddHostedService(sp => sp.GetRequiredService<StreamConsumer>());
         services.AddSingleton<TypingRelay>();

@@ -1,4 +1,3 @@
-using System.Buffers.Text;
 using System.Net.WebSockets;
 using System.Security.Claims;
 using Microsoft.Extensions.Options;
@@ -10,11 +9,9 @@ using Parley.Server.Http;
 
 namespace Parley.Server.Features.Realtime;
 
-/// <summary><c>GET /v1/ws</c>: authenticate, accept, register for live events, replay from <c>since</c>, go live.</summary>
+/// <summary><c>GET /v1/ws</c>: authenticate, accept, register for live events with the <see cref="ConnectionHub"/>, then the <see cref="RealtimeSession"/> (replay from <c>since</c>, go live) over the <see cref="RealtimeConnection"/> transport.</summary>
 public static partial class RealtimeApi
 {
-    private const int ReplayBatch = 500;
-
     public static IEndpointRouteBuilder MapRealtimeEndpoints(this IEndpointRouteBuilder app)
     {
         // 101 Switching Protocols on success; the socket's frames are API.md's, outside OpenAPI.
@@ -55,7 +52,7 @@ public static partial class RealtimeApi
             {
                 try
                 {
-                    await ReplayAsync(c, from, stream, recipients, o, ct);
+                    await RealtimeSession.ReplayThenGoLiveAsync(c, from, stream, recipients, o, ct);
                 }
                 catch (Exception e) when (!c.IsClosing && e is not WebSocketException)
                 {
@@ -101,69 +98,6 @@ public static partial class RealtimeApi
         {
             // the socket closed
         }
-    }
-
-    /// <summary>
-    /// Replays what followed <paramref name="since"/> for this user, oldest first. Entries are matched
-    /// on their raw conversation field, so other users' entries are never parsed or rebuilt; the
-    /// replay reads at most <see cref="DeliveryOptions.ReplayMaxEntries"/> entries and
-    /// <see cref="DeliveryOptions.ReplayMaxBytes"/> bytes of the stream, and past either bound tells the
-    /// client <c>resync.required</c> (it catches up over REST) instead of going on.
-    /// </summary>
-    private static async Task ReplayAsync(
-        RealtimeConnection connection, StreamId? since, EventStream stream, RecipientStore recipients, DeliveryOptions options, CancellationToken ct)
-    {
-        if (since is not { } position)
-        {
-            connection.TryGoLive(StreamId.Zero);
-            return;
-        }
-        var state = await stream.GetStateAsync(ct);
-        if (Recovery.Decide(position, state) == RecoveryDecision.ResyncRequired)
-        {
-            await ResyncAsync(connection, "since_not_held", ct);
-            return;
-        }
-        var last = position;
-        long entriesLeft = options.ReplayMaxEntries, bytesLeft = options.ReplayMaxBytes;
-        do
-        {
-            while (true)
-            {
-                var entries = await stream.ReadAfterAsync(last, ReplayBatch, ct);
-                // Membership as of this batch, like live delivery: a conversation the user joined
-                // (or was created into) while replaying counts, one it left no longer does.
-                var conversations = await recipients.ConversationsOfAsync(connection.UserId, ct);
-                foreach (var entry in entries)
-                {
-                    bytesLeft -= entry.Fields.Sum(f => f.Value.Length);
-                    if (--entriesLeft < 0 || bytesLeft < 0)
-                    {
-                        await ResyncAsync(connection, "replay_bound", ct);
-                        return;
-                    }
-                    if (StreamId.TryParse(entry.Id, out var id)) last = id;
-                    if (MayConcern(entry, conversations) && DeliveryEvent.FromEntry(entry) is { } e
-                        && (conversations.Contains(e.ConversationId) || (e.Type == "participant.removed" && e.SubjectUserId == connection.UserId)))
-                        await connection.SendDirectAsync(e.Frame, ct);
-                }
-                if (entries.Count < ReplayBatch) break;
-            }
-        }
-        while (!connection.TryGoLive(last));
-    }
-
-    // One of the user's conversations, or a removal (which also reaches the removed user): decided on the raw fields.
-    private static bool MayConcern(StreamEntry entry, HashSet<Guid> conversations) =>
-        (entry[EventStream.ConversationField] is { } c && Utf8Parser.TryParse(c.Span, out Guid conversation, out _) && conversations.Contains(conversation))
-        || (entry[EventStream.TypeField] is { } type && type.Span.SequenceEqual("participant.removed"u8));
-
-    private static async Task ResyncAsync(RealtimeConnection connection, string reason, CancellationToken ct)
-    {
-        await connection.SendDirectAsync(OutgoingFrame.ResyncRequired.Frame, ct);
-        DeliveryMetrics.ResyncsSent.Add(1, new KeyValuePair<string, object?>("reason", reason));
-        // A queue overflow before this point only emptied the queue (the client catches up anyway); the second call goes live.
-        if (!connection.TryGoLive(StreamId.Zero)) connection.TryGoLive(StreamId.Zero);
     }
 
     [LoggerMessage(EventId = 3201, Level = LogLevel.Warning, Message = "Replay of a connecting socket failed ({Type}: {Reason}); closing it with 1011 so the client reconnects with since")]
