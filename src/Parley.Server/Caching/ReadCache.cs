@@ -9,25 +9,6 @@ using Polly.CircuitBreaker;
 
 namespace Parley.Server.Caching;
 
-/// <summary>Cache settings, bound from <c>Parley:Cache</c>.</summary>
-public sealed class CacheOptions
-{
-    public const string Section = "Parley:Cache";
-
-    /// <summary>Lifetime of a cached entry; invalidation normally ends it sooner. Default 60 s.</summary>
-    public int TtlSeconds { get; set; } = 60;
-
-    /// <summary>Per-operation Redis timeout; slower counts as a failure. Default 100 ms.</summary>
-    public int TimeoutMilliseconds { get; set; } = 100;
-
-    /// <summary>
-    /// How long the cache is skipped after its breaker opens on error replies (half of at least 4 lookups in 5 s).
-    /// A lost connection or a timeout opens it at once instead, until the Redis probe's next <c>PING</c> is answered.
-    /// Default 2 s.
-    /// </summary>
-    public int BreakSeconds { get; set; } = 2;
-}
-
 /// <summary>
 /// A read-through cache in Redis with generation-versioned keys: every scope (a conversation, a
 /// user) has a generation counter, each entry's key includes it, and invalidating a scope is one
@@ -49,15 +30,7 @@ public sealed partial class ReadCache
     private static readonly Counter<long> Invalidations = ParleyMetrics.Meter.CreateCounter<long>(
         "parley.cache.invalidations", "{scope}", "Scopes invalidated, by outcome.");
 
-    // KEYS[1] epoch key, KEYS[2] scope generation key; ARGV[1] entry name. Keys of the entry are
-    // derived here, so this cache is for a single Redis, not Redis Cluster.
-    private static readonly LuaScript Read = new("""
-        local e = redis.call('GET', KEYS[1]) or '0'
-        local g = redis.call('GET', KEYS[2]) or '0'
-        local stamp = e .. '.' .. g
-        return {stamp, redis.call('GET', KEYS[2] .. ':' .. stamp .. ':' .. ARGV[1])}
-        """);
-
+    private static readonly LuaScript Read = LuaScript.FromResource(typeof(ReadCache).Assembly, "cache-read.lua");
     private static readonly LuaScript Bump = LuaScript.FromResource(typeof(ReadCache).Assembly, "cache-bump.lua");
 
     private readonly RedisClient _redis;
@@ -114,7 +87,9 @@ public sealed partial class ReadCache
     /// <summary>The entry if cached; otherwise a stamp to store a fresh value under, or null when the cache is unavailable.</summary>
     public async Task<CacheLookup> GetAsync(string scope, string name, CancellationToken ct)
     {
-        if (!_redis.IsConnected || _state.CircuitState is CircuitState.Open or CircuitState.Isolated)
+        // Held open (isolated): skip. Merely open: the pipeline refuses without asking Redis, and once the break has
+        // passed lets the half-open trial through (Polly's state does not turn half-open by itself while nobody asks).
+        if (!_redis.IsConnected || _state.CircuitState is CircuitState.Isolated)
         {
             Requests.Add(1, new KeyValuePair<string, object?>("result", "skipped"));
             return CacheLookup.Unavailable;
