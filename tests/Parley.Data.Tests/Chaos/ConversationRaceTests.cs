@@ -3,8 +3,9 @@ namespace Parley.Data.Tests.Chaos;
 /// <summary>
 /// Concurrency (seed 004, concurrent): parallel clients race on one conversation through the real store; afterwards
 /// the rows keep the invariants: the version counts the applied renames and the delete, nothing is applied after the
-/// delete, each user's membership events alternate and end where the membership is, and the Ok answers are exactly
-/// the events written.
+/// delete, each user's membership events alternate and end where the membership is, no message of a user is stored
+/// after the event of their removal, and the Ok answers are exactly the events written. Read markers raced by one
+/// user end on the newest message any of them marked.
 /// </summary>
 [Collection(ChaosPostgresCollection.Name)]
 [Trait("Category", "Chaos")]
@@ -17,7 +18,7 @@ public sealed class ConversationRaceTests(ChaosPostgres server)
         get
         {
             var races = new TheoryData<string, int>();
-            foreach (var race in new[] { "rename vs rename", "rename vs delete", "add vs remove", "add vs delete", "remove vs delete" })
+            foreach (var race in new[] { "rename vs rename", "rename vs delete", "add vs remove", "add vs delete", "remove vs delete", "send vs remove", "send vs delete" })
             foreach (var clients in new[] { 4, 16 })
                 races.Add(race, clients);
             return races;
@@ -41,6 +42,10 @@ public sealed class ConversationRaceTests(ChaosPostgres server)
                 ? Ok(store.AddParticipantAsync(id, owner, users[i % 4], default))
                 : Ok(store.RemoveParticipantAsync(id, owner, users[i % 4], default)),
             "add vs delete" => i => i == 0 ? Ok(store.DeleteAsync(id, owner, default)) : Ok(store.AddParticipantAsync(id, owner, users[1 + (i % 3)], default)),
+            "send vs remove" => i => i == clients / 2 ? Ok(store.RemoveParticipantAsync(id, owner, users[0], default))
+                : Ok(chaos.Messages.SendAsync(id, users[0], $"race {i}", $"c{i}", default)),
+            "send vs delete" => i => i == clients / 2 ? Ok(store.DeleteAsync(id, owner, default))
+                : Ok(chaos.Messages.SendAsync(id, i % 2 == 0 ? owner : users[0], $"race {i}", $"c{i}", default)),
             _ => i => i == 0 ? Ok(store.DeleteAsync(id, owner, default)) : Ok(store.RemoveParticipantAsync(id, owner, users[0], default)),
         };
 
@@ -67,8 +72,34 @@ public sealed class ConversationRaceTests(ChaosPostgres server)
                 member = !member;
             }
             Assert.Equal(member, after.Members.Contains(user));
+            var removed = after.Events.FindIndex(e => e == ("participant.removed", user));
+            Assert.True(removed < 0 || !after.Events.Skip(removed).Any(e => e == ("message.created", user)), context + ": a message was stored after its sender's removal");
         }
+        Assert.Equal(after.Events.Count(e => e.Type == "message.created"), after.Messages.Count);
         if (race == "rename vs rename") Assert.Single(answers, a => a);
+    }
+
+    [Theory]
+    [InlineData(4)]
+    [InlineData(16)]
+    public async Task Parallel_read_markers_of_one_user_end_on_the_newest_message_marked(int clients)
+    {
+        await using var chaos = await ConversationChaos.StartAsync(server);
+        var (id, reader) = (chaos.Conversation, chaos.Users[0]);
+        var sent = new List<Guid>();
+        for (var i = 0; i < 8; i++)
+            sent.Add((await chaos.Messages.SendAsync(id, chaos.Owner, $"m{i}", $"m{i}", default)).Value!.Message.Id);
+        var marked = Enumerable.Range(0, clients).Select(i => (i * 5) % 7).ToArray(); // never the last message: it is not always the newest marked
+
+        var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var runs = marked.Select(m => Task.Run(async () => { await start.Task; return await Ok(chaos.Messages.MarkReadAsync(id, reader, sent[m], default)); })).ToArray();
+        start.SetResult();
+        var answers = await Task.WhenAll(runs).WaitAsync(TimeSpan.FromMinutes(1));
+
+        var after = await chaos.ReadAsync();
+        Assert.All(answers, Assert.True);
+        Assert.Equal($"m{marked.Max()}", after.ReadMarkers[reader]);
+        Assert.Equal(8, after.Events.Count(e => e.Type == "message.created"));
     }
 
     private static async Task<bool> Ok<T>(Task<Outcome<T>> outcome) => (await outcome).Status == OutcomeStatus.Ok;
