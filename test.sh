@@ -75,6 +75,12 @@ done
 for report in "$reports"/*.txt; do [ -f "$report" ] && { echo; cat "$report"; echo; }; done
 rm -rf "$reports"
 
+# The failed tests' names and first lines of their errors last, so a CI excerpt of the tail names them.
+if grep -qE '^\s+Failed ' "$log"; then
+  echo; echo "failed tests:"
+  grep -E -A8 '^\s+Failed ' "$log" | grep -vE '^\s+(Stack Trace:|at )' | head -60
+fi
+
 # Each test assembly prints "Passed!  - Failed: F, Passed: P, Skipped: S, Total: T ..." (or "Failed!").
 read -r passed failed skipped < <(grep -E '^(Passed|Failed)!' "$log" | sed -E 's/.*Failed: *([0-9]+), Passed: *([0-9]+), Skipped: *([0-9]+).*/\2 \1 \3/' \
   | awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}')
