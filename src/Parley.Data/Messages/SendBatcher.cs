@@ -30,8 +30,9 @@ internal readonly record struct BatchedSend(BatchedState State, MessageRecord? M
 /// </summary>
 public sealed partial class SendBatcher : IAsyncDisposable
 {
-    // The membership rows are locked (KEY SHARE) so a concurrent removal waits for the batch; a
-    // message is inserted only for a member and unless its clientMessageId was used before; each
+    // The membership rows are locked (KEY SHARE) so a concurrent removal waits for the batch, and the
+    // conversation rows (NO KEY UPDATE, as `touched` takes anyway) so a send waits for a delete still
+    // committing and then sees it (the row is re-checked); a message is inserted only for a member and unless its clientMessageId was used before; each
     // conversation's activity moves to its newest message once; every stored message gets its
     // message.created outbox row in the same transaction, in message order.
     internal const string SendBatchSql = """
@@ -42,7 +43,7 @@ public sealed partial class SendBatcher : IAsyncDisposable
         member AS (
             SELECT p.conversation_id, p.user_id FROM participants p JOIN conversations c ON c.id = p.conversation_id
             WHERE (p.conversation_id, p.user_id) IN (SELECT conversation_id, sender_id FROM input) AND c.deleted_at IS NULL
-            FOR KEY SHARE OF p),
+            FOR KEY SHARE OF p FOR NO KEY UPDATE OF c),
         inserted AS (
             INSERT INTO messages (id, conversation_id, sender_id, body, created_at, client_message_id)
             SELECT i.id, i.conversation_id, i.sender_id, i.body, $5, i.client_message_id FROM input i

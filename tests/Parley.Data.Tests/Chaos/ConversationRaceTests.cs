@@ -1,3 +1,5 @@
+using Npgsql;
+
 namespace Parley.Data.Tests.Chaos;
 
 /// <summary>
@@ -64,7 +66,7 @@ public sealed class ConversationRaceTests(ChaosPostgres server)
         Assert.Equal(deleted >= 0, after.Deleted);
         foreach (var user in users)
         {
-            var own = events.Where(e => e.User == user).Select(e => e.Type).ToList(); // from the state before the race
+            var own = events.Where(e => e.User == user && e.Type.StartsWith("participant.")).Select(e => e.Type).ToList(); // membership events, from the state before the race
             var member = before.Members.Contains(user);
             foreach (var type in own)
             {
@@ -100,6 +102,44 @@ public sealed class ConversationRaceTests(ChaosPostgres server)
         Assert.All(answers, Assert.True);
         Assert.Equal($"m{marked.Max()}", after.ReadMarkers[reader]);
         Assert.Equal(8, after.Events.Count(e => e.Type == "message.created"));
+    }
+
+    /// <summary>
+    /// A send whose statement starts while a delete of its conversation is still committing must wait for that delete
+    /// and then store nothing: a snapshot taken before the delete's commit must not let a message into a deleted
+    /// conversation. The delete is held open in its own transaction until the send's backend waits on its lock (or
+    /// the send has answered, which is the defect).
+    /// </summary>
+    [Fact]
+    public async Task A_send_during_an_uncommitted_delete_waits_for_it_and_stores_nothing()
+    {
+        await using var chaos = await ConversationChaos.StartAsync(server);
+        await using var conn = await chaos.Db.Source.OpenConnectionAsync();
+        await using var delete = await conn.BeginTransactionAsync();
+        await using (var cmd = new NpgsqlCommand("UPDATE conversations SET deleted_at = now(), version = version + 1 WHERE id = $1", conn, delete))
+        {
+            cmd.Parameters.Add(new() { Value = chaos.Conversation });
+            Assert.Equal(1, await cmd.ExecuteNonQueryAsync());
+        }
+
+        var send = chaos.Messages.SendAsync(chaos.Conversation, chaos.Users[0], "during the delete", "d1", default);
+        var waiting = false;
+        for (var i = 0; i < 200 && !waiting && !send.IsCompleted; i++) // bounded: 20 s
+        {
+            await Task.Delay(100);
+            await using var probe = chaos.Db.Source.CreateCommand(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+            waiting = (long)(await probe.ExecuteScalarAsync())! > 0;
+        }
+        if (send.IsCompleted) Assert.Fail($"the send answered {(await send).Status} while the delete was uncommitted");
+        Assert.True(waiting, "the send never waited on the delete's lock");
+        await delete.CommitAsync();
+
+        var answer = await send.WaitAsync(TimeSpan.FromSeconds(30));
+        var after = await chaos.ReadAsync();
+        Assert.NotEqual(OutcomeStatus.Ok, answer.Status);
+        Assert.Empty(after.Messages);
+        Assert.DoesNotContain(after.Events, e => e.Type == "message.created");
     }
 
     private static async Task<bool> Ok<T>(Task<Outcome<T>> outcome) => (await outcome).Status == OutcomeStatus.Ok;
