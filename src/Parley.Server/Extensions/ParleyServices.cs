@@ -95,6 +95,9 @@ public static class ParleyServices
             if (DescriptorBudget.Split(DescriptorBudget.OpenFileLimit()) is var (connections, upgraded))
                 (k.Limits.MaxConcurrentConnections, k.Limits.MaxConcurrentUpgradedConnections) = (connections, upgraded);
         });
+        // A flood over those limits would log a warning per connection, and a console held up by a slow reader blocks the very
+        // dispatch that closes them; kestrel_rejected_connections counts them instead.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel.Connections", LogLevel.Error);
 
         services.AddHealthChecks().AddCheck<ProbeHealthCheck<PrimaryProbe>>("primary")
             .AddCheck<ProbeHealthCheck<ReplicaProbe>>("replica")

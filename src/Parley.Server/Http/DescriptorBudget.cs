@@ -8,8 +8,15 @@ namespace Parley.Server.Http;
 /// </summary>
 public static class DescriptorBudget
 {
-    /// <summary>Descriptors left for everything but client connections: two full database pools, Redis, logs, the runtime's own.</summary>
-    public const long Reserve = 256;
+    /// <summary>
+    /// Descriptors left for everything but client connections: the runtime keeps every loaded assembly's file open (about 260 for
+    /// a node that has served each route, measured), two full database pools, Redis, logs. 256 left a node at 1,024 with 250 to
+    /// spare, and a flood's rejected connections, accepted before they are closed, took those (ci38: the node died).
+    /// </summary>
+    public const long Reserve = 512;
+
+    /// <summary>Below this many descriptors for clients no split is useful: no limit is set.</summary>
+    public const long MinimumForClients = 128;
 
     /// <summary>
     /// Kestrel's MaxConcurrentConnections and MaxConcurrentUpgradedConnections (an upgraded WebSocket leaves the first count for the
@@ -17,7 +24,7 @@ public static class DescriptorBudget
     /// known, or too low to split.
     /// </summary>
     public static (long Connections, long Upgraded)? Split(long? openFileLimit) =>
-        openFileLimit is { } limit && limit > 2 * Reserve ? ((limit - Reserve) / 4, limit - Reserve - (limit - Reserve) / 4) : null;
+        openFileLimit is { } limit && limit - Reserve >= MinimumForClients ? ((limit - Reserve) / 4, limit - Reserve - (limit - Reserve) / 4) : null;
 
     /// <summary>The soft RLIMIT_NOFILE from <c>/proc/self/limits</c>; null when unlimited or not on Linux.</summary>
     public static long? OpenFileLimit()

@@ -169,6 +169,9 @@ public sealed class ResourceExhaustionTests(ChaosEnvironmentFixture fixture)
         }
         Assert.True(run.Node.IsRunning, run.Node.Log());
         await run.AssertRecoversAsync("the descriptors");
+        // The connections over the limit are counted, not logged one by one.
+        Assert.True(await run.Api.MetricAsync("kestrel_rejected_connections_total", 0) > 0, "no rejected connection was counted");
+        Assert.DoesNotContain("maximum number of concurrent connections", run.Node.Log());
         using (var fresh = new ChaosApi(run.Ledger, [run.Node.BaseAddress]))
             Assert.Equal(200, (await fresh.CallAsync("fresh:ready", null, HttpMethod.Get, "/health/ready")).Status);
         await run.AssertWholeAsync(TimeSpan.FromSeconds(10));

@@ -9,10 +9,11 @@ public sealed class DescriptorBudgetTests
     [Fact]
     public void Connections_and_upgraded_connections_together_leave_the_reserve()
     {
-        Assert.Equal((192L, 576L), DescriptorBudget.Split(1024));
+        Assert.Equal((128L, 384L), DescriptorBudget.Split(1024));
         Assert.Equal(20_000 - DescriptorBudget.Reserve, DescriptorBudget.Split(20_000)!.Value.Connections + DescriptorBudget.Split(20_000)!.Value.Upgraded);
         Assert.Null(DescriptorBudget.Split(null));
-        Assert.Null(DescriptorBudget.Split(2 * DescriptorBudget.Reserve));
+        Assert.Equal((32L, 96L), DescriptorBudget.Split(DescriptorBudget.Reserve + DescriptorBudget.MinimumForClients));
+        Assert.Null(DescriptorBudget.Split(DescriptorBudget.Reserve + DescriptorBudget.MinimumForClients - 1));
     }
 
     [Fact]
