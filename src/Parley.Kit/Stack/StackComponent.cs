@@ -29,6 +29,12 @@ public sealed class StackComponent
     /// <summary>The server's process id while it runs.</summary>
     public int? Pid { get; private set; }
 
+    /// <summary>Whether the process last started is still there: a server can exit by itself (a PostgreSQL crash restart that fails).</summary>
+    public bool IsAlive => Pid is { } pid && ProcessTree.IsAlive(pid);
+
+    /// <summary>The server's own log (stdout and stderr, or PostgreSQL's <c>pg_ctl -l</c> file), for a failure's message.</summary>
+    public string LogFile => _driver.LogFile;
+
     public StackComponentState State { get; private set; } = StackComponentState.Stopped;
 
     /// <summary>Stops the server cleanly (PostgreSQL: fast shutdown; others: SIGTERM), killing it if it does not stop in time.</summary>
@@ -65,7 +71,8 @@ public sealed class StackComponent
         await _gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            if (!force && target == StackComponentState.Running && State == StackComponentState.Running)
+            // A server that exited by itself is still Running here: it is started again.
+            if (!force && target == StackComponentState.Running && State == StackComponentState.Running && IsAlive)
                 return;
             await action(ct).ConfigureAwait(false);
             State = target;

@@ -93,13 +93,42 @@ public sealed class DiskFullTests(ITestOutputHelper output)
         Assert.True(refused > 0, $"the full filesystem refused nothing: {Exhaustion.Statuses(during)}");
 
         File.Delete(filler);
-        // A PANIC on WAL writing and a crash restart that could not finish leave the postmaster gone: the stack starts it again.
-        var down = env.Stack.Primary.Pid is not { } pid || !Directory.Exists($"/proc/{pid}");
-        if (down)
-            await env.Stack.Primary.StartAsync();
-        output.WriteLine($"while full: {Exhaustion.Statuses(during)}; WAL switch {(panicked ? "failed" : "went through")}; PostgreSQL {(down ? "was down and was started again" : "stayed up")}");
+        var starts = await SuperviseUntilAcceptingAsync(env);
+        output.WriteLine($"while full: {Exhaustion.Statuses(during)}; WAL switch {(panicked ? "failed" : "went through")}; PostgreSQL started again {starts} time(s)");
         await run.AssertRecoversAsync("the space");
         await run.AssertWholeAsync(TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>
+    /// A supervisor's part once the space is back: a PANIC leaves the postmaster in a crash restart that can still fail after the
+    /// filler is gone (it began while the disk was full) and then exits; so until it accepts a connection (at most 60 s) a
+    /// postmaster that is gone is started again. Returns how many times.
+    /// </summary>
+    private static async Task<int> SuperviseUntilAcceptingAsync(ChaosEnvironment env)
+    {
+        var probe = new NpgsqlConnectionStringBuilder(env.Stack.PrimaryConnectionString) { Pooling = false, Timeout = 2 }.ConnectionString;
+        var starts = 0;
+        for (var deadline = DateTime.UtcNow.AddSeconds(60); DateTime.UtcNow < deadline; await Task.Delay(500))
+        {
+            if (!env.Stack.Primary.IsAlive)
+            {
+                await env.Stack.Primary.StartAsync();
+                starts++;
+            }
+            try
+            {
+                await using var connection = new NpgsqlConnection(probe);
+                await connection.OpenAsync();
+                return starts;
+            }
+            catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException)
+            {
+                // still in recovery (57P03) or gone: look again
+            }
+        }
+        var log = File.Exists(env.Stack.Primary.LogFile) ? string.Join('\n', File.ReadLines(env.Stack.Primary.LogFile).TakeLast(30)) : "no log";
+        Assert.Fail($"PostgreSQL accepted no connection within 60 s of the space being freed (started again {starts} time(s)); its log ends:\n{log}");
+        return starts;
     }
 
     // Appends to the filler until the filesystem refuses a byte (bounded by the image's size).

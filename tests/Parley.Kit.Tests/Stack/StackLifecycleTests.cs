@@ -89,6 +89,21 @@ public sealed class StackLifecycleTests
     }
 
     [Fact]
+    public async Task A_server_that_exited_by_itself_is_started_again()
+    {
+        await using var stack = await LocalStack.StartAsync(new StackOptions { WithPrimary = false, WithReplica = false, WithPgBouncer = false });
+        var redis = stack.Redis!;
+        using (var process = Process.GetProcessById(redis.Pid!.Value)) process.Kill(); // not through the stack: it still says Running
+        await StackProbes.EventuallyAsync(() => Task.FromResult(!redis.IsAlive), "redis is gone");
+        Assert.Equal(StackComponentState.Running, redis.State);
+
+        await redis.StartAsync();
+
+        Assert.True(redis.IsAlive);
+        Assert.Equal("+PONG", await StackProbes.PingRedisAsync(stack.RedisEndpoint!));
+    }
+
+    [Fact]
     public async Task Restart_on_a_taken_port_fails_with_the_component_log_tail()
     {
         await using var stack = await LocalStack.StartAsync(new StackOptions { WithPrimary = false, WithReplica = false, WithPgBouncer = false });

@@ -27,7 +27,7 @@ internal abstract class ComponentDriver(StackComponentKind kind, string dataDire
 
     protected string DataDirectory => dataDirectory;
 
-    protected string LogFile => Path.Combine(dataDirectory, Name + ".log");
+    public string LogFile => Path.Combine(dataDirectory, Name + ".log");
 
     protected abstract string PidFile { get; }
 
