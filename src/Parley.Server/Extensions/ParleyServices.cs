@@ -41,6 +41,7 @@ public static class ParleyServices
         services.AddSingleton<ReplicaBreaker>();
         services.AddSingleton<FeatureFlags>();
         services.AddSingleton<ReadRouter>();
+        services.AddHostedService<SchemaVersionCheck>(); // first: nothing else starts on a schema this build does not know
         services.AddHostedService<FlagSyncService>();
         services.AddHostedService<SupervisorWatch>();
         services.AddParleyOptions<HealthOptions>();
