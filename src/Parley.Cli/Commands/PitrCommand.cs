@@ -5,7 +5,7 @@ using Parley.Kit.Stack;
 namespace Parley.Cli.Commands;
 
 /// <summary>
-/// <c>parley pitr backup</c> and <c>parley pitr restore --to TIME</c>: point-in-time recovery of the local stack started with
+/// <c>parley pitr backup</c>, <c>parley pitr restore --to TIME</c> and <c>parley pitr prune</c>: point-in-time recovery of the local stack started with
 /// <c>parley up --wal-archive</c> (a base backup, then the archived WAL replayed up to a moment; LocalStack.RecoverToAsync).
 /// </summary>
 public static class PitrCommand
@@ -15,6 +15,7 @@ public static class PitrCommand
         {
             Backup(global),
             Restore(global),
+            Prune(global),
         };
 
     private static Command Backup(GlobalOptions global)
@@ -55,13 +56,35 @@ public static class PitrCommand
         return command;
     }
 
-    private static async Task<string> RunAsync(Func<Task<string>> action)
+    private static Command Prune(GlobalOptions global)
+    {
+        var keep = new Option<int>("--keep") { Description = "How many of the newest base backups to keep (at least 1).", DefaultValueFactory = _ => 2 };
+        var command = new Command("prune", "Delete all but the newest --keep base backups and the archived WAL before the oldest one kept (pg_archivecleanup).")
+        {
+            keep,
+        };
+        command.SetHandler(global, async (result, cli, ct) =>
+        {
+            var count = result.GetValue(keep);
+            if (count < 1)
+                throw new CliException(ExitCodes.Usage, $"--keep: {count} would delete every base backup; keep at least 1.");
+            var pruned = await RunAsync(() => LocalStack.PruneBaseBackupsFromStateAsync(cli.Home.Root, count, cli.Progress, ct));
+            if (cli.Json) cli.WriteJson(pruned);
+            else await cli.Out.WriteLineAsync(
+                $"Kept {pruned.KeptBackups.Count} base backup(s), deleted {pruned.RemovedBackups.Count}; removed {pruned.ArchiveFilesRemoved} archived WAL file(s) " +
+                $"({pruned.BytesFreed / (1024.0 * 1024):0.#} MB) before {pruned.OldestWalKept}. Recovery reaches back to {pruned.KeptBackups[^1]}.");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static async Task<T> RunAsync<T>(Func<Task<T>> action)
     {
         try
         {
             return await action();
         }
-        catch (Exception e) when (e is InvalidOperationException or ArgumentException or TimeoutException)
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or TimeoutException or InvalidDataException or IOException)
         {
             throw new CliException(ExitCodes.Failure, e.Message);
         }

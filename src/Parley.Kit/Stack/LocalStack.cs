@@ -10,7 +10,7 @@ namespace Parley.Kit.Stack;
 /// A detached watchdog stops everything when the owner process dies, even by kill -9;
 /// <see cref="StopAsync"/> (or <see cref="StopFromStateAsync"/> from another process) does it on purpose.
 /// </summary>
-public sealed class LocalStack : IAsyncDisposable
+public sealed partial class LocalStack : IAsyncDisposable
 {
     private static readonly TimeSpan ExitStopTimeout = TimeSpan.FromSeconds(30);
 
@@ -282,6 +282,10 @@ public sealed class LocalStack : IAsyncDisposable
     public static Task<string> BaseBackupFromStateAsync(string rootDirectory, IProgress<string>? progress = null, CancellationToken ct = default) =>
         Reattach(RunningState(rootDirectory), progress).BaseBackupAsync(ct);
 
+    /// <summary><see cref="PruneBaseBackupsAsync"/> on the stack described by <c>&lt;root&gt;/stack.json</c> (<c>parley pitr prune</c>).</summary>
+    public static Task<ArchivePrune> PruneBaseBackupsFromStateAsync(string rootDirectory, int keep, IProgress<string>? progress = null, CancellationToken ct = default) =>
+        Reattach(RunningState(rootDirectory), progress).PruneBaseBackupsAsync(keep, ct);
+
     /// <summary>
     /// <see cref="RecoverToAsync"/> on the stack described by <c>&lt;root&gt;/stack.json</c> (<c>parley pitr restore</c>), from
     /// <paramref name="baseBackup"/>, or when null the newest base backup that finished before <paramref name="target"/>; returns the one used.
@@ -296,15 +300,60 @@ public sealed class LocalStack : IAsyncDisposable
         return chosen;
     }
 
-    // backup_label is written when pg_basebackup starts; the directory is complete once backup_manifest is there (written last).
-    private string? NewestBaseBackupBefore(DateTimeOffset target) =>
-        !Directory.Exists(_layout.BaseBackupsDirectory) ? null
+    /// <summary>
+    /// Keeps the newest <paramref name="keep"/> complete base backups and deletes the others, then the archived WAL segments older
+    /// than the oldest kept backup's start (pg_archivecleanup; timeline history files stay): the archive grows by 16 MB a segment
+    /// otherwise. Recovery to a moment before the oldest kept backup is no longer possible. Unfinished backups are left alone.
+    /// </summary>
+    public async Task<ArchivePrune> PruneBaseBackupsAsync(int keep, CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(keep, 1);
+        if (_primary is null || _primary.WalArchiveDirectory is not { } archive)
+            throw new InvalidOperationException("Pruning needs the WAL archive (StackOptions.WalArchive).");
+        var complete = CompleteBaseBackups().ToList();
+        if (complete.Count == 0)
+            throw new InvalidOperationException($"No complete base backup in {_layout.BaseBackupsDirectory}: without one every archived segment may be needed; take one with `parley pitr backup`.");
+        var (kept, removed) = (complete.Take(keep).ToList(), complete.Skip(keep).ToList());
+        foreach (var backup in removed)
+        {
+            _env.Report($"prune: deleting base backup {backup}");
+            Directory.Delete(backup, recursive: true);
+        }
+        var oldestKept = StartWalFile(kept[^1]);
+        var before = ArchiveFiles(archive);
+        _env.Report($"prune: archived WAL before {oldestKept}");
+        await _env.RunAsPostgresCheckedAsync(_env.Binaries.PgArchiveCleanup, [archive, oldestKept], _layout.DataDirectory, StackEnvironment.CommandTimeout, ct)
+            .ConfigureAwait(false);
+        var after = ArchiveFiles(archive).Select(file => file.Name).ToHashSet();
+        var gone = before.Where(file => !after.Contains(file.Name)).ToList();
+        return new ArchivePrune(removed, kept, oldestKept, gone.Count, gone.Sum(file => file.Length));
+    }
+
+    private static List<FileInfo> ArchiveFiles(string archive) =>
+        Directory.Exists(archive) ? new DirectoryInfo(archive).EnumerateFiles().ToList() : [];
+
+    // The WAL file a base backup starts in, from its backup_label: "START WAL LOCATION: 0/2000028 (file 000000010000000000000002)".
+    private static string StartWalFile(string baseBackup) =>
+        File.ReadLines(Path.Combine(baseBackup, "backup_label"))
+            .Select(line => StartWalLine().Match(line))
+            .FirstOrDefault(match => match.Success)?.Groups[1].Value
+        ?? throw new InvalidDataException($"{baseBackup}/backup_label names no START WAL LOCATION file.");
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^START WAL LOCATION: .*\(file ([0-9A-F]{24})\)")]
+    private static partial System.Text.RegularExpressions.Regex StartWalLine();
+
+    // Newest first. backup_label is written when pg_basebackup starts; a backup is complete once backup_manifest (written last) is there.
+    private IEnumerable<string> CompleteBaseBackups() =>
+        !Directory.Exists(_layout.BaseBackupsDirectory) ? []
         : Directory.EnumerateDirectories(_layout.BaseBackupsDirectory)
             .Select(directory => new FileInfo(Path.Combine(directory, "backup_manifest")))
-            .Where(manifest => manifest.Exists && manifest.LastWriteTimeUtc < target.UtcDateTime)
+            .Where(manifest => manifest.Exists)
             .OrderByDescending(manifest => manifest.LastWriteTimeUtc)
-            .Select(manifest => manifest.DirectoryName)
-            .FirstOrDefault();
+            .Select(manifest => manifest.DirectoryName!);
+
+    // The newest complete base backup that finished before target.
+    private string? NewestBaseBackupBefore(DateTimeOffset target) =>
+        CompleteBaseBackups().FirstOrDefault(backup => File.GetLastWriteTimeUtc(Path.Combine(backup, "backup_manifest")) < target.UtcDateTime);
 
     private static StackState RunningState(string rootDirectory) =>
         ReadState(rootDirectory) ?? throw new InvalidOperationException($"No stack runs from {Path.GetFullPath(rootDirectory)} (no stack.json).");

@@ -63,7 +63,7 @@ public sealed partial record StackOptions
     /// <summary>
     /// WAL archiving for point-in-time recovery: every completed WAL segment copied into <c>&lt;data&gt;/wal-archive</c> (archive_mode,
     /// archive_command; both servers, so a promoted replica continues it), for <see cref="LocalStack.BaseBackupAsync"/> and
-    /// <see cref="LocalStack.RecoverToAsync"/>. Nothing prunes the archive: it grows by 16 MB per segment. Default: false.
+    /// <see cref="LocalStack.RecoverToAsync"/>. It grows by 16 MB per segment until <see cref="LocalStack.PruneBaseBackupsAsync"/> prunes it. Default: false.
     /// </summary>
     public bool WalArchive { get; init; }
 

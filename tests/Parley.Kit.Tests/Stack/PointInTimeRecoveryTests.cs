@@ -41,4 +41,37 @@ public sealed class PointInTimeRecoveryTests
             "the re-seeded replica holds A and C, not B");
         Assert.True((int)(await StackProbes.ScalarAsync(primary, "SELECT timeline_id FROM pg_control_checkpoint()"))! >= 1);
     }
+
+    [Fact]
+    public async Task Pruning_keeps_the_newest_backups_and_the_archived_wal_they_need()
+    {
+        await using var stack = await LocalStack.StartAsync(new StackOptions { WithReplica = false, WithPgBouncer = false, WithRedis = false, WalArchive = true });
+        var primary = stack.PrimaryConnectionString;
+        var backups = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            backups.Add(await stack.BaseBackupAsync());
+            // A completed, archived segment after each backup: something older than the next backup to prune.
+            var segment = (string)(await StackProbes.ScalarAsync(primary, "SELECT pg_walfile_name(pg_switch_wal())"))!;
+            await StackProbes.EventuallyAsync(
+                async () => await StackProbes.ScalarAsync(primary, $"SELECT coalesce(last_archived_wal >= '{segment}', false) FROM pg_stat_archiver") is true,
+                $"{segment} is archived");
+        }
+        var archive = Path.Combine(stack.DataDirectory, "wal-archive");
+        var startOfSecond = File.ReadLines(Path.Combine(backups[1], "backup_label")).First(l => l.StartsWith("START WAL LOCATION", StringComparison.Ordinal))[^25..^1];
+
+        var pruned = await stack.PruneBaseBackupsAsync(keep: 2);
+
+        Assert.Equal([backups[0]], pruned.RemovedBackups);
+        Assert.Equal([backups[2], backups[1]], pruned.KeptBackups);
+        Assert.False(Directory.Exists(backups[0]));
+        Assert.True(Directory.Exists(backups[1]) && Directory.Exists(backups[2]));
+        Assert.Equal(startOfSecond, pruned.OldestWalKept);
+        Assert.True(pruned.ArchiveFilesRemoved > 0, "nothing was removed from the archive");
+        var segments = Directory.EnumerateFiles(archive).Select(Path.GetFileName).Where(name => name!.Length == 24).ToList();
+        // Segments are compared without their timeline (the first 8 digits), as pg_archivecleanup does.
+        Assert.DoesNotContain(segments, name => string.CompareOrdinal(name![8..], startOfSecond[8..]) < 0);
+        Assert.Contains(startOfSecond, segments);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => stack.PruneBaseBackupsAsync(keep: 0));
+    }
 }

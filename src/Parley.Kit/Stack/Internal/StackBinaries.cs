@@ -43,6 +43,8 @@ internal sealed record StackBinaries(string? PostgresBin, string? PgBouncer, str
 
     public string PgDump => Path.Combine(PostgresBin!, "pg_dump");
 
+    public string PgArchiveCleanup => Path.Combine(PostgresBin!, "pg_archivecleanup");
+
     public string PgRestore => Path.Combine(PostgresBin!, "pg_restore");
 
     private static string FindPostgresBin(string[] path, string postgresRoots)
