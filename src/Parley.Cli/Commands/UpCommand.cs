@@ -146,7 +146,7 @@ public static class UpCommand
             var stackOptions = new StackOptions
             {
                 RootDirectory = home.Root, Durable = true, RedisMaxMemoryMegabytes = options.RedisMaxMemory, SynchronousReplica = options.SynchronousReplica,
-                WithPrometheus = options.Prometheus, WalArchive = options.WalArchive,
+                WithPrometheus = options.Prometheus, WalArchive = options.WalArchive, Supervise = true,
             };
             await using var stack = await LocalStack.StartAsync(stackOptions, cli.Progress, shutdown.Token);
 

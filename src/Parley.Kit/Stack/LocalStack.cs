@@ -31,6 +31,8 @@ public sealed partial class LocalStack : IAsyncDisposable
     private readonly Lock _lock = new();
     private int? _watchdogPid;
     private Task? _stopTask;
+    private readonly bool _supervise;
+    private readonly int _redisMaxMemoryMegabytes;
 
     private LocalStack(StackOptions options, StackLayout layout, StackEnvironment env)
     {
@@ -39,6 +41,8 @@ public sealed partial class LocalStack : IAsyncDisposable
         _ownerPid = options.OwnerPid ?? Environment.ProcessId;
         _database = options.Database;
         _synchronousReplica = options.SynchronousReplica;
+        _supervise = options.Supervise;
+        _redisMaxMemoryMegabytes = options.RedisMaxMemoryMegabytes;
         var data = layout.DataDirectory;
         _primary = options.WithPrimary ? new PostgresPrimary(data, env, options.Database) : null;
         if (options.PrimaryDataDirectory is { } primaryData)
@@ -245,7 +249,8 @@ public sealed partial class LocalStack : IAsyncDisposable
         RedisEndpoint,
         Components.Select(component => component.Describe()).ToList(),
         _synchronousReplica,
-        _primary?.WalArchiveDirectory is not null);
+        _primary?.WalArchiveDirectory is not null,
+        _redisMaxMemoryMegabytes);
 
     /// <summary>The state a stack started with this root wrote, or null when none runs (stack.json is removed on stop).</summary>
     public static StackState? ReadState(string rootDirectory)
@@ -263,6 +268,7 @@ public sealed partial class LocalStack : IAsyncDisposable
     {
         if (ReadState(rootDirectory) is not { } state)
             return;
+        using var held = await StackOperationLock.AcquireAsync(state.RootDirectory, ct).ConfigureAwait(false);
         if (state.WatchdogPid is { } watchdog)
             Watchdog.Stop(watchdog);
         var stack = Reattach(state, progress: null);
@@ -307,6 +313,7 @@ public sealed partial class LocalStack : IAsyncDisposable
     /// </summary>
     public async Task<ArchivePrune> PruneBaseBackupsAsync(int keep, CancellationToken ct = default)
     {
+        using var held = await StackOperationLock.AcquireAsync(_layout.RootDirectory, ct).ConfigureAwait(false);
         ArgumentOutOfRangeException.ThrowIfLessThan(keep, 1);
         if (_primary is null || _primary.WalArchiveDirectory is not { } archive)
             throw new InvalidOperationException("Pruning needs the WAL archive (StackOptions.WalArchive).");
@@ -373,6 +380,9 @@ public sealed partial class LocalStack : IAsyncDisposable
             WithPrometheus = kinds.Contains(StackComponentKind.Prometheus),
             SynchronousReplica = state.SynchronousReplica,
             WalArchive = state.WalArchive,
+            // A component started again (the supervisor) runs as it did: Redis with its AOF and its maxmemory.
+            Durable = state.KeepData,
+            RedisMaxMemoryMegabytes = state.RedisMaxMemoryMegabytes,
             OwnerPid = state.OwnerPid,
             Database = state.PrimaryConnectionString is { } primary ? new NpgsqlConnectionStringBuilder(primary).Database ?? "parley" : "parley",
         };
@@ -405,6 +415,7 @@ public sealed partial class LocalStack : IAsyncDisposable
     /// </summary>
     public async Task<FailoverReport> FailoverAsync(CancellationToken ct = default)
     {
+        using var held = await StackOperationLock.AcquireAsync(_layout.RootDirectory, ct).ConfigureAwait(false);
         if (_primary is null || _replica is null || Replica is not { } replica)
             throw new InvalidOperationException("A failover needs a primary and a replica.");
         if (replica.State != StackComponentState.Running)
@@ -440,6 +451,7 @@ public sealed partial class LocalStack : IAsyncDisposable
     /// </summary>
     public async Task<string> BaseBackupAsync(CancellationToken ct = default)
     {
+        using var held = await StackOperationLock.AcquireAsync(_layout.RootDirectory, ct).ConfigureAwait(false);
         if (_primary is null || _primary.WalArchiveDirectory is null)
             throw new InvalidOperationException("A base backup for point-in-time recovery needs the WAL archive (StackOptions.WalArchive).");
         var target = Path.Combine(_layout.BaseBackupsDirectory, DateTime.UtcNow.ToString("yyyyMMdd-HHmmssfff", System.Globalization.CultureInfo.InvariantCulture));
@@ -463,6 +475,7 @@ public sealed partial class LocalStack : IAsyncDisposable
     /// </summary>
     public async Task RecoverToAsync(string baseBackup, DateTimeOffset target, CancellationToken ct = default)
     {
+        using var held = await StackOperationLock.AcquireAsync(_layout.RootDirectory, ct).ConfigureAwait(false);
         if (_primary is null || _primary.WalArchiveDirectory is null)
             throw new InvalidOperationException("Point-in-time recovery needs the WAL archive (StackOptions.WalArchive).");
         if (!File.Exists(Path.Combine(baseBackup, "backup_label")))
@@ -572,6 +585,8 @@ public sealed partial class LocalStack : IAsyncDisposable
         if (_layout.KeepData)
             await WritePortsAsync(ct).ConfigureAwait(false);
         _env.Report($"stack ready; state in {_layout.StateFile}");
+        if (_supervise)
+            StartSupervision();
     }
 
     private void StartWatchdog()
@@ -614,9 +629,17 @@ public sealed partial class LocalStack : IAsyncDisposable
     {
         AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
         Console.CancelKeyPress -= OnCancelKeyPress;
+        var failures = new List<Exception>();
+        try
+        {
+            await StopSupervisionAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            failures.Add(e); // the components are stopped all the same
+        }
         if (_watchdogPid is { } watchdog)
             Watchdog.Stop(watchdog);
-        var failures = new List<Exception>();
         foreach (var component in Components.Reverse())
         {
             try

@@ -68,6 +68,13 @@ public sealed partial record StackOptions
     public bool WalArchive { get; init; }
 
     /// <summary>
+    /// A component whose process exits by itself (a PostgreSQL that PANICs and whose crash restart fails, an OOM kill) is started
+    /// again, checked every second, retried after 1 s doubling to 30 s while its start fails; a component stopped or killed through
+    /// the stack, or by a failover, is left alone. Default: false (chaos tests kill components on purpose); <c>parley up</c> turns it on.
+    /// </summary>
+    public bool Supervise { get; init; }
+
+    /// <summary>
     /// The primary's PostgreSQL data directory (pg_wal included) at this path instead of <c>&lt;data&gt;/primary</c>, e.g. on a small
     /// filesystem a test mounts to fill up. Created by the launcher (owned by <c>postgres</c> when run as root) and, unless
     /// <see cref="Durable"/>, deleted on stop; its parent must exist, and the path must be short enough for PostgreSQL's socket

@@ -16,6 +16,7 @@ namespace Parley.Kit.Stack;
 /// <param name="WatchdogPid">The detached watchdog that does so.</param>
 /// <param name="SynchronousReplica">Commits wait for the replica (<see cref="StackOptions.SynchronousReplica"/>).</param>
 /// <param name="WalArchive">WAL is archived for point-in-time recovery (<see cref="StackOptions.WalArchive"/>).</param>
+/// <param name="RedisMaxMemoryMegabytes">Redis <c>maxmemory</c> (<see cref="StackOptions.RedisMaxMemoryMegabytes"/>), so a Redis started again keeps it.</param>
 public sealed record StackState(
     string RootDirectory,
     string DataDirectory,
@@ -30,7 +31,8 @@ public sealed record StackState(
     string? RedisEndpoint,
     IReadOnlyList<StackComponentInfo> Components,
     bool SynchronousReplica = false,
-    bool WalArchive = false)
+    bool WalArchive = false,
+    int RedisMaxMemoryMegabytes = 256)
 {
     /// <summary>The options stack.json is written and read with: web defaults (camelCase), enums as camelCase strings.</summary>
     public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web)

@@ -9,8 +9,8 @@ namespace Parley.Chaos.Tests.Resources;
 /// The primary's data directory, pg_wal included, on a small loop-mounted ext4 filesystem this test creates (root only), filled
 /// up by a file: sends get 201 or 503 + Retry-After, nothing acknowledged is lost, nothing is half-written; once the file is
 /// deleted the node recovers by itself. PostgreSQL may PANIC when it cannot write WAL and stay down after its crash restart
-/// (the end-of-recovery checkpoint needs space too): then the stack starts it again, as a supervisor would, and recovery replays
-/// every acknowledged commit.
+/// (the end-of-recovery checkpoint needs space too): then the stack's supervisor (<see cref="StackOptions.Supervise"/>, on in
+/// <c>parley up</c>) starts it again, and recovery replays every acknowledged commit.
 /// </summary>
 [Trait("Category", "Chaos")]
 [Trait("Tier", "Smoke")]
@@ -41,6 +41,7 @@ public sealed class DiskFullTests(ITestOutputHelper output)
                 WithReplica = false,
                 WithPgBouncer = false,
                 PrimaryDataDirectory = Path.Combine(mount, "pgdata"),
+                Supervise = true,
             }))
                 await FillAndRecoverAsync(env, mount);
         }
@@ -92,43 +93,37 @@ public sealed class DiskFullTests(ITestOutputHelper output)
         Exhaustion.AssertOnly201Or503(during, "a full data filesystem");
         Assert.True(refused > 0, $"the full filesystem refused nothing: {Exhaustion.Statuses(during)}");
 
+        var postmaster = env.Stack.Primary.Pid;
         File.Delete(filler);
-        var starts = await SuperviseUntilAcceptingAsync(env);
-        output.WriteLine($"while full: {Exhaustion.Statuses(during)}; WAL switch {(panicked ? "failed" : "went through")}; PostgreSQL started again {starts} time(s)");
+        await WaitUntilAcceptingAsync(env);
+        var restarted = LocalStack.ReadState(env.Stack.RootDirectory)!.Components.Single(c => c.Kind == StackComponentKind.Primary).Pid != postmaster;
+        output.WriteLine($"while full: {Exhaustion.Statuses(during)}; WAL switch {(panicked ? "failed" : "went through")}; PostgreSQL {(restarted ? "exited and was started again by the supervisor" : "stayed up")}");
         await run.AssertRecoversAsync("the space");
         await run.AssertWholeAsync(TimeSpan.FromSeconds(10));
     }
 
     /// <summary>
-    /// A supervisor's part once the space is back: a PANIC leaves the postmaster in a crash restart that can still fail after the
-    /// filler is gone (it began while the disk was full) and then exits; so until it accepts a connection (at most 60 s) a
-    /// postmaster that is gone is started again. Returns how many times.
+    /// Once the space is back PostgreSQL accepts connections again by itself (at most 60 s): its crash restart succeeds, or it fails
+    /// (it began while the disk was full), the postmaster exits and the stack's supervisor starts it again.
     /// </summary>
-    private static async Task<int> SuperviseUntilAcceptingAsync(ChaosEnvironment env)
+    private static async Task WaitUntilAcceptingAsync(ChaosEnvironment env)
     {
         var probe = new NpgsqlConnectionStringBuilder(env.Stack.PrimaryConnectionString) { Pooling = false, Timeout = 2 }.ConnectionString;
-        var starts = 0;
         for (var deadline = DateTime.UtcNow.AddSeconds(60); DateTime.UtcNow < deadline; await Task.Delay(500))
         {
-            if (!env.Stack.Primary.IsAlive)
-            {
-                await env.Stack.Primary.StartAsync();
-                starts++;
-            }
             try
             {
                 await using var connection = new NpgsqlConnection(probe);
                 await connection.OpenAsync();
-                return starts;
+                return;
             }
             catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException)
             {
-                // still in recovery (57P03) or gone: look again
+                // still in recovery (57P03), or down until the supervisor's next round: look again
             }
         }
         var log = File.Exists(env.Stack.Primary.LogFile) ? string.Join('\n', File.ReadLines(env.Stack.Primary.LogFile).TakeLast(30)) : "no log";
-        Assert.Fail($"PostgreSQL accepted no connection within 60 s of the space being freed (started again {starts} time(s)); its log ends:\n{log}");
-        return starts;
+        Assert.Fail($"PostgreSQL accepted no connection within 60 s of the space being freed; its log ends:\n{log}");
     }
 
     // Appends to the filler until the filesystem refuses a byte (bounded by the image's size).

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Parley.Kit.Stack;
+using Parley.Kit.Stack.Internal;
 
 namespace Parley.Kit.Tests.Stack;
 
@@ -100,6 +101,41 @@ public sealed class StackLifecycleTests
         await redis.StartAsync();
 
         Assert.True(redis.IsAlive);
+        Assert.Equal("+PONG", await StackProbes.PingRedisAsync(stack.RedisEndpoint!));
+    }
+
+    [Fact]
+    public async Task A_supervised_stack_starts_a_server_that_exited_by_itself_again_but_not_one_it_stopped()
+    {
+        await using var stack = await LocalStack.StartAsync(new StackOptions { WithPrimary = false, WithReplica = false, WithPgBouncer = false, WithSmtp = true, Supervise = true });
+        var (redis, smtp) = (stack.Redis!, stack.Smtp!);
+        var killed = redis.Pid!.Value;
+        await smtp.KillAsync(); // through the stack: stopped on purpose
+        using (var process = Process.GetProcessById(killed)) process.Kill();
+
+        await StackProbes.EventuallyAsync(
+            () => Task.FromResult(LocalStack.ReadState(stack.RootDirectory)!.Components.Single(c => c.Name == "redis").Pid is { } pid && pid != killed),
+            "the supervisor starts redis again");
+        Assert.Equal("+PONG", await StackProbes.PingRedisAsync(stack.RedisEndpoint!));
+        Assert.Equal(StackComponentState.Stopped, LocalStack.ReadState(stack.RootDirectory)!.Components.Single(c => c.Name == "smtp").State);
+        Assert.False(await StackProbes.IsListeningAsync(smtp.Port));
+    }
+
+    [Fact]
+    public async Task The_supervisor_restarts_nothing_while_another_operation_holds_the_stack()
+    {
+        await using var stack = await LocalStack.StartAsync(new StackOptions { WithPrimary = false, WithReplica = false, WithPgBouncer = false, Supervise = true });
+        var redis = stack.Redis!;
+        int? RecordedPid() => LocalStack.ReadState(stack.RootDirectory)!.Components.Single(c => c.Name == "redis").Pid;
+        var killed = redis.Pid!.Value;
+        using (StackOperationLock.TryAcquire(stack.RootDirectory) ?? throw new InvalidOperationException("the lock is taken"))
+        {
+            using (var process = Process.GetProcessById(killed)) process.Kill();
+            await Task.Delay(TimeSpan.FromSeconds(4)); // four supervisor rounds
+            Assert.Equal(killed, RecordedPid());
+            Assert.False(await StackProbes.IsListeningAsync(redis.Port));
+        }
+        await StackProbes.EventuallyAsync(() => Task.FromResult(RecordedPid() is { } pid && pid != killed), "redis is started again once the lock is free");
         Assert.Equal("+PONG", await StackProbes.PingRedisAsync(stack.RedisEndpoint!));
     }
 

@@ -15,6 +15,8 @@ internal sealed class StackEnvironment(StackBinaries binaries, bool runAsPostgre
 
     public TimeSpan ReadyTimeout => readyTimeout;
 
+    public IProgress<string>? Progress => progress;
+
     public void Report(string message) => progress?.Report(message);
 
     /// <summary>Runs a PostgreSQL or PgBouncer program, as the postgres user when we are root.</summary>
