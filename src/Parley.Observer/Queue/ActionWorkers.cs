@@ -132,6 +132,8 @@ public sealed partial class ActionWorkers(
         while (await _completions.Reader.WaitToReadAsync(ct))
         {
             while (batch.Count < CompletionBatch && _completions.Reader.TryRead(out var next)) batch.Add(next);
+            // Both recorders wake for the same outcomes; the one that finds them taken has nothing to write.
+            if (batch.Count == 0) continue;
             try
             {
                 var started = Stopwatch.GetTimestamp();
