@@ -53,6 +53,14 @@ internal sealed partial class ReplicationSession(
         new BoundedChannelOptions(MarkBacklog) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.DropWrite });
     private const int MarkBacklog = 256;
     private readonly string _heartbeatPrefix = $"parley-observer:{options.Name}";
+    // A row of a table that appeared while this group ran, sent by the backfill as a transactional message.
+    private readonly string _rowPrefix = $"parley-observer-row:{options.Name}";
+    private static readonly TimeSpan MissingTableCheck = TimeSpan.FromSeconds(1);
+    // A table that appeared a second ago is small, but one made by CREATE TABLE AS can be huge: the backfill is bounded.
+    private const int MaxBackfillRows = 100_000;
+
+    // The rules' tables that did not exist when this session began: watched, and added with their rows once they appear.
+    private List<(string Schema, string Name)> _missing = [];
 
     private string OutboxPublication => $"{options.Name}_outbox";
 
@@ -67,13 +75,15 @@ internal sealed partial class ReplicationSession(
         await TakeSlotAsync(connection.ProcessID, ct);
         var channel = Channel.CreateBounded<StreamItem>(new BoundedChannelOptions(ChannelCapacity) { SingleReader = true, SingleWriter = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var tasks = new[]
+        var tasks = new List<Task>
         {
             ReadAsync(connection, publications, channel.Writer, stop.Token),
             EnqueueAsync(connection, channel.Reader, stop.Token),
             HeartbeatAsync(stop.Token),
             MarkAsync(stop.Token),
         };
+        // Ends the session normally once a missing table was added: the next one reads it (ObserverService starts it).
+        if (_missing.Count > 0) tasks.Add(WatchMissingTablesAsync(stop.Token));
         identity.Streaming = true;
         try
         {
@@ -83,9 +93,9 @@ internal sealed partial class ReplicationSession(
             {
                 await Task.WhenAll(tasks);
             }
-            catch (Exception) when (first.IsFaulted || ct.IsCancellationRequested)
+            catch (Exception)
             {
-                // the first failure is the one that counts
+                // the others were stopped: the first to end is the one that counts
             }
             await first;
         }
@@ -102,13 +112,16 @@ internal sealed partial class ReplicationSession(
         var names = new List<string>();
         if (rules.ReadsParleyEvents)
         {
-            await EnsurePublicationAsync(conn, OutboxPublication, "\"public\".\"outbox\"", "insert", ct);
+            await EnsurePublicationAsync(conn, OutboxPublication, [("public", "outbox")], "insert", ct);
             names.Add(OutboxPublication);
         }
-        var tables = rules.Tables;
-        if (tables.Count > 0)
+        if (rules.Tables.Count > 0)
         {
-            await EnsurePublicationAsync(conn, TablesPublication, string.Join(", ", tables.Select(t => $"\"{t.Schema}\".\"{t.Name}\"")), "insert, update, delete", ct);
+            // A table that does not exist yet holds up no other rule: it is watched, and added when it appears.
+            var exist = await ExistingAsync(conn, rules.Tables, ct);
+            _missing = rules.Tables.Where(t => !exist.Contains(t)).ToList();
+            if (_missing.Count > 0) LogTablesMissing(logger, string.Join(", ", _missing.Select(t => $"{t.Schema}.{t.Name}")));
+            await EnsurePublicationAsync(conn, TablesPublication, rules.Tables.Where(exist.Contains).ToList(), "insert, update, delete", ct);
             names.Add(TablesPublication);
         }
         await using (var exists = new NpgsqlCommand("SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", conn))
@@ -126,15 +139,102 @@ internal sealed partial class ReplicationSession(
     }
 
     // Names come from validated options and rules ([a-z0-9_] identifiers), so quoting is enough.
-    private static async Task EnsurePublicationAsync(NpgsqlConnection conn, string name, string tables, string publish, CancellationToken ct)
+    private static string Quoted((string Schema, string Name) table) => $"\"{table.Schema}\".\"{table.Name}\"";
+
+    /// <summary>Creates the publication with exactly <paramref name="tables"/>, or brings an existing one to them (none is allowed).</summary>
+    private static async Task EnsurePublicationAsync(
+        NpgsqlConnection conn, string name, IReadOnlyList<(string Schema, string Name)> tables, string publish, CancellationToken ct)
     {
+        var list = string.Join(", ", tables.Select(Quoted));
         await using var exists = new NpgsqlCommand("SELECT count(*) FROM pg_publication WHERE pubname = $1", conn);
         exists.Parameters.Add(new() { Value = name });
-        var sql = (long)(await exists.ExecuteScalarAsync(ct))! == 0
-            ? $"CREATE PUBLICATION \"{name}\" FOR TABLE {tables} WITH (publish = '{publish}')"
-            : $"ALTER PUBLICATION \"{name}\" SET TABLE {tables}";
+        string sql;
+        if ((long)(await exists.ExecuteScalarAsync(ct))! == 0)
+            sql = $"CREATE PUBLICATION \"{name}\" {(tables.Count > 0 ? $"FOR TABLE {list} " : "")}WITH (publish = '{publish}')";
+        else if (tables.Count > 0)
+            sql = $"ALTER PUBLICATION \"{name}\" SET TABLE {list}";
+        else
+        {
+            // SET TABLE needs at least one: drop the members instead.
+            await using var members = new NpgsqlCommand(
+                "SELECT string_agg(format('%I.%I', schemaname, tablename), ', ') FROM pg_publication_tables WHERE pubname = $1", conn);
+            members.Parameters.Add(new() { Value = name });
+            if (await members.ExecuteScalarAsync(ct) is not string current) return;
+            sql = $"ALTER PUBLICATION \"{name}\" DROP TABLE {current}";
+        }
         await using var cmd = new NpgsqlCommand(sql, conn);
         await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    private static async Task<HashSet<(string Schema, string Name)>> ExistingAsync(
+        NpgsqlConnection conn, IReadOnlyList<(string Schema, string Name)> tables, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(
+            "SELECT s, n FROM unnest($1::text[], $2::text[]) AS t(s, n) WHERE to_regclass(format('%I.%I', s, n)) IS NOT NULL", conn);
+        cmd.Parameters.Add(new() { Value = tables.Select(t => t.Schema).ToArray() });
+        cmd.Parameters.Add(new() { Value = tables.Select(t => t.Name).ToArray() });
+        var exist = new HashSet<(string, string)>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct)) exist.Add((r.GetString(0), r.GetString(1)));
+        return exist;
+    }
+
+    /// <summary>Every second, adds the missing tables that exist now (with their rows); returns once one was added.</summary>
+    private async Task WatchMissingTablesAsync(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(MissingTableCheck);
+        while (await timer.WaitForNextTickAsync(ct))
+        {
+            try
+            {
+                await using var conn = await db.Source.OpenConnectionAsync(ct);
+                var appeared = await ExistingAsync(conn, _missing, ct);
+                foreach (var table in appeared) await BackfillAsync(conn, table, ct);
+                if (appeared.Count > 0) return;
+            }
+            catch (NpgsqlException e)
+            {
+                // Dropped again, locked past the timeout, or the database is away: the next tick tries again.
+                LogBackfillFailed(logger, e.Message);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Adds a table that appeared to the publication, and its rows as insert events, in one transaction that holds
+    /// the table against writes: rows committed before it are in its messages, later ones in the stream, none in
+    /// both. A second backfill of the table fails (it is a member already), so no row is sent twice.
+    /// </summary>
+    private async Task BackfillAsync(NpgsqlConnection conn, (string Schema, string Name) table, CancellationToken ct)
+    {
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        var columns = new List<(string Name, uint Type)>();
+        await using (var cmd = new NpgsqlCommand(
+            "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum", conn, tx))
+        {
+            cmd.Parameters.Add(new() { Value = Quoted(table) });
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct)) columns.Add((r.GetString(0), r.GetFieldValue<uint>(1)));
+        }
+        await using (var hold = new NpgsqlCommand(
+            $"SET LOCAL lock_timeout = '5s'; LOCK TABLE {Quoted(table)} IN SHARE MODE; ALTER PUBLICATION \"{TablesPublication}\" ADD TABLE {Quoted(table)}", conn, tx))
+            await hold.ExecuteNonQueryAsync(ct);
+        // format's %s is the type's output function, as pgoutput sends it (a cast differs: bool is 'true', not 't').
+        var values = string.Join(", ", columns.Select(c => $"\"{c.Name.Replace("\"", "\"\"", StringComparison.Ordinal)}\"")
+            .Select(c => $"CASE WHEN {c} IS NULL THEN NULL ELSE format('%s', {c}) END"));
+        long rows;
+        await using (var emit = new NpgsqlCommand(
+            $"SELECT count(pg_logical_emit_message(true, $1, json_build_object('columns', $2::json, 'values', array_to_json(ARRAY[{values}]))::text)) " +
+            $"FROM (SELECT * FROM {Quoted(table)} LIMIT {MaxBackfillRows}) t", conn, tx))
+        {
+            // The prefix names the table, so a row too large to read still has its source.
+            emit.Parameters.Add(new() { Value = $"{_rowPrefix}:{table.Schema}.{table.Name}" });
+            emit.Parameters.Add(new() { Value = JsonSerializer.Serialize(columns.Select(c => new object[] { c.Name, c.Type })) });
+            rows = (long)(await emit.ExecuteScalarAsync(ct))!;
+        }
+        await tx.CommitAsync(ct);
+        LogTableAdded(logger, $"{table.Schema}.{table.Name}", rows);
+        if (rows == MaxBackfillRows) LogBackfillBounded(logger, $"{table.Schema}.{table.Name}", MaxBackfillRows);
     }
 
     /// <summary>Ends the walsender of a deposed leader still attached to the slot (a paused process keeps it), then waits for it to let go.</summary>
@@ -203,6 +303,9 @@ internal sealed partial class ReplicationSession(
                     if (commitLsn >= _replayBefore) metrics.Stage("stream", DateTimeOffset.UtcNow - committedAt);
                     item = new CommitItem((ulong)commit.TransactionEndLsn, committedAt);
                     break;
+                case LogicalDecodingMessage { Prefix: var prefix } logical when prefix.StartsWith(_rowPrefix + ":", StringComparison.Ordinal):
+                    item = await BackfilledRowAsync(logical, commitLsn, index++, committedAt, ct);
+                    break;
                 case LogicalDecodingMessage { Prefix: var prefix } logical when prefix == _heartbeatPrefix:
                 {
                     using var reader = new StreamReader(logical.Data, Encoding.UTF8);
@@ -242,6 +345,36 @@ internal sealed partial class ReplicationSession(
         }
         var source = ObserverEvent.TableSource(relation.Namespace, relation.RelationName);
         return new EventItem(new ObserverEvent(id, source, type, committedAt, tooLarge ? [] : row.Row, tooLarge ? null : old?.Row), commitLsn, tooLarge, row.Bytes + (old?.Bytes ?? 0));
+    }
+
+    /// <summary>A row sent by <see cref="BackfillAsync"/> as the insert event the stream would have carried (the same JSON by column type).</summary>
+    private async Task<StreamItem> BackfilledRowAsync(LogicalDecodingMessage message, ulong commitLsn, int index, DateTimeOffset committedAt, CancellationToken ct)
+    {
+        var relation = message.Prefix[(_rowPrefix.Length + 1)..];
+        var dot = relation.IndexOf('.', StringComparison.Ordinal);
+        var source = ObserverEvent.TableSource(relation[..dot], relation[(dot + 1)..]);
+        using var content = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        var tooLarge = false;
+        int read;
+        while (!tooLarge && (read = await message.Data.ReadAsync(chunk, ct)) > 0)
+        {
+            tooLarge = content.Length + read > options.MaxEventBytes;
+            if (!tooLarge) content.Write(chunk, 0, read);
+        }
+        var row = new JsonObject();
+        if (!tooLarge)
+        {
+            using var document = JsonDocument.Parse(content.GetBuffer().AsMemory(0, (int)content.Length));
+            var columns = document.RootElement.GetProperty("columns").EnumerateArray().ToList();
+            var i = 0;
+            foreach (var value in document.RootElement.GetProperty("values").EnumerateArray())
+            {
+                var column = columns[i++];
+                row[column[0].GetString()!] = value.ValueKind == JsonValueKind.Null ? null : RowDecoder.ToJson(column[1].GetUInt32(), value.GetString()!);
+            }
+        }
+        return new EventItem(new ObserverEvent(EventId(commitLsn, index), source, "insert", committedAt, row), commitLsn, tooLarge, content.Length);
     }
 
     /// <summary>The WebSocket frame's fields other than type and eventId, built by the same code as the frame.</summary>
@@ -421,4 +554,16 @@ internal sealed partial class ReplicationSession(
 
     [LoggerMessage(EventId = 8304, Level = LogLevel.Warning, Message = "Observer: heartbeat failed: {Reason}")]
     private static partial void LogHeartbeatFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 8305, Level = LogLevel.Warning, Message = "Observer: rule tables {Tables} do not exist; the other rules run, and each table is added (its rows with it) once it appears")]
+    private static partial void LogTablesMissing(ILogger logger, string tables);
+
+    [LoggerMessage(EventId = 8306, Level = LogLevel.Information, Message = "Observer: table {Table} appeared; added to the publication, its {Rows} rows sent as insert events")]
+    private static partial void LogTableAdded(ILogger logger, string table, long rows);
+
+    [LoggerMessage(EventId = 8307, Level = LogLevel.Warning, Message = "Observer: table {Table} appeared with at least {Rows} rows, the backfill bound; rows past it were not sent as events")]
+    private static partial void LogBackfillBounded(ILogger logger, string table, int rows);
+
+    [LoggerMessage(EventId = 8308, Level = LogLevel.Warning, Message = "Observer: adding a table that appeared failed, trying again: {Reason}")]
+    private static partial void LogBackfillFailed(ILogger logger, string reason);
 }
