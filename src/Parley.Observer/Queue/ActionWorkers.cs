@@ -67,7 +67,8 @@ public sealed partial class ActionWorkers(
                 {
                     var started = Stopwatch.GetTimestamp();
                     claimed = await queue.ClaimAsync(identity.Instance, take, stoppingToken);
-                    metrics.Stage("claim", started);
+                    // An empty poll is no event's time (the stage histograms say where events' time goes).
+                    if (claimed.Count > 0) metrics.Stage("claim", started);
                 }
                 catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException && !stoppingToken.IsCancellationRequested)
                 {

@@ -452,7 +452,12 @@ internal sealed partial class ReplicationSession(
             var seen = await dedup.SeenAsync(replayed, ct);
             metrics.Stage("dedup_check", started);
             metrics.DedupHits(seen.Count);
-            if (seen.Count > 0) actions.RemoveAll(a => seen.Contains(a.EventId));
+            if (seen.Count > 0)
+            {
+                actions.RemoveAll(a => seen.Contains(a.EventId));
+                // A hit's key is already set: marking it again would be a Redis write per replayed event for nothing.
+                withActions.RemoveAll(seen.Contains);
+            }
         }
         started = Stopwatch.GetTimestamp();
         // Actions due at once go straight to this process's free worker slots, claimed by the insert itself.
