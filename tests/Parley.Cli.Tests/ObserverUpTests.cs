@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Parley.Cli.Local;
+using Parley.Kit.Stack;
 
 namespace Parley.Cli.Tests;
 
@@ -62,11 +63,11 @@ public sealed class ObserverUpTests : IDisposable
         Assert.Equal(["leader", "standby"], observers.Select(o => o.Role).Order());
         Assert.All(observers, o => Assert.True(o.State == "running" && Processes.IsAlive(o.Pid), $"pid {o.Pid} runs"));
         Assert.Equal(2, observers.Select(o => o.Pid).Distinct().Count());
-        // Each runs with the observer's runtime settings (CPU per event: ObserverProcesses.RuntimeDefaults).
+        // Each runs with the observer's runtime settings (CPU per event: ObserverRuntime.Defaults).
         Assert.All(observers, o =>
         {
             var environment = File.ReadAllText($"/proc/{o.Pid}/environ").Split('\0');
-            Assert.All(ObserverProcesses.RuntimeDefaults, d => Assert.Contains($"{d.Key}={d.Value}", environment));
+            Assert.All(ObserverRuntime.Defaults, d => Assert.Contains($"{d.Key}={d.Value}", environment));
         });
 
         // The observer's own view agrees: the same two processes, one of them leading.

@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Parley.Kit.Stack;
 
 namespace Parley.Cli.Local;
 
@@ -21,18 +22,6 @@ public static class ObserverProcesses
     // Generous for a loopback call: on a loaded machine a busy observer can take seconds to answer, and a status that
     // calls it unreachable then is wrong.
     private static readonly HttpClient Client = new() { Timeout = TimeSpan.FromSeconds(5) };
-
-    /// <summary>
-    /// Runtime settings for an observer process, unless its environment already sets them. Measured at 1,200 events/s
-    /// (bench, 2 rounds): CPU per event 0.465 ms with the defaults, 0.30-0.33 ms with both. Tiered PGO's instrumented code
-    /// ran for much of a run, and the thread pool's idle spinning (sched_yield, ~10% of the observer's samples in perf)
-    /// took cores from PostgreSQL on a small machine. The server nodes keep the defaults (not measured for them).
-    /// </summary>
-    public static readonly IReadOnlyDictionary<string, string> RuntimeDefaults = new Dictionary<string, string>
-    {
-        ["DOTNET_TieredPGO"] = "0",
-        ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0",
-    };
 
     public static string File(ParleyHome home) => Path.Combine(home.Root, "observers.json");
 
@@ -68,7 +57,7 @@ public static class ObserverProcesses
             start.ArgumentList.Add("exec \"$0\" \"$@\" >>\"$PARLEY_OBSERVER_LOG\" 2>&1 </dev/null & echo $!");
             foreach (var argument in Detacher.SelfCommand().Concat(["observer", "run", "--rules", rulesFile, "--urls", url]))
                 start.ArgumentList.Add(argument);
-            foreach (var (key, value) in RuntimeDefaults) start.Environment.TryAdd(key, value);
+            ObserverRuntime.Apply(start.Environment);
             foreach (var (key, value) in environment) start.Environment[key] = value;
             start.Environment["PARLEY_OBSERVER_LOG"] = log;
             start.Environment.Remove(Detacher.ChildVariable);

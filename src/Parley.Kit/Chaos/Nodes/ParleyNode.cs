@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using Parley.Kit.Stack;
 using Parley.Kit.Stack.Internal;
 
 namespace Parley.Kit.Chaos.Nodes;
@@ -16,12 +17,14 @@ public sealed partial class ParleyNode : IAsyncDisposable
     private readonly IReadOnlyDictionary<string, string?> _settings;
     private readonly IReadOnlyList<string> _command;
     private readonly int? _openFileLimit;
+    private readonly bool _observer;
     private readonly List<string> _log = [];
     private Process? _process;
     private int _port;
 
-    private ParleyNode(string name, IReadOnlyDictionary<string, string?> settings, IReadOnlyList<string> command, int? openFileLimit)
+    private ParleyNode(string name, IReadOnlyDictionary<string, string?> settings, IReadOnlyList<string> command, int? openFileLimit, bool observer)
     {
+        _observer = observer;
         Name = name;
         _settings = settings;
         _command = command;
@@ -54,16 +57,16 @@ public sealed partial class ParleyNode : IAsyncDisposable
     /// </summary>
     public static Task<ParleyNode> StartAsync(
         string name, IReadOnlyDictionary<string, string?> settings, string? serverDll = null, int? openFileLimit = null, CancellationToken ct = default) =>
-        StartAsync(name, settings, [Existing(serverDll ?? DefaultServerDll, "PARLEY_SERVER_DLL")], ct, openFileLimit);
+        StartAsync(name, settings, [Existing(serverDll ?? DefaultServerDll, "PARLEY_SERVER_DLL")], ct, openFileLimit, observer: false);
 
     /// <summary>An observer process (<c>parley observer run --rules <paramref name="rulesFile"/></c>) with <paramref name="settings"/>.</summary>
     public static Task<ParleyNode> StartObserverAsync(string name, string rulesFile, IReadOnlyDictionary<string, string?> settings, string? cliDll = null, CancellationToken ct = default) =>
-        StartAsync(name, settings, [Existing(cliDll ?? DefaultCliDll, "PARLEY_CLI_DLL"), "observer", "run", "--rules", rulesFile], ct);
+        StartAsync(name, settings, [Existing(cliDll ?? DefaultCliDll, "PARLEY_CLI_DLL"), "observer", "run", "--rules", rulesFile], ct, openFileLimit: null, observer: true);
 
     private static async Task<ParleyNode> StartAsync(
-        string name, IReadOnlyDictionary<string, string?> settings, IReadOnlyList<string> command, CancellationToken ct, int? openFileLimit = null)
+        string name, IReadOnlyDictionary<string, string?> settings, IReadOnlyList<string> command, CancellationToken ct, int? openFileLimit, bool observer)
     {
-        var node = new ParleyNode(name, settings, command, openFileLimit);
+        var node = new ParleyNode(name, settings, command, openFileLimit, observer);
         await node.StartAsync(ct).ConfigureAwait(false);
         return node;
     }
@@ -92,6 +95,7 @@ public sealed partial class ParleyNode : IAsyncDisposable
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         info.Environment["Logging__LogLevel__Default"] = "Warning";
         info.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
+        if (_observer) ObserverRuntime.Apply(info.Environment);
         var listening = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
         process.OutputDataReceived += (_, e) => OnLine(e.Data, listening);
