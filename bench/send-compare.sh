@@ -2,7 +2,7 @@
 # The send rows of issue 13 in one session, against a running `parley up`: `parley load send` closed model at
 # --connections, pgbench running the minimal durable send (one message row + one outbox row, one commit each, same
 # client count, over 20 of the same conversations), then `parley load send` open model at 2x the closed throughput.
-# Writes a dated markdown table to bench/results/<date>-send-compare.md (raw outputs beside it in a directory, or in
+# Appends a dated markdown table to bench/results/<date>-send-compare.md (raw outputs beside it in a directory, or in
 # --out), with the server's /metrics before and after the open run (its 503s' and 201s' server-side latency).
 #
 #   bench/send-compare.sh [--root DIR] [--url URL] [--before-url URL] [--duration 20] [--warmup 5] [--connections 64] [--out DIR]
@@ -88,10 +88,11 @@ curl -sf "$url/metrics" > "$out/metrics-after-open.txt" || true
 if [[ -n "$before" ]]; then R[before-open]="$(run_send before-open "$before" --rate "$rate" --connections 2000)"; L[before-open]="$(load)"; fi
 
 report="$repo/bench/results/${stamp:0:4}-${stamp:4:2}-${stamp:6:2}-send-compare.md"
+section="$out/section.md"
 {
-  echo "# Send, $(date -u '+%Y-%m-%d %H:%M') UTC (bench/send-compare.sh)"
+  echo "## $(date -u '+%Y-%m-%d %H:%M') UTC"
   echo
-  echo "$(nproc) cores, shared by the stack, the server(s) and the load generator; $duration s measured after $warmup s warm-up. Raw outputs: \`bench/results/$stamp-send-compare/\`."
+  echo "$(nproc) cores, shared by the stack, the server(s) and the load generator; $duration s measured after $warmup s warm-up. Raw outputs: \`${out#"$repo"/}/\`."
   echo
   echo "| run | load average after | done req/s | p50 / p95 / p99 ms | errors % | statuses | vs pgbench minimal ($pg tx/s) |"
   echo "|---|---|---|---|---|---|---|"
@@ -106,5 +107,8 @@ report="$repo/bench/results/${stamp:0:4}-${stamp:4:2}-${stamp:6:2}-send-compare.
   echo "pgbench minimal durable send, $connections clients: **$pg tx/s** (load average after: ${L[pgbench]})."
   echo
   echo "Targets (issue 13): closed send ≥ 1.0x pgbench minimal and p95 ≤ 50 ms; at 2x capacity the excess refused with 503 within 100 ms."
-} > "$report"
-cat "$report"
+} > "$section"
+# Each run appends its section: a second run the same day must not overwrite the first.
+[[ -f $report ]] || printf '# Send (bench/send-compare.sh)\n\nEach section is one run of the script; sections are only ever appended.\n' > "$report"
+{ echo; cat "$section"; } >> "$report"
+cat "$section"
