@@ -80,11 +80,14 @@ def server(status):
     return m.groups() if m else ("0", "-", "-", "-", "0")
 r503, r201 = server(503), server(201)
 done = opened["ok"] / opened["measuredSeconds"]
-ok = float(r503[4]) >= 99 and r201[2] != "-" and float(r201[2]) <= 2 * p95
+# The 201s' own client-side p95 (the load kit's latency per status); the server's buckets only bound it.
+acc = (opened["operations"].get("send", {}).get("latencyByStatus") or {}).get("201")
+acc_p95 = acc["p95"] if acc else (float(r201[2]) if r201[2] != "-" else None)
+ok = float(r503[4]) >= 99 and acc_p95 is not None and acc_p95 <= 2 * p95
 print(f"| send, open at 2× capacity ({float(offered):,.0f} req/s) | 503 + Retry-After ≤ 100 ms; accepted p95 ≤ 2× p95 at capacity "
       f"| {done:,.0f} req/s done, {100 * st.get('503', 0) / total:.1f}% 503 (server-side p50 ≤ {r503[1]}, p95 ≤ {r503[2]} ms, "
-      f"{r503[4]}% ≤ 100 ms), accepted (201) server-side p95 ≤ {r201[2]} ms; client p95 of all answers {opened['latency']['p95']:.0f} ms "
-      f"| closed capacity, same run: {rps:,.0f} req/s, p95 {p95:.0f} ms | {done / rps:.2f}× of capacity done; accepted p95 {float(r201[2]) / p95 if r201[2] != '-' else 0:.2f}× "
+      f"{r503[4]}% ≤ 100 ms), accepted (201) p95 {acc_p95 if acc_p95 is not None else '-'} ms (server-side ≤ {r201[2]} ms); client p95 of all answers {opened['latency']['p95']:.0f} ms "
+      f"| closed capacity, same run: {rps:,.0f} req/s, p95 {p95:.0f} ms | {done / rps:.2f}× of capacity done; accepted p95 {(acc_p95 or 0) / p95:.2f}× "
       f"| {'met' if ok else '**not met**'} | {load} |")
 PY
 }

@@ -38,7 +38,7 @@ out="${out:-$repo/bench/results/$stamp-send-compare}"
 mkdir -p "$out"
 load() { uptime | sed 's/.*load average: //'; }
 
-# One `parley load send` run; prints "req/s p50 p95 p99 errors% status-counts".
+# One `parley load send` run; prints "req/s p50 p95 p99 errors% accepted-p95 status-counts" (accepted: the 201s alone).
 run_send() { # name url model-args...
   local name="$1" target="$2"; shift 2
   "${parley[@]}" load send --url "$target" --duration "${duration}s" --warmup "${warmup}s" --gate 'errors<100%' \
@@ -48,7 +48,8 @@ import json, sys
 s = json.load(open(sys.argv[1]))
 l = s["latency"]
 statuses = " ".join(f"{k}:{v}" for k, v in sorted(s["operations"].get("send", {}).get("statuses", {}).items()))
-print(f'{s["ok"] / s["measuredSeconds"]:.0f} {l["p50"]:.1f} {l["p95"]:.1f} {l["p99"]:.1f} {100 * s["errorRate"]:.1f} {statuses or "-"}')
+accepted = (s["operations"].get("send", {}).get("latencyByStatus") or {}).get("201")
+print(f'{s["ok"] / s["measuredSeconds"]:.0f} {l["p50"]:.1f} {l["p95"]:.1f} {l["p99"]:.1f} {100 * s["errorRate"]:.1f} {accepted["p95"] if accepted else "-"} {statuses or "-"}')
 PY
 }
 
@@ -94,14 +95,14 @@ section="$out/section.md"
   echo
   echo "$(nproc) cores, shared by the stack, the server(s) and the load generator; $duration s measured after $warmup s warm-up. Raw outputs: \`${out#"$repo"/}/\`."
   echo
-  echo "| run | load average after | done req/s | p50 / p95 / p99 ms | errors % | statuses | vs pgbench minimal ($pg tx/s) |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| run | load average after | done req/s | p50 / p95 / p99 ms | errors % | 201s alone: p95 ms | statuses | vs pgbench minimal ($pg tx/s) |"
+  echo "|---|---|---|---|---|---|---|---|"
   for k in after-closed before-closed after-open before-open; do
     [[ -n "${R[$k]:-}" ]] || continue
-    read -r rps p50 p95 p99 err statuses <<<"${R[$k]}"
+    read -r rps p50 p95 p99 err accepted statuses <<<"${R[$k]}"
     ratio="$(python3 -c "print(f'{$rps / $pg:.2f}x' if $pg else '-')")"
     offered="closed $connections"; [[ "$k" == *open ]] && offered="open $rate req/s"
-    echo "| $k ($offered) | ${L[$k]} | $rps | $p50 / $p95 / $p99 | $err | $statuses | $ratio |"
+    echo "| $k ($offered) | ${L[$k]} | $rps | $p50 / $p95 / $p99 | $err | $accepted | $statuses | $ratio |"
   done
   echo
   echo "pgbench minimal durable send, $connections clients: **$pg tx/s** (load average after: ${L[pgbench]})."

@@ -131,7 +131,8 @@ public static class LoadRunner
             Latency = LatencySummary.Of(recorder.All),
             Operations = recorder.Operations.ToDictionary(p => p.Key, p => new OperationSummary(
                 p.Value.Latency.Count, Interlocked.Read(ref p.Value.Errors),
-                p.Value.Statuses.ToDictionary(s => s.Key.ToString(CultureInfo.InvariantCulture), s => s.Value), LatencySummary.Of(p.Value.Latency))),
+                p.Value.Statuses.ToDictionary(s => s.Key.ToString(CultureInfo.InvariantCulture), s => s.Value), LatencySummary.Of(p.Value.Latency),
+                p.Value.LatencyByStatus.ToDictionary(s => s.Key.ToString(CultureInfo.InvariantCulture), s => LatencySummary.Of(s.Value)))),
             ErrorKinds = recorder.ErrorKinds.ToDictionary(),
             Histograms = context.Histograms.ToDictionary(p => p.Key, p => LatencySummary.Of(p.Value)),
             Counters = context.Counters,

@@ -38,7 +38,7 @@ public sealed class LoadRecorder
         Interlocked.Increment(ref interval.Requests);
         var op = _operations.GetOrAdd(outcome.Operation, _ => new OperationStats());
         op.Latency.Record(latencyNanoseconds);
-        op.CountStatus(outcome.Status);
+        op.CountStatus(outcome.Status, latencyNanoseconds);
         switch (outcome.Kind)
         {
             case OutcomeKind.Ok:
@@ -86,7 +86,14 @@ public sealed class LoadRecorder
         /// <summary>Counts by status 0..599 without a lock on the hot path; anything else (a scenario's own code) in <see cref="_others"/>.</summary>
         private readonly long[] _byStatus = new long[600];
         private readonly ConcurrentDictionary<int, long> _others = new();
+        private readonly ConcurrentDictionary<int, LatencyHistogram> _latencyByStatus = new();
         public readonly LatencyHistogram Latency = new();
+
+        /// <summary>
+        /// Latency per status: an overloaded server's fast 503s and slow 201s mixed in <see cref="Latency"/> say nothing
+        /// about how the accepted requests fared.
+        /// </summary>
+        public IReadOnlyDictionary<int, LatencyHistogram> LatencyByStatus => _latencyByStatus;
         public long Errors;
 
         public IReadOnlyDictionary<int, long> Statuses
@@ -103,8 +110,9 @@ public sealed class LoadRecorder
             }
         }
 
-        internal void CountStatus(int status)
+        internal void CountStatus(int status, long latencyNanoseconds)
         {
+            _latencyByStatus.GetOrAdd(status, _ => new LatencyHistogram()).Record(latencyNanoseconds);
             if ((uint)status < (uint)_byStatus.Length) Interlocked.Increment(ref _byStatus[status]);
             else _others.AddOrUpdate(status, 1, (_, n) => n + 1);
         }

@@ -16,7 +16,9 @@ public sealed record LatencySummary(long Count, double P50, double P90, double P
     }
 }
 
-public sealed record OperationSummary(long Requests, long Errors, IReadOnlyDictionary<string, long> Statuses, LatencySummary Latency);
+/// <param name="LatencyByStatus">The same latency per HTTP status (null in summaries written before it existed).</param>
+public sealed record OperationSummary(
+    long Requests, long Errors, IReadOnlyDictionary<string, long> Statuses, LatencySummary Latency, IReadOnlyDictionary<string, LatencySummary>? LatencyByStatus = null);
 
 /// <summary>One second of the run (measured seconds only).</summary>
 public sealed record TimelinePoint(double Second, long Requests, long Errors, double P50, double P95, double P99, double Max, double Target, double? Pool);
